@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Write tests/integration/integration_config.yml (printed to stdout) from the emulator's endpoints.json.
+
+ansible-test integration passes that file to every target as extra vars, which is how the targets learn where
+the emulator listens (ansible-test does not pass the caller's environment to modules).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.parse
+
+
+def main() -> int:
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        endpoints = json.load(handle)
+    em = urllib.parse.urlsplit(endpoints["em_url"])
+    m365 = urllib.parse.urlsplit(endpoints["m365_url"])
+    config = {
+        "veeam_em_server": em.hostname,
+        "veeam_em_port": em.port,
+        "veeam_m365_server": m365.hostname,
+        "veeam_m365_port": m365.port,
+        "veeam_ca_path": endpoints["ca_path"],
+        "veeam_tls": bool(endpoints.get("tls", True)),
+        "emulator_em_control": f"{em.scheme}://{em.netloc}/_emulator",
+        "emulator_m365_control": f"{m365.scheme}://{m365.netloc}/_emulator",
+        "emulator_dir": endpoints.get("dir", ""),
+    }
+    # JSON is valid YAML; keep it simple and exact.
+    print(json.dumps(config, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
