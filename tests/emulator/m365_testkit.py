@@ -1,0 +1,98 @@
+"""Helpers for the VB365 emulator's own tests: build the API from a scenario and call it without a server."""
+
+from __future__ import annotations
+
+import copy
+import json
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .core import Clock, Request
+from .m365 import Vb365Api
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default.yml"
+USERNAME = "svc-ansible@contoso.example"
+PASSWORD = "M365#Adm1n-Ans1ble-2026!z"
+HOST = "127.0.0.1:4443"
+
+# The default jobs, by role (ids are fixed in scenarios/default.yml).
+JOB_EXCHANGE_CONTOSO = "3a6c1f10-5b1e-4e0a-9c11-000000000001"
+JOB_SHAREPOINT_FAILED = "3a6c1f10-5b1e-4e0a-9c11-000000000002"
+JOB_ONEDRIVE_WARNING = "3a6c1f10-5b1e-4e0a-9c11-000000000003"
+JOB_TEAMS_DISABLED = "3a6c1f10-5b1e-4e0a-9c11-000000000004"
+JOB_LONG = "3a6c1f10-5b1e-4e0a-9c11-000000000005"
+JOB_EXCHANGE_FABRIKAM = "3a6c1f10-5b1e-4e0a-9c11-000000000006"
+JOB_MUELLER = "3a6c1f10-5b1e-4e0a-9c11-000000000007"
+JOB_FABRIKAM_WARNING = "3a6c1f10-5b1e-4e0a-9c11-000000000008"
+JOB_NEVER_RUN = "3a6c1f10-5b1e-4e0a-9c11-000000000009"
+ORG_CONTOSO = "1f0c6a52-7d3b-4c1e-9a4f-2b8e5d6c7a01"
+ORG_FABRIKAM = "2e1d7b63-8e4c-4d2f-8b5a-3c9f6e7d8b02"
+
+
+def default_scenario() -> dict[str, Any]:
+    with open(DEFAULT_SCENARIO, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def make_api(m365_overrides: dict[str, Any] | None = None, speed: float = 0.0) -> tuple[Vb365Api, Clock]:
+    """The API on the default scenario with a frozen clock (``speed=0``: time moves only by ``advance``)."""
+    scenario = copy.deepcopy(default_scenario())
+    scenario["m365"].update(m365_overrides or {})
+    clock = Clock(speed)
+    return Vb365Api(scenario, clock), clock
+
+
+@dataclass
+class Reply:
+    status: int
+    raw: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw.decode("utf-8")) if self.raw else None
+
+
+class Caller:
+    """Calls ``api.handle`` like the server would, keeping one bearer token."""
+
+    def __init__(self, api: Vb365Api, host: str = HOST) -> None:
+        self.api = api
+        self.host = host
+        self.token: str | None = None
+        self.refresh: str | None = None
+        self.log: list[tuple[str, str, Reply]] = []
+
+    def call(self, method: str, path: str, body: Any = None, query: str | dict[str, Any] = "",
+             headers: dict[str, str] | None = None, auth: bool = True, form: dict[str, str] | None = None) -> Reply:
+        hdrs = {"Host": self.host, "User-Agent": "m365-testkit"}
+        raw = b""
+        if form is not None:
+            raw = urllib.parse.urlencode(form).encode()
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        elif isinstance(body, bytes):
+            raw = body
+        elif body is not None:
+            raw = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if auth and self.token:
+            hdrs["Authorization"] = "Bearer " + self.token
+        hdrs.update(headers or {})
+        if isinstance(query, dict):
+            query = urllib.parse.urlencode(query)
+        resp = self.api.handle(Request(method, path, query, hdrs, raw))
+        reply = Reply(resp.status, resp.body, dict(resp.headers))
+        self.log.append((method, path, reply))
+        return reply
+
+    def login(self, version: int = 8, username: str = USERNAME, password: str = PASSWORD) -> Reply:
+        reply = self.call("POST", "/v%d/token" % version, auth=False,
+                          form={"grant_type": "password", "username": username, "password": password})
+        if reply.status == 200:
+            self.token = reply.json["access_token"]
+            self.refresh = reply.json["refresh_token"]
+        return reply
