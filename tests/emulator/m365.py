@@ -32,6 +32,7 @@ LEGACY = (2, 3, 4, 5)
 MODERN = (6, 7, 8)
 JOB_ACTIONS = ("start", "stop", "enable", "disable", "explore")
 TOKEN_PREFIX = "AQAAANCMnd8BFdERjHoAwE_Cl-sBAAAA"
+EPS = 1e-6  # times on the wire have microsecond resolution; time filters compare with this tolerance
 
 DEFAULTS: dict[str, Any] = {
     "versions": ["v2", "v3", "v4", "v5", "v6", "v7", "v8"],
@@ -66,7 +67,7 @@ class ApiError(Exception):
 @dataclass
 class Route:
     method: str
-    pattern: re.Pattern[str]
+    pattern: Any  # a compiled re.Pattern
     versions: tuple[int, ...]
     handler: str
     template: str
@@ -725,12 +726,12 @@ class Vb365Api(Api):
                     sessions = []
             lower = self._time_arg(req, "endTimeLowerBound")
             if lower is not None:
-                sessions = [s for s in sessions if s.created >= lower]
+                sessions = [s for s in sessions if s.created >= lower - EPS]
         if version >= 7:
             filters = ("jobId", "jobType", "endTimeLowerBound", "endTimeUpperBound")
             upper = self._time_arg(req, "endTimeUpperBound")
             if upper is not None:
-                sessions = [s for s in sessions if s.created <= upper]
+                sessions = [s for s in sessions if s.created <= upper + EPS]
             raw_job = req.arg("jobId")
             if raw_job not in (None, ""):
                 try:
@@ -774,18 +775,18 @@ class Vb365Api(Api):
         ctx = self._ctx(req, version)
         found = list(self.state.restore_sessions.values())
         if version <= 4:
-            found.sort(key=lambda r: (r.created, r.id), reverse=True)
+            found.sort(key=lambda r: (r.created, r.seq), reverse=True)
             return Response.json(200, [restore_view(ctx, self.state, r) for r in found])
         filters = ("startTimeFrom", "startTimeTo")
-        for name, keep in (("startTimeFrom", lambda r, t: r.created >= t), ("startTimeTo", lambda r, t: r.created <= t)):
+        for name, keep in (("startTimeFrom", lambda r, t: r.created >= t - EPS), ("startTimeTo", lambda r, t: r.created <= t + EPS)):
             bound = self._time_arg(req, name)
             if bound is not None:
                 found = [r for r in found if keep(r, bound)]
         order_by, ascending = "CreationTime", False
         if version >= 8:
             filters = filters + ("endTimeFrom", "endTimeTo", "orderAsc", "orderBy")
-            for name, keep in (("endTimeFrom", lambda r, t: r.ended is not None and r.ended >= t),
-                               ("endTimeTo", lambda r, t: r.ended is not None and r.ended <= t)):
+            for name, keep in (("endTimeFrom", lambda r, t: r.ended is not None and r.ended >= t - EPS),
+                               ("endTimeTo", lambda r, t: r.ended is not None and r.ended <= t + EPS)):
                 bound = self._time_arg(req, name)
                 if bound is not None:
                     found = [r for r in found if keep(r, bound)]
@@ -796,9 +797,9 @@ class Vb365Api(Api):
                     raise ApiError(400, "The value '%s' is not valid for orderBy." % raw_order)
                 order_by = "EndTime" if raw_order.lower() == "endtime" else "CreationTime"
         if order_by == "EndTime":
-            found.sort(key=lambda r: (r.ended if r.ended is not None else float("inf"), r.id), reverse=not ascending)
+            found.sort(key=lambda r: (r.ended if r.ended is not None else float("inf"), r.seq), reverse=not ascending)
         else:
-            found.sort(key=lambda r: (r.created, r.id), reverse=not ascending)
+            found.sort(key=lambda r: (r.created, r.seq), reverse=not ascending)
         views = [restore_view(ctx, self.state, r) for r in found]
         return self._paged(req, ctx, views, "RestoreSessions", filters)
 

@@ -22,6 +22,7 @@ RESULTS = ("Success", "Warning", "Failed")
 ACTIVE = ("Queued", "Running")
 RESTORE_TYPES = ("Vex", "Veod", "Vesp", "Vet")
 RESTORE_KIND = {"Vex": "Exchange", "Veod": "OneDrive", "Vesp": "SharePoint", "Vet": "Teams"}
+DEFAULT_SCHEDULE = {"type": "Daily", "dailyType": "Everyday", "dailyTime": "22:00:00"}
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -137,6 +138,7 @@ class JobSession:
     stop_requested: float | None = None
     stop_delay: float = 0.0
     stopped_by: str = ""
+    seq: int = 0  # creation order, breaks ties between sessions created at the same simulated instant
 
     # Moments on the simulated clock.
     @property
@@ -249,6 +251,7 @@ class RestoreSession:
     scope_name: str = ""
     ended: float | None = None
     etag: int = 1
+    seq: int = 0
 
     @property
     def state(self) -> str:
@@ -309,8 +312,7 @@ class M365State:
                   description=str(spec.get("description", "")),
                   backup_type=str(spec.get("backupType", spec.get("backup_type", "EntireOrganization"))),
                   enabled=bool(spec.get("isEnabled", spec.get("enabled", True))),
-                  schedule=dict(spec.get("schedule") or {"type": "Daily", "dailyType": "Everyday",
-                                                          "dailyTime": "22:00:00"}))
+                  schedule=dict(spec.get("schedule") or DEFAULT_SCHEDULE))
         self.apply_job_settings(job, spec)
         return job
 
@@ -363,7 +365,7 @@ class M365State:
     def sessions_of(self, job_id: str | None = None) -> list[JobSession]:
         """Job sessions, newest first."""
         found = [s for s in self.sessions.values() if job_id is None or s.job_id == job_id]
-        return sorted(found, key=lambda s: (s.created, s.id), reverse=True)
+        return sorted(found, key=lambda s: (s.created, s.seq), reverse=True)
 
     def latest_session(self, job_id: str) -> JobSession | None:
         found = self.sessions_of(job_id)
@@ -423,12 +425,15 @@ class M365State:
         return sum(1 for r in self.restore_sessions.values() if r.ended is None)
 
     # -- changes
+    def _next_seq(self) -> int:
+        return 1 + max([s.seq for s in self.sessions.values()] + [r.seq for r in self.restore_sessions.values()] + [0])
+
     def start(self, job: Job, now: float, full: bool, user: str) -> JobSession:
         session = JobSession(
             id=str(uuid.uuid4()), job_id=job.id, repository_id=job.repository_id, created=now,
             queue_time=job.queue_time, duration=job.duration, result=job.result, objects=job.objects,
             items_per_object=job.items_per_object, bytes_per_item=job.bytes_per_item, message=job.message,
-            full=full, initiated_by=user, stop_delay=job.stop_delay)
+            full=full, initiated_by=user, stop_delay=job.stop_delay, seq=self._next_seq())
         self.sessions[session.id] = session
         return session
 
@@ -444,7 +449,7 @@ class M365State:
             id=str(uuid.uuid4()), job_id=job.id, organization_id=org.id, type=rtype, created=now,
             point_in_time=point_in_time, initiated_by=user, show_deleted=show_deleted,
             show_all_versions=show_all_versions, name="Restore Session (%s)" % RESTORE_KIND[rtype],
-            scope_name=job.name)
+            scope_name=job.name, seq=self._next_seq())
         self.restore_sessions[session.id] = session
         return session
 

@@ -35,8 +35,8 @@ def test_route_keys(method: str, path: str, key: str) -> None:
 def test_error_response_per_version() -> None:
     api, _ = kit.make_api()
     reply = api.error_response(503, "Service Unavailable", _req("GET", "/v8/Jobs"))
-    assert reply.status == 503 and json.loads(reply.body) == {"message": "Service Unavailable", "errorCode": None,
-                                                               "stackTrace": None}
+    expected = {"message": "Service Unavailable", "errorCode": None, "stackTrace": None}
+    assert reply.status == 503 and json.loads(reply.body) == expected
     assert json.loads(api.error_response(404, "x", _req("GET", "/v8/Jobs")).body)["errorCode"] == "ResourceNotFound"
     assert json.loads(api.error_response(429, "Too many", _req("POST", "/v6/token")).body) == {"message": "Too many"}
     assert json.loads(api.error_response(500, "boom", _req("GET", "/v7/Jobs")).body) == {"message": "boom", "errorCode": None}

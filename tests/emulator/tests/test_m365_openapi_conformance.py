@@ -243,8 +243,8 @@ def drive(version: int) -> Checker:
         chk.call("GET", v + "/Jobs/%s/JobSessions" % kit.JOB_LONG, 200, query={"limit": 1, "offset": 1})
         chk.call("GET", v + "/Jobs/%s/JobSessions" % kit.ORG_FABRIKAM, 404)
     chk.call("GET", v + "/JobSessions", 200)
-    chk.call("GET", v + "/JobSessions", 200, query={"limit": 3, "offset": 2, "jobType": "Backup",
-                                                     "endTimeLowerBound": "2020-01-01T00:00:00Z"})
+    filters = {"limit": 3, "offset": 2, "jobType": "Backup", "endTimeLowerBound": "2020-01-01T00:00:00Z"}
+    chk.call("GET", v + "/JobSessions", 200, query=filters)
     if version >= 7:
         chk.call("GET", v + "/JobSessions", 200, query={"jobId": kit.JOB_LONG, "endTimeUpperBound": "2100-01-01T00:00:00Z"})
     if version >= 8:
@@ -282,8 +282,8 @@ def drive(version: int) -> Checker:
     return chk
 
 
-@pytest.fixture(scope="module", params=VERSIONS, ids=["v%d" % n for n in VERSIONS])
-def driven(request: Any) -> Checker:
+@pytest.fixture(name="driven", scope="module", params=VERSIONS, ids=["v%d" % n for n in VERSIONS])
+def fixture_driven(request: Any) -> Checker:
     return drive(request.param)
 
 
