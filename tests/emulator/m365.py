@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "start_body_required": ["v6", "v7", "v8"],
 }
 CONFIG_KEYS = set(DEFAULTS) | {"jobs"}
+WHOLE_BODY_KEYS = {"m365", "em", "jobs", "clock", "latency", "faults"}
 
 
 class ApiError(Exception):
@@ -260,7 +261,12 @@ class Vb365Api(Api):
         return view
 
     def apply_config(self, cfg: dict[str, Any]) -> None:
-        m365 = dict(cfg.get("m365") or {})
+        """Accepts the whole ``POST /_emulator/config`` body (``{"m365": {...}, "jobs": {...}}``, other
+        top-level keys ignored) or only this API's part (``{"token_lifetime": 60, "jobs": {...}}``)."""
+        if set(cfg) <= WHOLE_BODY_KEYS:
+            m365 = dict(cfg.get("m365") or {})
+        else:
+            m365, cfg = dict(cfg), {}
         unknown = set(m365) - CONFIG_KEYS
         if unknown:
             raise ValueError("unknown m365 settings: %s" % ", ".join(sorted(unknown)))

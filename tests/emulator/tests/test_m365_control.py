@@ -133,3 +133,14 @@ def test_bad_scenarios_are_refused() -> None:
     scenario["m365"]["jobs"][1]["id"] = scenario["m365"]["jobs"][0]["id"]
     with pytest.raises(ValueError):
         Vb365Api(scenario, Clock(0.0))
+
+
+def test_apply_config_accepts_whole_body_or_own_part() -> None:
+    api, _ = kit.make_api()
+    api.apply_config({"em": {"session_idle_timeout": 30}, "m365": {"token_lifetime": 60}, "jobs": {"Long Archive Job": {"duration": 7}}})
+    assert api.cfg["token_lifetime"] == 60 and api.state.jobs[kit.JOB_LONG].duration == 7
+    api.apply_config({"token_lifetime": 90, "request_latency_ms": 5, "jobs": {kit.JOB_LONG: {"duration": 8}}})
+    assert api.cfg["token_lifetime"] == 90 and api.state.jobs[kit.JOB_LONG].duration == 8
+    api.apply_config({"jobs": {"an EM job name": {"duration": 1}}})  # not ours: ignored
+    with pytest.raises(ValueError):
+        api.apply_config({"token_lifetime": 90, "session_idle_timeout": 3})
