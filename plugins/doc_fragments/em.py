@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Connection options of the Veeam Backup Enterprise Manager modules."""
+
+    DOCUMENTATION = r"""
+options:
+  server:
+    description:
+      - The Enterprise Manager server as a hostname, V(host:port) or a URL (V(https://em.example.com:9398)).
+      - A port or scheme in O(server) wins over O(port) and the default V(https).
+      - If not set, the value of the E(VEEAM_EM_SERVER) environment variable is used.
+    type: str
+    required: true
+  port:
+    description:
+      - The port of the Enterprise Manager REST API.
+      - If not set, the value of the E(VEEAM_EM_PORT) environment variable is used.
+    type: int
+    default: 9398
+  username:
+    description:
+      - The account to log on with, for example V(DOMAIN\\user).
+      - Starting jobs needs the Enterprise Manager role Portal Administrator; Portal User and Restore Operator
+        accounts can log on and read, but Enterprise Manager refuses their job actions (HTTP 403).
+      - Required unless O(session_token) is given.
+      - If not set, the value of the E(VEEAM_EM_USERNAME) environment variable is used.
+    type: str
+  password:
+    description:
+      - The password of O(username).
+      - If not set, the value of the E(VEEAM_EM_PASSWORD) environment variable is used.
+    type: str
+  validate_certs:
+    description:
+      - Check the server's TLS certificate. Leave this on and give O(ca_path) for a certificate signed by your
+        own CA; V(false) makes the connection, and the password sent over it, open to interception.
+      - If not set, the value of the E(VEEAM_EM_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file with the CA certificate(s) that signed the server's certificate.
+      - If not set, the value of the E(VEEAM_EM_CA_PATH) environment variable is used; without either, the
+        system's trusted CAs are used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for the server to answer one request (not how long to wait for a job; see
+        O(ignore:wait_timeout) where a module waits).
+      - If not set, the value of the E(VEEAM_EM_TIMEOUT) environment variable is used.
+    type: float
+    default: 30
+  api_version:
+    description:
+      - The Enterprise Manager REST API version to log on with. V(latest) is the newest the server offers
+        (v1_7 on Veeam Backup & Replication 12 and 13).
+    type: str
+    choices: [latest, v1_5, v1_6, v1_7]
+    default: latest
+  session_token:
+    description:
+      - The token of an Enterprise Manager logon session made by M(backupops.veeam.veeam_em_session), so that a
+        play logs on once and every task uses the same session. Tasks created by a job start belong to the
+        logon session that started the job, so O(session_token) is also how a later task finds them.
+      - A module given O(session_token) does not log that session off. If O(username) and O(password) are given
+        too and the session has expired, the module logs on again and logs that new session off when it ends.
+    type: str
+notes:
+  - The modules talk to Enterprise Manager from where they run; run them on C(localhost) (or in the execution
+    environment), not on managed hosts.
+  - Every module run logs on once and logs off when it ends, also when it fails, unless O(session_token) is given.
+  - Passwords and session tokens are never printed, also at high verbosity.
+requirements:
+  - requests >= 2.25
+  - xmltodict >= 0.12
+"""

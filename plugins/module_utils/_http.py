@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Transport: one ``requests.Session`` per module run.  Private to backupops.veeam: not a public API.
+
+What it owns: the base URL, TLS (``validate_certs``, ``ca_path``), the per-request ``timeout`` (kept apart
+from any wait timeout), a retry policy with exponential backoff and jitter for requests that are safe to
+repeat, and turning every transport failure into a ``VeeamError`` with a message a person can act on.  It
+knows nothing of Veeam: callers say which requests are safe to repeat.
+
+A request that is not safe to repeat (starting a job) is sent at most once.  When its connection fails before
+anything was sent (connection refused), it is not sent at all and may be tried again; when the connection
+breaks after the request went out, the caller gets a ``VeeamError`` of kind ``response_lost`` and must ask
+the server whether it took effect before doing anything else.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import urllib.parse
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+
+try:
+    import requests
+    from requests import exceptions as rex
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module wrapper
+    requests = None
+    rex = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+SAFE_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
+
+#: Bodies larger than this are refused rather than parsed (a job list of tens of thousands of jobs is far below).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class Response:
+    """What came back: status, headers (case-insensitive), raw body bytes and content type."""
+
+    def __init__(self, status, headers, body, method, path):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.method = method
+        self.path = path
+
+    @property
+    def content_type(self):
+        return self.headers.get("Content-Type", "")
+
+    def header(self, name, default=None):
+        return self.headers.get(name, default)
+
+
+class RetryPolicy:
+    """Exponential backoff with full jitter for transient failures of safe requests.
+
+    ``attempts`` is the total number of tries.  Delays grow ``base * 2**n`` up to ``cap`` seconds; a
+    ``Retry-After`` header (seconds) is honoured up to ``cap``.
+    """
+
+    def __init__(self, attempts=4, base=0.5, cap=8.0, sleep=time.sleep, rand=random.random):
+        self.attempts = max(1, int(attempts))
+        self.base = base
+        self.cap = cap
+        self.sleep = sleep
+        self.rand = rand
+
+    def delay(self, attempt, retry_after=None):
+        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
+        if retry_after is not None:
+            return min(self.cap, max(0.0, retry_after))
+        ceiling = min(self.cap, self.base * (2 ** attempt))
+        return ceiling / 2 + self.rand() * ceiling / 2
+
+
+def _retry_after(headers):
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _reason_chain(exc):
+    """The exception and everything it wraps (``__cause__``, ``__context__``, ``reason``, ``args[0]``)."""
+    seen, todo = [], [exc]
+    while todo:
+        item = todo.pop(0)
+        if item is None or any(item is other for other in seen) or len(seen) > 20:
+            continue
+        seen.append(item)
+        first = item.args[0] if getattr(item, "args", None) else None
+        todo.extend(x for x in (item.__cause__, item.__context__, getattr(item, "reason", None), first)
+                    if isinstance(x, BaseException))
+    return seen
+
+
+def _not_sent(exc):
+    """True when a connection error happened before the request left (refused, DNS, connect timeout)."""
+    for item in _reason_chain(exc):
+        name = type(item).__name__
+        if name in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError", "ConnectionRefusedError"):
+            return True
+    return isinstance(exc, rex.ConnectTimeout) if rex is not None else False
+
+
+def _short(exc):
+    """A one-line reason from a requests/urllib3 exception, without URLs' query strings."""
+    for item in reversed(_reason_chain(exc)):
+        text = str(item)
+        if text and "HTTPSConnectionPool" not in text and "HTTPConnectionPool" not in text:
+            return text.splitlines()[0][:300]
+    return type(exc).__name__
+
+
+class _NoCookies:
+    """A cookie policy that accepts no cookie: EM sends its token as a cookie too, and a cookie left from an
+    earlier logon would override the ``X-RestSvcSessionId`` header of a new one (EM prefers the cookie)."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = False
+
+    def set_ok(self, cookie, request):  # pylint: disable=unused-argument
+        return False
+
+    def return_ok(self, cookie, request):  # pylint: disable=unused-argument
+        return False
+
+    def domain_return_ok(self, domain, request):  # pylint: disable=unused-argument
+        return False
+
+    def path_return_ok(self, path, request):  # pylint: disable=unused-argument
+        return False
+
+
+def base_url(server, port, default_scheme="https", path=""):
+    """``server`` as a hostname, ``host:port`` or full URL, plus ``port`` -> ``scheme://host:port`` + ``path``.
+
+    A port in ``server`` wins over ``port``; a scheme in ``server`` wins over ``default_scheme``.
+    """
+    server = (server or "").strip()
+    if not server:
+        raise VeeamError("No server given: set the server option or its environment variable", kind=E.USAGE)
+    if "://" not in server:
+        server = "%s://%s" % (default_scheme, server)
+    parts = urllib.parse.urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VeeamError("server %r is not a hostname, host:port or http(s) URL" % server, kind=E.USAGE)
+    try:
+        url_port = parts.port
+    except ValueError:
+        raise VeeamError("server %r has an invalid port" % server, kind=E.USAGE) from None
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = "[%s]" % host
+    return "%s://%s:%s%s" % (parts.scheme, host, url_port or port, path)
+
+
+class Transport:
+    """HTTP for one module run: one session, TLS settings, timeouts, retries and error translation."""
+
+    def __init__(self, base, validate_certs=True, ca_path=None, timeout=30, retry=None, user_agent=None):
+        if not HAS_REQUESTS:
+            raise VeeamError("The requests Python library is required", kind=E.USAGE)
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.session = requests.Session()
+        self.session.cookies.set_policy(_NoCookies())
+        self.session.trust_env = True
+        # ``verify`` is passed with every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the
+        # environment override a session-level setting, which would silently drop ca_path.
+        if not validate_certs:
+            self.verify = False
+            try:  # the module warns once instead of urllib3 on every request
+                import urllib3  # pylint: disable=import-outside-toplevel
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            except ImportError:  # pragma: no cover
+                pass
+        else:
+            self.verify = ca_path if ca_path else True
+        self.session.headers["User-Agent"] = user_agent or "backupops.veeam"
+        self.requests_sent = 0
+
+    def url(self, path):
+        """An absolute URL for ``path``; links from the server keep only their path and query, so a server
+        that names itself differently (``https://em01.local:9398/api/...``) is still reached at ``base``."""
+        if "://" in path:
+            parts = urllib.parse.urlsplit(path)
+            path = parts.path + ("?" + parts.query if parts.query else "")
+        root = urllib.parse.urlsplit(self.base)
+        return "%s://%s%s" % (root.scheme, root.netloc, path if path.startswith("/") else "/" + path)
+
+    def close(self):
+        self.session.close()
+
+    def request(self, method, path, params=None, headers=None, data=None, json_body=None, safe=None, auth=None,
+                display_path=None, retry=None):
+        """Send one request and return a :class:`Response` for any HTTP status (the caller judges it).
+
+        ``safe`` says whether the request may be repeated (default: GET/HEAD/DELETE are safe).  Safe requests
+        are retried on connection errors, timeouts, 429 and 502-504; unsafe ones only when nothing was sent,
+        and an unsafe request whose response is lost raises a ``VeeamError`` of kind ``response_lost``.
+        ``display_path`` is what error messages show (default: the path without its query string); ``retry``
+        replaces the transport's retry policy for this request.
+        """
+        policy = retry or self.retry
+        method = method.upper()
+        if safe is None:
+            safe = method in SAFE_METHODS
+        url = self.url(path)
+        shown = display_path or urllib.parse.urlsplit(url).path
+        attempt = 0
+        while True:
+            try:
+                response = self._once(method, url, shown, params, headers, data, json_body, auth)
+            except VeeamError as exc:
+                not_sent = exc.details.get("not_sent", False)
+                if exc.kind in (E.CONNECTION, E.TIMEOUT) and not safe and not not_sent:
+                    exc.kind = E.RESPONSE_LOST
+                    exc.message += "; the server may or may not have acted on the request"
+                    raise
+                if exc.kind in (E.CONNECTION, E.TIMEOUT) and attempt + 1 < policy.attempts:
+                    policy.sleep(policy.delay(attempt))
+                    attempt += 1
+                    continue
+                raise
+            if safe and response.status in E.TRANSIENT_STATUS and attempt + 1 < policy.attempts:
+                policy.sleep(policy.delay(attempt, _retry_after(response.headers)))
+                attempt += 1
+                continue
+            return response
+
+    def _once(self, method, url, shown, params, headers, data, json_body, auth):
+        self.requests_sent += 1
+        try:
+            raw = self.session.request(method, url, params=params, headers=headers, data=data, json=json_body,
+                                       timeout=self.timeout, auth=auth, allow_redirects=False, stream=True,
+                                       verify=self.verify)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise self._translate(exc, method, shown) from None
+        return Response(raw.status_code, raw.headers, self._read(raw, method, shown), method, shown)
+
+    def _read(self, raw, method, shown):
+        """Read the body, bounded by MAX_BODY_BYTES, translating transport failures."""
+        try:
+            length = raw.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+                raise VeeamError("The server sent a response of %s bytes, more than the %d this collection reads"
+                                 % (length, MAX_BODY_BYTES), kind=E.PARSE, method=method, path=shown)
+            chunks, size = [], 0
+            for chunk in raw.iter_content(1024 * 256):
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise VeeamError("The server sent a response larger than the %d bytes this collection reads"
+                                     % MAX_BODY_BYTES, kind=E.PARSE, method=method, path=shown)
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except VeeamError:
+            raw.close()
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raw.close()
+            raise self._translate(exc, method, shown) from None
+
+    def _translate(self, exc, method, shown):
+        """A requests/urllib3 exception as a VeeamError that names the problem and what to do."""
+        where = self.base
+        if rex is not None and isinstance(exc, rex.SSLError):
+            reason = _short(exc)
+            if "WRONG_VERSION_NUMBER" in reason.upper() or "wrong version number" in reason:
+                hint = ("%s did not answer TLS: if it serves plain HTTP, give server as http://host:port"
+                        % where)
+            else:
+                hint = ("Give the CA certificate that signed the server's certificate as ca_path, or set "
+                        "validate_certs: false to skip the check (not recommended)")
+            return VeeamError("TLS handshake with %s failed: %s" % (where, reason), kind=E.TLS, method=method,
+                              path=shown, hint=hint)
+        if rex is not None and isinstance(exc, (rex.ConnectTimeout,)):
+            return VeeamError("Could not connect to %s within %s s" % (where, self.timeout), kind=E.TIMEOUT,
+                              method=method, path=shown, details={"not_sent": True},
+                              hint="Check server and port, and that a firewall lets the connection through")
+        if rex is not None and isinstance(exc, rex.Timeout):
+            return VeeamError("%s did not answer within %s s (the timeout option)" % (where, self.timeout),
+                              kind=E.TIMEOUT, method=method, path=shown,
+                              hint="Raise timeout if the server is slow")
+        if rex is not None and isinstance(exc, (rex.ConnectionError, rex.ChunkedEncodingError)):
+            reason = _short(exc)
+            if _not_sent(exc):
+                return VeeamError("Could not connect to %s: %s" % (where, reason), kind=E.CONNECTION,
+                                  method=method, path=shown, details={"not_sent": True},
+                                  hint="Check server and port, and that the Veeam REST service is running")
+            if "BadStatusLine" in reason or "RemoteDisconnected" in reason or "Connection aborted" in reason:
+                reason = "the connection was closed before a response arrived"
+            if self.base.startswith("http://"):
+                reason += " (if the server expects HTTPS, give server as https://host:port)"
+            return VeeamError("Lost the connection to %s: %s" % (where, reason), kind=E.CONNECTION, method=method,
+                              path=shown)
+        if rex is not None and isinstance(exc, rex.RequestException):
+            return VeeamError("Request to %s failed: %s" % (where, _short(exc)), kind=E.CONNECTION, method=method,
+                              path=shown)
+        return VeeamError("Request to %s failed: %s: %s" % (where, type(exc).__name__, str(exc)[:300]),
+                          kind=E.CONNECTION, method=method, path=shown)

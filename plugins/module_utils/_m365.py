@@ -1,0 +1,553 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Veeam Backup for Microsoft 365 REST API client.  Private to backupops.veeam: not a public API.
+
+What to ask VB365, version by version: the token lifecycle (password grant, refresh before expiry during long
+waits, back-off on 429, logout on v7+), jobs (a plain list up to v7, pages in v8), job actions, job sessions
+and restore sessions.  Every route string and request body of the VB365 API is in :class:`Routes`, and only
+there: ``/vN/Jobs/{id}/Action`` with ``{"start": null}``-style bodies up to v5, one endpoint per action from
+v6, the ``{"full": bool}`` start body (required by the v6-v8 specs; v8 answers with the job session), job
+sessions as a plain array up to v4 and pages from v5, ``/Jobs/{id}/JobSessions`` up to v6 and
+``/JobSessions?jobId=`` from v7, lowercase enum values before v6.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+import urllib.parse
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
+from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy
+
+DEFAULT_PORT = 4443
+VERSIONS = ("v2", "v3", "v4", "v5", "v6", "v7", "v8")
+API_VERSIONS = VERSIONS + ("auto",)
+RESTORE_TYPES = ("vex", "veod", "vesp", "vet")
+
+#: lastStatus / status values that mean "this job is running".
+RUNNING = frozenset(("running", "queued"))
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class Routes:
+    """The routes, bodies and status codes of one REST API version (the only place that knows them)."""
+
+    def __init__(self, version):
+        if version not in VERSIONS:
+            raise VeeamError("api_version %r is not one of %s" % (version, ", ".join(API_VERSIONS)), kind=E.USAGE)
+        self.version = version
+        self.number = int(version[1:])
+
+    def path(self, template, **values):
+        quoted = {k: urllib.parse.quote(str(v), safe="") for k, v in values.items()}
+        return "/%s/%s" % (self.version, template.format(**quoted))
+
+    @property
+    def legacy_actions(self):
+        """Up to v5 every job action is ``POST /vN/Jobs/{id}/Action`` with a one-property body."""
+        return self.number <= 5
+
+    @property
+    def has_logout(self):
+        return self.number >= 7
+
+    @property
+    def jobs_paged(self):
+        return self.number >= 8
+
+    @property
+    def supports_full(self):
+        return self.number >= 6
+
+    @property
+    def supports_explore(self):
+        return self.number >= 3
+
+    def token(self):
+        return self.path("token")
+
+    def logout(self):
+        return self.path("token/logout")
+
+    def jobs(self, offset=None, limit=None):
+        if self.jobs_paged and limit is not None:
+            return self.path("Jobs") + "?offset=%d&limit=%d" % (offset or 0, limit)
+        return self.path("Jobs")
+
+    def job(self, job_id):
+        return self.path("Jobs/{id}", id=job_id)
+
+    def organizations(self):
+        return self.path("Organizations")
+
+    def organization_jobs(self, org_id):
+        return self.path("Organizations/{id}/Jobs", id=org_id)
+
+    def action(self, job_id, action, full=False):
+        """``(path, json body, accepted status codes)`` of a job action: start, stop, enable, disable."""
+        if self.legacy_actions:
+            return self.path("Jobs/{id}/Action", id=job_id), {action: None}, (200, 204)
+        body = {"full": bool(full)} if action == "start" else None
+        codes = {"start": (200,) if self.number >= 8 else (204, 200)}.get(action, (204, 200))
+        return self.path("Jobs/{id}/%s" % action, id=job_id), body, codes
+
+    def explore(self, job_id, point_in_time, restore_type, show_deleted, show_all_versions):
+        """``(path, json body, accepted codes)`` of exploring a job's backup (creates a restore session)."""
+        if self.legacy_actions:
+            body = {"explore": {"datetime": point_in_time.strftime("%Y-%m-%d %H:%M:%S.") + "%03d" % (
+                point_in_time.microsecond // 1000), "type": restore_type.lower(), "showDeleted": show_deleted,
+                "showAllVersions": show_all_versions}}
+            return self.path("Jobs/{id}/Action", id=job_id), body, (200, 201)
+        body = {"dateTime": point_in_time.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (
+            point_in_time.microsecond // 1000), "type": restore_type.capitalize(), "showDeleted": show_deleted,
+            "showAllVersions": show_all_versions}
+        return self.path("Jobs/{id}/explore", id=job_id), body, ((201, 200) if self.number >= 8 else (200, 201))
+
+    def job_sessions(self, job_id, limit=30):
+        """``(path, paged)``: a job's sessions, newest first where the API sorts them."""
+        if self.number >= 7:
+            return self.path("JobSessions") + "?jobId=%s&limit=%d" % (urllib.parse.quote(job_id), limit), True
+        if self.number >= 5:
+            return self.path("Jobs/{id}/JobSessions", id=job_id) + "?limit=%d" % limit, True
+        return self.path("Jobs/{id}/JobSessions", id=job_id), False
+
+    def job_session(self, session_id):
+        return self.path("JobSessions/{id}", id=session_id)
+
+    def restore_session(self, session_id):
+        return self.path("RestoreSessions/{id}", id=session_id)
+
+    def stop_restore_session(self, session_id):
+        """``(path, body, codes)``: ``/Stop`` from v6 (v8: 204), ``/Action {"stop": null}`` before."""
+        if self.legacy_actions:
+            return self.path("RestoreSessions/{id}/Action", id=session_id), {"stop": None}, (200, 204)
+        return self.path("RestoreSessions/{id}/Stop", id=session_id), None, (204, 200)
+
+
+def _items(data):
+    """A list from a plain array (v2-v7) or a page ``{"results": [...]}`` (v5+ sessions, v8 jobs)."""
+    if isinstance(data, list):
+        return [item for item in data if isinstance(item, dict)]
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        return [item for item in data["results"] if isinstance(item, dict)]
+    raise VeeamError("VB365 sent a list in an unexpected shape (%s)" % type(data).__name__, kind=E.PARSE)
+
+
+def job_view(raw, organizations=None):
+    org_id = raw.get("organizationId")
+    org_name = (organizations or {}).get(org_id) if org_id else None
+    return {
+        "id": raw.get("id"),
+        "name": raw.get("name"),
+        "description": raw.get("description"),
+        "is_enabled": raw.get("isEnabled"),
+        "last_status": raw.get("lastStatus"),
+        "last_run": raw.get("lastRun"),
+        "next_run": raw.get("nextRun"),
+        "last_backup": raw.get("lastBackup"),
+        "organization_id": org_id,
+        "organization": org_name,
+        "backup_type": raw.get("backupType"),
+        "repository_id": raw.get("repositoryId"),
+    }
+
+
+def session_view(raw):
+    return {
+        "id": raw.get("id"),
+        "job_id": raw.get("jobId"),
+        "status": raw.get("status"),
+        "progress": raw.get("progress"),
+        "creation_time": raw.get("creationTime"),
+        "end_time": raw.get("endTime"),
+        "details": raw.get("details"),
+        "retry_count": raw.get("retryCount"),
+        "job_will_be_retried": raw.get("jobWillBeRetried"),
+        "config_type": raw.get("jobSessionConfigType"),
+    }
+
+
+def restore_session_view(raw):
+    return {
+        "id": raw.get("id"),
+        "name": raw.get("name"),
+        "organization": raw.get("organization"),
+        "type": raw.get("type"),
+        "state": raw.get("state"),
+        "result": raw.get("result"),
+        "creation_time": raw.get("creationTime"),
+        "end_time": raw.get("endTime"),
+        "initiated_by": raw.get("initiatedBy"),
+        "details": raw.get("details"),
+        "scope_name": raw.get("scopeName"),
+        "reason": raw.get("reason"),
+    }
+
+
+def is_running(status):
+    return str(status or "").lower() in RUNNING
+
+
+class Vb365:
+    """One VB365 token for one module run, used as a context manager: log in on enter, log out on exit (v7+).
+
+    The access token is refreshed (refresh_token grant, falling back to the password grant) when it is about to
+    expire, so a long wait never meets a 401; a 401 anyway (token revoked) gets one refresh and one retry.
+    """
+
+    def __init__(self, transport, username, password, api_version="v8", warn=None, clock=time.monotonic,
+                 token_retry=None):
+        if api_version not in API_VERSIONS:
+            raise VeeamError("api_version %r is not one of %s" % (api_version, ", ".join(API_VERSIONS)),
+                             kind=E.USAGE)
+        if not (username and password):
+            raise VeeamError("username and password are required", kind=E.USAGE)
+        self.t = transport
+        self.username = username
+        self._password = password
+        self.requested_version = api_version
+        self.routes = None if api_version == "auto" else Routes(api_version)
+        self.warn = warn or (lambda message: None)
+        self.clock = clock
+        # The token endpoint throttles (429 "Quota Exceeded"): wait longer and more often there.
+        self.token_retry = token_retry or RetryPolicy(attempts=6, base=1.0, cap=20.0)
+        self._access = None
+        self._refresh_token = None
+        self._expires_at = None
+        self._lifetime = None
+        self.logins = 0
+        self.refreshes = 0
+        self._organizations = None
+
+    @property
+    def version(self):
+        return self.routes.version if self.routes else None
+
+    # ------------------------------------------------------------------ token lifecycle
+    def __enter__(self):
+        if self.routes is None:
+            self.routes = Routes(self.detect_version())
+        self.login()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self._access and self.routes.has_logout:
+                try:
+                    self.logout()
+                except VeeamError as err:
+                    self.warn("Could not log out from VB365 (%s); the token expires on its own" % err)
+        finally:
+            self._access = self._refresh_token = None
+            self.t.close()
+        return False
+
+    def detect_version(self):
+        """The newest API version the server offers: ``GET /vN/ServiceInstance`` without a token answers 401
+        when version N is served and 404 when it is not."""
+        for version in reversed(VERSIONS):
+            resp = self.t.request("GET", "/%s/ServiceInstance" % version)
+            if resp.status in (200, 401, 403):
+                return version
+            if resp.status not in (404, 400):
+                raise self._status_error(resp, "Could not detect the VB365 REST API version")
+        raise VeeamError("The server offers none of the VB365 REST API versions v2-v8 (every probe of "
+                         "/vN/ServiceInstance answered 404); is this the VB365 REST API port (4443 by default), "
+                         "and is the REST API enabled in VB365?", kind=E.NOT_FOUND)
+
+    def _token_request(self, form, what):
+        resp = self.t.request("POST", self.routes.token(), data=form, safe=True, retry=self.token_retry,
+                              headers={"Content-Type": "application/x-www-form-urlencoded",
+                                       "Accept": "application/json"})
+        if resp.status == 429:
+            raise VeeamError("VB365 throttled %s (429 Quota Exceeded) and kept doing so after %d tries"
+                             % (what, self.token_retry.attempts), kind=E.HTTP, status=429, method="POST",
+                             path=self.routes.token(),
+                             hint="Fewer logins per minute help: VB365 limits the token endpoint for clients that "
+                                  "are not on the server itself")
+        if resp.status != 200:
+            return resp, None
+        data = W.parse(resp.body, resp.content_type, "token response")
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise VeeamError("VB365 answered the token request without an access token", kind=E.PARSE,
+                             status=resp.status, method="POST", path=self.routes.token())
+        self._access = data["access_token"]
+        self._refresh_token = data.get("refresh_token")
+        lifetime = W.as_int(data.get("expires_in"), 3600) or 3600
+        self._lifetime = lifetime
+        self._expires_at = self.clock() + lifetime
+        return resp, data
+
+    def login(self):
+        """Password grant: ``POST /vN/token`` (form-encoded)."""
+        resp, data = self._token_request({"grant_type": "password", "username": self.username,
+                                          "password": self._password}, "the login")
+        if data is None:
+            if resp.status in (400, 401, 403):
+                message, _ = self._veeam_message(resp)
+                raise VeeamError("VB365 rejected the username or password for %r" % self.username, kind=E.AUTH,
+                                 status=resp.status, method="POST", path=self.routes.token(),
+                                 veeam_message=message,
+                                 hint="Check username and password; the account needs VB365 REST API access")
+            if resp.status == 404:
+                raise VeeamError("VB365 does not serve REST API version %s" % self.version, kind=E.NOT_FOUND,
+                                 status=404, method="POST", path=self.routes.token(),
+                                 hint="Use api_version: auto to detect the versions the server offers")
+            raise self._status_error(resp, "VB365 login failed")
+        self.logins += 1
+
+    def refresh(self):
+        """Refresh grant; a refused refresh token falls back to a new password login."""
+        if self._refresh_token:
+            resp, data = self._token_request({"grant_type": "refresh_token", "refresh_token": self._refresh_token},
+                                             "the token refresh")
+            if data is not None:
+                self.refreshes += 1
+                return
+            if resp.status not in (400, 401, 403):
+                raise self._status_error(resp, "VB365 token refresh failed")
+        self.login()
+
+    def logout(self):
+        """``POST /vN/token/logout`` (v7: 200, v8: 204); there is no logout before v7."""
+        resp = self.t.request("POST", self.routes.logout(), headers=self._headers(), safe=True)
+        if resp.status not in (200, 204, 401):
+            raise self._status_error(resp, "VB365 logout failed")
+        self._access = None
+
+    def _ensure_fresh(self):
+        """Refresh the token when less than a minute (or a tenth of its life) is left."""
+        if self._access and self._expires_at is not None:
+            margin = min(60.0, (self._lifetime or 600) / 10.0)
+            if self.clock() > self._expires_at - margin:
+                self.refresh()
+
+    # ------------------------------------------------------------------ requests
+    def _headers(self):
+        return {"Authorization": "Bearer %s" % self._access, "Accept": "application/json"}
+
+    def call(self, method, path, json_body=None, expect=(200,), what="response", safe=None):
+        """One request with the bearer token (refreshed first when due); one refresh and retry on 401 (a 401
+        means nothing was done); Veeam errors raised."""
+        self._ensure_fresh()
+        resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe)
+        if resp.status == 401:
+            self.refresh()
+            resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe)
+        if resp.status not in expect:
+            raise self._status_error(resp, ("VB365 could not return the %s" % what) if method == "GET"
+                                     else ("VB365 refused %s" % what))
+        return resp
+
+    def get(self, path, what="response"):
+        resp = self.call("GET", path, what=what)
+        return W.parse(resp.body, resp.content_type, what)
+
+    @staticmethod
+    def _veeam_message(resp):
+        try:
+            return W.error_text(W.parse(resp.body, resp.content_type, "error response"))
+        except VeeamError:
+            return None, None
+
+    def _status_error(self, resp, text):
+        message, code = self._veeam_message(resp)
+        kind = {401: E.AUTH, 403: E.FORBIDDEN, 404: E.NOT_FOUND, 409: E.CONFLICT}.get(resp.status, E.HTTP)
+        if code in ("OperationConflict",):
+            kind = E.CONFLICT
+        if message:
+            text += ": " + message.rstrip(".")
+        return VeeamError(text, kind=kind, status=resp.status, method=resp.method, path=_shown(resp.path),
+                          veeam_message=message, veeam_code=code)
+
+    # ------------------------------------------------------------------ jobs
+    def organizations(self):
+        """``{id: name}`` of the organizations (a list before v8, a page in v8)."""
+        if self._organizations is None:
+            data = self.get(self.routes.organizations() + ("?limit=10000" if self.routes.jobs_paged else ""),
+                            what="organizations")
+            self._organizations = {o.get("id"): o.get("name") for o in _items(data)}
+        return self._organizations
+
+    def list_jobs(self, page_size=500):
+        """Every job (all pages in v8), as raw dicts."""
+        if not self.routes.jobs_paged:
+            return _items(self.get(self.routes.jobs(), what="jobs"))
+        jobs, offset = [], 0
+        while True:
+            page = _items(self.get(self.routes.jobs(offset, page_size), what="jobs"))
+            jobs.extend(page)
+            if len(page) < page_size:
+                return jobs
+            offset += len(page)
+
+    def get_job(self, job_id):
+        resp = self.call("GET", self.routes.job(job_id), expect=(200, 404), what="job %s" % job_id)
+        if resp.status == 404:
+            raise VeeamError("No VB365 job with id %s" % job_id, kind=E.NOT_FOUND,
+                             hint="List the jobs with their ids in VB365, or select the job by job_name")
+        return W.parse(resp.body, resp.content_type, "job")
+
+    def _org_job_ids(self, organization):
+        """Ids of the jobs of one organization (by name or id), for versions whose jobs lack organizationId."""
+        orgs = self.organizations()
+        org_ids = [oid for oid, name in orgs.items() if oid == organization or
+                   (name or "").lower() == organization.lower()]
+        if not org_ids:
+            raise VeeamError("No VB365 organization named %r" % organization, kind=E.NOT_FOUND,
+                             hint="Known organizations: %s" % (", ".join(sorted(n for n in orgs.values() if n))
+                                                               or "none"))
+        ids = set()
+        for oid in org_ids:
+            ids.update(j.get("id") for j in _items(self.get(self.routes.organization_jobs(oid),
+                                                             what="jobs of organization %s" % organization)))
+        return ids, org_ids
+
+    def find_job(self, job_id=None, job_name=None, organization=None):
+        """The one job named by id, or by exact name across every page; clear errors for none or several."""
+        if job_id:
+            if not _GUID.match(job_id.strip()):
+                raise VeeamError("job_id %r is not a VB365 job id (a GUID)" % job_id, kind=E.USAGE)
+            return self.get_job(job_id.strip().lower())
+        if job_name is None or not str(job_name).strip():
+            raise VeeamError("job_name is empty: give the exact name of the job, or job_id", kind=E.USAGE)
+        jobs = self.list_jobs()
+        matches = [j for j in jobs if j.get("name") == job_name]
+        if organization:
+            if self.routes.jobs_paged:
+                orgs = self.organizations()
+                wanted = {oid for oid, name in orgs.items() if oid == organization
+                          or (name or "").lower() == organization.lower()}
+                if not wanted:
+                    raise VeeamError("No VB365 organization named %r" % organization, kind=E.NOT_FOUND)
+                matches = [j for j in matches if j.get("organizationId") in wanted]
+            else:
+                ids, _ = self._org_job_ids(organization)
+                matches = [j for j in matches if j.get("id") in ids]
+        if not matches:
+            similar = sorted({j.get("name") for j in jobs if (j.get("name") or "").lower() == job_name.lower()})
+            raise VeeamError("No VB365 job named %r%s" % (job_name, " in organization %r" % organization
+                                                          if organization else ""), kind=E.NOT_FOUND,
+                             hint=("Names are matched exactly; similar: %s" % ", ".join(similar)) if similar
+                             else "Check the name in VB365 (%d jobs listed)" % len(jobs))
+        if len(matches) > 1:
+            orgs = self.organizations() if self.routes.jobs_paged else {}
+            listed = "; ".join("%s (organization %s)" % (j.get("id"), orgs.get(j.get("organizationId"))
+                                                          or j.get("organizationId") or "unknown")
+                               for j in matches)
+            raise VeeamError("%d VB365 jobs are named %r: %s" % (len(matches), job_name, listed),
+                             kind=E.AMBIGUOUS, hint="Choose one with organization or job_id")
+        return matches[0]
+
+    def job_view(self, raw):
+        orgs = self._organizations if self._organizations is not None else {}
+        return job_view(raw, orgs)
+
+    def act(self, job, action, full=False):
+        """POST a job action (start, stop, enable, disable).  Never repeated blindly: a lost response is settled
+        by reading the job again.  Returns the job session the v8 start answers with, else None."""
+        if full and action == "start" and not self.routes.supports_full:
+            raise VeeamError("full: true needs VB365 REST API v6 or later (this is %s, whose start action has no "
+                             "option for an active full backup)" % self.version, kind=E.USAGE)
+        path, body, codes = self.routes.action(job["id"], action, full)
+        try:
+            resp = self.call("POST", path, json_body=body, expect=codes, what="to %s job %r" % (action, job["name"]),
+                             safe=False)
+        except VeeamError as exc:
+            if exc.kind != E.RESPONSE_LOST:
+                raise
+            return self._settle_lost(job, action, exc)
+        data = W.parse(resp.body, resp.content_type, "%s response" % action) if resp.body.strip() else None
+        return data if isinstance(data, dict) and data.get("id") else None
+
+    def _settle_lost(self, job, action, lost):
+        fresh = self.get_job(job["id"])
+        took = {"start": is_running(fresh.get("lastStatus")),
+                "stop": not is_running(fresh.get("lastStatus")),
+                "enable": fresh.get("isEnabled") is True,
+                "disable": fresh.get("isEnabled") is False}[action]
+        if took:
+            self.warn("The response to the %s of job %r was lost; VB365 shows it took effect, so it was not sent "
+                      "again" % (action, job["name"]))
+            return None
+        raise VeeamError("The %s request for job %r got no response, and VB365 shows it did not take effect; it "
+                         "was not sent again" % (action, job["name"]), kind=E.RESPONSE_LOST, method=lost.method,
+                         path=lost.path, hint="Run the task again once the connection to VB365 is stable")
+
+    # ------------------------------------------------------------------ sessions
+    def job_sessions(self, job_id):
+        """The job's sessions, newest first."""
+        path, _ = self.routes.job_sessions(job_id)
+        items = _items(self.get(path, what="sessions of job %s" % job_id))
+        items.sort(key=lambda s: s.get("creationTime") or "", reverse=True)
+        return items
+
+    def latest_session(self, job_id):
+        items = self.job_sessions(job_id)
+        return items[0] if items else None
+
+    def get_session(self, session_id):
+        return self.get(self.routes.job_session(session_id), what="job session %s" % session_id)
+
+    def explore(self, job, point_in_time=None, restore_type="vex", show_deleted=False, show_all_versions=False):
+        if not self.routes.supports_explore:
+            raise VeeamError("Exploring backups needs VB365 REST API v3 or later (this is %s)" % self.version,
+                             kind=E.USAGE)
+        when = point_in_time or datetime.datetime.now(datetime.timezone.utc)
+        path, body, codes = self.routes.explore(job["id"], when, restore_type, show_deleted, show_all_versions)
+        resp = self.call("POST", path, json_body=body, expect=codes, what="to explore the backup of job %r"
+                         % job["name"], safe=False)
+        return W.parse(resp.body, resp.content_type, "restore session")
+
+    def get_restore_session(self, session_id):
+        if not _GUID.match(session_id.strip()):
+            raise VeeamError("session_id %r is not a restore session id (a GUID)" % session_id, kind=E.USAGE)
+        resp = self.call("GET", self.routes.restore_session(session_id), expect=(200, 404),
+                         what="restore session %s" % session_id)
+        if resp.status == 404:
+            raise VeeamError("No VB365 restore session with id %s" % session_id, kind=E.NOT_FOUND)
+        return W.parse(resp.body, resp.content_type, "restore session")
+
+    def stop_restore_session(self, session_id):
+        """Stop a restore session; a lost response is settled by reading the session's state."""
+        path, body, codes = self.routes.stop_restore_session(session_id)
+        try:
+            self.call("POST", path, json_body=body, expect=codes, what="to stop restore session %s" % session_id,
+                      safe=False)
+        except VeeamError as exc:
+            if exc.kind != E.RESPONSE_LOST:
+                raise
+            state = str(self.get_restore_session(session_id).get("state") or "")
+            if state.lower() != "stopped":
+                raise VeeamError("The stop request for restore session %s got no response, and the session is still "
+                                 "%s; it was not sent again" % (session_id, state or "in an unknown state"),
+                                 kind=E.RESPONSE_LOST, method=exc.method, path=exc.path) from None
+            self.warn("The response to stopping restore session %s was lost; VB365 shows it stopped" % session_id)
+
+
+def _shown(path):
+    parts = urllib.parse.urlsplit(path or "")
+    return re.sub(r"/[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}(?=/|$)", "/{id}", parts.path)
+
+
+def parse_point_in_time(value):
+    """``point_in_time`` (ISO 8601, ``Z`` or an offset; naive means UTC) -> aware UTC datetime."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip().replace(" ", "T", 1)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise VeeamError("point_in_time %r is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z" % value,
+                         kind=E.USAGE) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.astimezone(datetime.timezone.utc)

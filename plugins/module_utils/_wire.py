@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Bodies in, plain data out.  Private to backupops.veeam: not a public API.
+
+Enterprise Manager answers XML by default (namespace ``http://www.veeam.com/ent/v1.0``) and JSON when asked;
+VB365 answers JSON.  :func:`parse` turns either into plain Python data; :func:`plain` turns that into
+snake_case dicts in which XML attributes and elements look the same as their JSON twins
+(``<Link Rel="Up"/>`` and ``{"Rel": "Up"}`` both become ``{"rel": "Up"}``), namespace prefixes are gone, and
+list containers are lists (``<Links><Link/></Links>`` and ``"Links": [...]`` both become ``"links": [...]``).
+:func:`error_text` finds Veeam's own message in an error body (EM ``Error``, VB365 ``RESTExceptionInfo``,
+OAuth ``error_description``).  This module knows nothing of HTTP; every failure is a ``VeeamError`` of kind
+``parse``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import PARSE, VeeamError
+
+try:
+    import xmltodict
+    HAS_XMLTODICT = True
+    XMLTODICT_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module wrapper
+    xmltodict = None
+    HAS_XMLTODICT = False
+    XMLTODICT_IMPORT_ERROR = exc
+
+BOM = b"\xef\xbb\xbf"
+
+# Element pairs that are list containers in Veeam's XML although the child name is not the plural's stem:
+# <EntityReferences><Ref/></EntityReferences>, <Refs><Ref/></Refs>, <Entities><Jobs>... is handled by the
+# generic rule (a container whose single child name is its own name without the trailing "s").
+_CONTAINERS = {
+    "entityreferences": "ref",
+    "refs": "ref",
+    "links": "link",
+    "supportedversions": "supportedversion",
+    "hierarchyitems": "hierarchyitem",
+    "nasjobs": "nasjob",
+}
+
+_FIRST_CAP = re.compile(r"(.)([A-Z][a-z]+)")
+_ALL_CAP = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def snake(name):
+    """``CreationTimeUTC`` -> ``creation_time_utc``, ``UID`` -> ``uid``, ``isEnabled`` -> ``is_enabled``."""
+    name = name.lstrip("@").split(":")[-1].lstrip("._")
+    name = _FIRST_CAP.sub(r"\1_\2", name)
+    name = _ALL_CAP.sub(r"\1_\2", name)
+    return name.replace("-", "_").lower()
+
+
+def _looks_like_html(text):
+    head = text[:512].lstrip().lower()
+    return head.startswith("<!doctype html") or head.startswith("<html") or "<html" in head[:200]
+
+
+def _html_title(text):
+    match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    return re.sub(r"\s+", " ", match.group(1)).strip()[:200] if match else ""
+
+
+def parse(body, content_type=None, what="response"):
+    """Parse a response body (``bytes``) into plain data: XML via xmltodict, JSON via json (BOM-safe).
+
+    The format comes from the content type when it says XML or JSON, else from the first character.  An
+    empty body gives ``None``.  Anything else (HTML error pages, truncated documents, random bytes) raises a
+    ``VeeamError`` of kind ``parse`` that says what arrived instead.
+    """
+    if body is None:
+        return None
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if body.startswith(BOM):
+        body = body[len(BOM):]
+    if not body.strip():
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VeeamError("The server sent a %s that is not UTF-8 text (%d bytes, content type %s)"
+                         % (what, len(body), content_type or "not given"), kind=PARSE) from None
+    stripped = text.lstrip()
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if _looks_like_html(stripped):
+        title = _html_title(stripped)
+        raise VeeamError("The server sent an HTML page instead of XML or JSON%s: is the server address right, and "
+                         "is it the Veeam REST API?" % ((" (" + repr(title) + ")") if title else ""), kind=PARSE)
+    if stripped[:1] in "{[" or kind.endswith("json"):
+        try:
+            return json.loads(stripped)
+        except ValueError as exc:
+            raise VeeamError("The server sent a %s that is not valid JSON (%s; %d bytes)" % (what, exc, len(body)),
+                             kind=PARSE) from None
+    if stripped[:1] == "<" or kind.endswith("xml"):
+        if not HAS_XMLTODICT:
+            raise VeeamError("The xmltodict Python library is needed to read XML responses", kind=PARSE)
+        try:
+            return xmltodict.parse(stripped, disable_entities=True)
+        except Exception as exc:  # expat raises several types for broken documents
+            raise VeeamError("The server sent a %s that is not well-formed XML (%s; %d bytes)"
+                             % (what, str(exc).splitlines()[0][:200], len(body)), kind=PARSE) from None
+    raise VeeamError("The server sent a %s that is neither XML nor JSON (content type %s, starting %r)"
+                     % (what, content_type or "not given", stripped[:40]), kind=PARSE)
+
+
+def _plain_value(value):
+    if isinstance(value, dict):
+        return _plain_dict(value)
+    if isinstance(value, list):
+        return [_plain_value(item) for item in value]
+    return value
+
+
+def _plain_dict(data):
+    out = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        bare = key.split(":")[-1]
+        if key.startswith("@xmlns") or bare.startswith("xmlns"):
+            continue
+        if key == "#text":
+            out["text"] = value
+            continue
+        name = snake(bare)
+        out[name] = _as_list_if_container(bare, value)
+    return out
+
+
+def _as_list_if_container(name, value):
+    """``{"Link": [..]}`` under ``Links`` -> ``[..]``; JSON lists stay lists; other values become plain."""
+    lowered = name.split(":")[-1].lower()
+    if isinstance(value, list):
+        return [_plain_value(item) for item in value]
+    if value is None:
+        # <Links/> (an empty container) -> []; other empty elements stay None
+        return [] if lowered in _CONTAINERS else None
+    if isinstance(value, dict):
+        children = [k for k in value if isinstance(k, str) and not k.startswith("@") and k != "#text"]
+        attrs = [k for k in value if isinstance(k, str) and k.startswith("@") and not k.startswith("@xmlns")
+                 and not k.split(":")[-1].startswith("xmlns")]
+        if len(children) == 1 and not attrs:
+            child = children[0].split(":")[-1].lower()
+            expected = _CONTAINERS.get(lowered)
+            if child == expected or (expected is None and lowered.endswith("s") and child == lowered[:-1]):
+                inner = value[children[0]]
+                items = inner if isinstance(inner, list) else ([] if inner is None else [inner])
+                return [_plain_value(item) for item in items]
+    return _plain_value(value)
+
+
+def plain(data):
+    """Plain data (from :func:`parse`) as snake_case dicts; see the module docstring for the rules."""
+    if isinstance(data, dict):
+        return _plain_dict(data)
+    return _plain_value(data)
+
+
+def root(data):
+    """The single root element of a parsed XML document as a plain dict, or the JSON object itself.
+
+    XML documents parse to ``{"Task": {...}}``; JSON objects are the entity already.  Returns
+    ``(root_name, plain_dict)``; ``root_name`` is ``None`` for JSON.
+    """
+    if isinstance(data, dict) and len(data) == 1:
+        key = next(iter(data))
+        value = data[key]
+        # XML documents have one root element holding a dict (or nothing); JSON lists and scalars are not roots.
+        if isinstance(value, dict):
+            return key.split(":")[-1], plain(value)
+        if value is None:
+            return key.split(":")[-1], {}
+    return None, plain(data)
+
+
+def as_bool(value):
+    """``"true"``/``"True"``/``True`` -> ``True``; everything else -> ``False`` (XML attributes are strings)."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def as_int(value, default=None):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def text(value):
+    """An element's text whether xmltodict gave a string or ``{"#text": ..., "@attr": ...}``."""
+    if isinstance(value, dict):
+        return value.get("text", value.get("#text"))
+    return value
+
+
+def error_text(data):
+    """Veeam's own message in an error body, or ``(None, None)``: returns ``(message, code)``.
+
+    Knows EM ``<Error Message=".." StatusCode="..">`` and its JSON twin, VB365 ``RESTExceptionInfo``
+    (``message``, ``errorCode``) and OAuth token errors (``error``, ``error_description``).
+    """
+    if data is None:
+        return None, None
+    _, body = root(data) if isinstance(data, dict) else (None, None)
+    if not isinstance(body, dict):
+        return None, None
+    message = body.get("message") or body.get("error_description")
+    code = body.get("error_code") or body.get("error")
+    if message is None and isinstance(body.get("error"), dict):
+        inner = body["error"]
+        message, code = inner.get("message"), inner.get("code")
+    if isinstance(message, str):
+        message = message.strip() or None
+    if code is not None and not isinstance(code, str):
+        code = str(code)
+    return message, code

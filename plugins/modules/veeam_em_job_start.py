@@ -1,0 +1,558 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: veeam_em_job_start
+short_description: Start a Veeam backup job through Enterprise Manager and await its task or backup session
+version_added: 0.1.0
+description:
+  - Starts a job of Veeam Backup & Replication through the Veeam Backup Enterprise Manager REST API: a backup,
+    replication, backup copy, file share (NAS) or agent job, found by id or by exact name.
+  - Each job type is started the way Enterprise Manager documents it (backup and replica jobs with
+    C(?action=start), backup copy jobs with C(?action=sync), file share jobs with C(/nas/jobs/{id}/start), agent
+    jobs with C(/agents/jobs/{id}?action=start)).
+  - Idempotent - a job that already has a running backup session is not started again (see O(if_running)).
+  - Waits, by default, for the start task to finish (O(wait_for=task)) or for the backup session to end
+    (O(wait_for=session)).
+  - Starts several jobs at once with O(jobs), and awaits them together, so the whole run takes about as long as
+    the slowest job.
+author:
+  - backupops maintainers
+options:
+  job_id:
+    description:
+      - The id of the job, as a GUID (V(5658281f-625e-4627-89dd-d2a0c48be99e)) or a UID
+        (V(urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e), also C(NasJob) and C(AgentBackupJob) UIDs).
+      - Mutually exclusive with O(job_name) and O(jobs).
+    type: str
+  job_name:
+    description:
+      - The exact name of the job (case and spaces matter). Found with the Enterprise Manager query service, with
+        the name quoted so that characters such as C("), C(;), C(,) or C(==) are part of the name.
+      - When several jobs on different backup servers have this name, the module fails and lists them; choose
+        with O(backup_server) or O(job_id).
+    type: str
+  jobs:
+    description:
+      - Several jobs to start in one task, each given like the single-job options. They are all found and
+        checked before the first start, started one after the other, then awaited together.
+      - The result has one entry per job in RV(results); the task fails if any job fails.
+    type: list
+    elements: dict
+    suboptions:
+      job_id:
+        description: The id of the job, as for the module's O(job_id).
+        type: str
+      job_name:
+        description: The exact name of the job, as for the module's O(job_name).
+        type: str
+      job_type:
+        description: The job's type, as for the module's O(job_type); defaults to the module's O(job_type).
+        type: str
+        choices: [auto, backup, replica, backup_copy, file_share, agent]
+      backup_server:
+        description: The backup server of the job, as for the module's O(backup_server).
+        type: str
+  job_type:
+    description:
+      - The type of the job. V(auto) finds it (one to three lookups); any other value looks only there and skips
+        the lookup of the type.
+    type: str
+    choices: [auto, backup, replica, backup_copy, file_share, agent]
+    default: auto
+  backup_server:
+    description:
+      - The name (or id) of the Veeam Backup & Replication server the job belongs to, to choose among jobs of the
+        same name on different backup servers connected to Enterprise Manager.
+    type: str
+  if_running:
+    description:
+      - What to do when the job already has a running backup session.
+      - V(skip) does not start it again and returns RV(changed=false) with that session (and, with
+        O(wait_for=session), awaits it).
+      - V(fail) fails before anything is started.
+    type: str
+    choices: [skip, fail]
+    default: skip
+  wait:
+    description:
+      - Wait for the job, as O(wait_for) says. With V(false) the module returns as soon as Enterprise Manager
+        accepted the start, with the task id.
+      - Never waits in check mode.
+    type: bool
+    default: true
+  wait_for:
+    description:
+      - V(task) waits until the Enterprise Manager task of the start is C(Finished), that is until the job was
+        triggered on the backup server. It fails when the task reports no success.
+      - V(session) waits until the job's backup session has stopped, and fails when its result is C(Failed) (or
+        C(Warning), with O(fail_on_warning)).
+    type: str
+    choices: [task, session]
+    default: task
+  fail_on_warning:
+    description:
+      - With O(wait_for=session), fail when the session ends with the result C(Warning). Otherwise a warning
+        result is reported as a warning and the task succeeds.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - backupops.veeam.em
+  - backupops.veeam.wait
+  - backupops.veeam.attributes
+  - backupops.veeam.attributes.em_group
+attributes:
+  idempotent:
+    description: Running the task twice in a row starts the job once, as long as the first run is still going.
+    support: partial
+    details: A job whose backup session is running is not started again (O(if_running=skip)); once the session
+      has stopped, each run of the task starts the job anew, as a backup tool should.
+notes:
+  - Enterprise Manager tasks belong to the logon session that created them. When the module logs on by itself,
+    that session ends with the module, so to await a task later with M(backupops.veeam.veeam_task_info) log on
+    once with M(backupops.veeam.veeam_em_session) and pass O(session_token) to both modules.
+  - If the logon session expires while the module waits for a task (Enterprise Manager ends idle sessions
+    after 15 minutes), the module logs on again; the task then belongs to the expired session, so the module
+    awaits the job's backup session instead and warns about it.
+  - If the connection breaks after the start was sent, the module asks Enterprise Manager whether the job
+    started before doing anything else; it never sends the start twice.
+seealso:
+  - module: backupops.veeam.veeam_task_info
+  - module: backupops.veeam.veeam_em_job_info
+  - module: backupops.veeam.veeam_em_session
+  - name: Enterprise Manager REST API - Starting a job
+    description: The documented flow this module follows.
+    link: https://helpcenter.veeam.com/docs/vbr/em_rest/scenario_starting_a_job.html
+"""
+
+EXAMPLES = r"""
+- name: Start a backup job by name and wait until it was triggered
+  backupops.veeam.veeam_em_job_start:
+    server: em.example.com
+    username: "{{ vault_em_username }}"
+    password: "{{ vault_em_password }}"
+    ca_path: /etc/pki/veeam-em-ca.pem
+    job_name: Daily Backup
+
+- name: Start a job and wait until its backup session has ended (fail on Failed, and on Warning)
+  backupops.veeam.veeam_em_job_start:
+    job_name: SQL Server Backup
+    wait_for: session
+    fail_on_warning: true
+    wait_timeout: 7200
+  register: run
+
+- name: Report how it went
+  ansible.builtin.debug:
+    msg: "{{ run.job.name }}: {{ run.session.result }} after {{ run.elapsed }} s"
+
+- name: Start a file share job by id without waiting, connection from module_defaults
+  module_defaults:
+    group/backupops.veeam.em:
+      server: em.example.com
+      username: "{{ vault_em_username }}"
+      password: "{{ vault_em_password }}"
+  backupops.veeam.veeam_em_job_start:
+    job_id: 93dfbb3e-f420-45cf-addc-4ee9297113f2
+    job_type: file_share
+    wait: false
+
+- name: Two jobs with the same name on different backup servers - pick one
+  backupops.veeam.veeam_em_job_start:
+    job_name: Daily Backup
+    backup_server: vbr02.example.com
+
+- name: Start several jobs together and wait for all of their sessions
+  backupops.veeam.veeam_em_job_start:
+    jobs:
+      - job_name: Daily Backup
+      - job_name: Exchange Backup
+        backup_server: vbr02.example.com
+      - job_id: 5658281f-625e-4627-89dd-d2a0c48be99e
+    wait_for: session
+  register: nightly
+
+- name: Credentials from the environment (VEEAM_EM_SERVER, VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD, VEEAM_EM_CA_PATH)
+  backupops.veeam.veeam_em_job_start:
+    job_name: Daily Backup
+"""
+
+RETURN = r"""
+job:
+  description: The job, as Enterprise Manager describes it. Not returned with O(jobs) (see RV(results)).
+  returned: when one job is given
+  type: dict
+  contains:
+    id:
+      description: The job's id (a GUID).
+      type: str
+      sample: 5658281f-625e-4627-89dd-d2a0c48be99e
+    uid:
+      description: The job's UID.
+      type: str
+      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
+    name:
+      description: The job's name.
+      type: str
+      sample: Daily Backup
+    type:
+      description: The job's type, named like the values of O(job_type).
+      type: str
+      sample: backup
+    job_type:
+      description: Veeam's own name of the job type (C(Backup), C(Replica), C(BackupCopy), C(ImmediateBackupCopy),
+        C(NasBackup), C(AgentBackup)).
+      type: str
+      sample: Backup
+    platform:
+      description: The platform of the job (C(VMware), C(HyperV), C(vCloud), C(AgentForWindows), ...), when known.
+      type: str
+      sample: VMware
+    backup_server:
+      description: The name of the backup server the job belongs to.
+      type: str
+      sample: vbr01.example.com
+    backup_server_id:
+      description: The id of that backup server.
+      type: str
+    schedule_enabled:
+      description: Whether the job's schedule is enabled.
+      type: bool
+    next_run:
+      description: The next scheduled run (UTC), when scheduled.
+      type: str
+task:
+  description:
+    - The Enterprise Manager task of the start. Tasks belong to the logon session that created them.
+    - Not returned when nothing was started (RV(changed=false)) or with O(jobs).
+  returned: when a start was accepted
+  type: dict
+  contains:
+    id:
+      description: The task id, for M(backupops.veeam.veeam_task_info).
+      type: str
+      sample: task-7
+    state:
+      description: C(Running), C(OperationFinished) or C(Finished) (C(Lost) when the logon session expired while
+        waiting and the task could no longer be read).
+      type: str
+      sample: Finished
+    operation:
+      description: The operation (C(StartJob), C(StartJobSync), C(StartNasJob), ...).
+      type: str
+      sample: StartJob
+    success:
+      description: Whether the task succeeded; null until it has a result.
+      type: bool
+      sample: true
+    message:
+      description: Enterprise Manager's message about the task.
+      type: str
+      sample: Job "Daily Backup" triggered to start.
+session:
+  description:
+    - The backup session of the job, when known, that is with O(wait_for=session), or when the job was already
+      running.
+  returned: when known
+  type: dict
+  contains:
+    id:
+      description: The session's id.
+      type: str
+    uid:
+      description: The session's UID.
+      type: str
+      sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
+    name:
+      description: The session's name (job name and start time).
+      type: str
+      sample: Daily Backup@2026-11-22 18:00:02
+    state:
+      description: C(Starting), C(Working), C(Stopping), C(Stopped), ...
+      type: str
+      sample: Stopped
+    result:
+      description: C(None) while running, then C(Success), C(Warning) or C(Failed).
+      type: str
+      sample: Success
+    progress:
+      description: Percent done (0 to 100).
+      type: int
+      sample: 100
+    creation_time:
+      description: When the session started (UTC).
+      type: str
+      sample: "2026-11-22T18:00:02Z"
+    end_time:
+      description: When the session ended (UTC); null while running.
+      type: str
+    failure_message:
+      description: Veeam's failure message, if any.
+      type: str
+    is_retry:
+      description: Whether the session is a retry.
+      type: bool
+elapsed:
+  description: Seconds from the start (or from finding the running session) to the end of the wait.
+  returned: always
+  type: float
+  sample: 4.2
+history:
+  description: The states seen while waiting, with the seconds elapsed when each was first seen.
+  returned: when the module waited for one job
+  type: list
+  elements: dict
+  sample: [{"state": "Running", "elapsed": 0.1}, {"state": "Finished", "elapsed": 2.3}]
+results:
+  description: One entry per job given in O(jobs), each with RV(job), RV(task), RV(session), RV(elapsed),
+    C(changed), C(failed) and C(msg) as for a single job.
+  returned: when O(jobs) is given
+  type: list
+  elements: dict
+msg:
+  description: What happened, in words.
+  returned: always
+  type: str
+  sample: Started job 'Daily Backup' (task task-7 Finished after 2.3 s)
+"""
+
+import time
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _em
+from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
+
+JOB_TYPES = ["auto", "backup", "replica", "backup_copy", "file_share", "agent"]
+
+
+def requested_jobs(params):
+    """The jobs the task names: the ``jobs`` list, or the single job of job_id / job_name."""
+    if params["jobs"]:
+        return [{"job_id": j.get("job_id"), "job_name": j.get("job_name"),
+                 "job_type": j.get("job_type") or params["job_type"],
+                 "backup_server": j.get("backup_server") or params["backup_server"]} for j in params["jobs"]]
+    return [{"job_id": params["job_id"], "job_name": params["job_name"], "job_type": params["job_type"],
+             "backup_server": params["backup_server"]}]
+
+
+class Run:
+    """One job of the task: found, checked, maybe started, maybe awaited."""
+
+    def __init__(self, job):
+        self.job = job
+        self.before = None       # the newest session before the start
+        self.running = None      # a session that was already running
+        self.task = None
+        self.session = None
+        self.changed = False
+        self.failed = False
+        self.msg = ""
+        self.started_at = None
+        self.elapsed = 0.0
+        self.history = None
+
+    def result(self):
+        out = {"job": _em.public(self.job), "changed": self.changed, "failed": self.failed, "msg": self.msg,
+               "elapsed": round(self.elapsed, 2)}
+        if self.task:
+            out["task"] = {k: self.task.get(k) for k in ("id", "state", "operation", "success", "message")}
+        if self.session:
+            out["session"] = {k: v for k, v in self.session.items() if k not in ("href", "job_uid", "job_name")}
+        if self.history is not None:
+            out["history"] = self.history
+        return out
+
+
+def find_and_check(em, params):
+    """Find every job and read its latest session before anything is started (bad input changes nothing)."""
+    runs, seen = [], set()
+    for wanted in requested_jobs(params):
+        job = em.find_job(wanted["job_id"], wanted["job_name"], wanted["job_type"], wanted["backup_server"])
+        if job["id"] in seen:
+            raise VeeamError("Job %r is given twice" % job["name"], kind=E.USAGE)
+        seen.add(job["id"])
+        run = Run(job)
+        run.before = em.latest_session(job)
+        if _em.session_running(run.before):
+            if params["if_running"] == "fail":
+                raise VeeamError("Job %r is already running (session %s, %s, %s%% done)" % (
+                    job["name"], run.before["name"], run.before["state"], run.before["progress"]),
+                    kind=E.CONFLICT, hint="Use if_running: skip to leave it running and report its session",
+                    details={"job": _em.public(job), "session": run.before})
+            run.running = run.session = run.before
+        runs.append(run)
+    return runs
+
+
+def start(em, run):
+    run.started_at = time.monotonic()
+    run.task = em.start(run.job, before=run.before)
+    run.changed = True
+    if run.task.get("_lost"):
+        run.task = None
+    run.msg = "Started job %r%s" % (run.job["name"], " (task %s)" % run.task["id"] if run.task else "")
+
+
+def await_tasks(em, runs, module):
+    tasks = {i: r.task for i, r in enumerate(runs) if r.task}
+    if not tasks:
+        return
+    results = em.wait_tasks(tasks, module.poller(), on_timeout=lambda pending, _done, elapsed: timeout_error(
+        module, runs, [(runs[i], value) for i, (value, _h) in pending.items()], "task", elapsed))
+    for i, waited in results.items():
+        run = runs[i]
+        run.task, run.elapsed, run.history = waited.value, waited.elapsed, waited.history
+        if run.task.get("lost"):
+            module.warn("The Enterprise Manager logon session expired while waiting for task %s of job %r; the task "
+                        "belonged to it, so the job's backup session was read instead" % (run.task["id"],
+                                                                                           run.job["name"]))
+            run.session = em.latest_session(run.job)
+            run.msg = "Started job %r; its backup session is %s" % (run.job["name"],
+                                                                     _em.run_state({"session": run.session}))
+        elif run.task.get("success") is False:
+            run.failed, run.changed = True, False
+            run.msg = "Enterprise Manager did not start job %r: task %s finished with %r" % (
+                run.job["name"], run.task["id"], run.task.get("message") or "no message")
+        else:
+            run.msg = "Started job %r: task %s %s after %.1f s (%s)" % (
+                run.job["name"], run.task["id"], run.task["state"], waited.elapsed, run.task.get("message") or "ok")
+
+
+def await_sessions(em, runs, module):
+    pending = {i: {"job": r.job, "before": (r.before or {}).get("id"), "session": r.running, "task": r.task}
+               for i, r in enumerate(runs) if r.changed or r.running}
+    if not pending:
+        return
+    results = em.wait_runs(pending, module.poller(), on_timeout=lambda left, _done, elapsed: timeout_error(
+        module, runs, [(runs[i], value) for i, (value, _h) in left.items()], "session", elapsed))
+    for i, waited in results.items():
+        run = runs[i]
+        run.elapsed, run.history = waited.elapsed, waited.history
+        if waited.value.get("failed_start"):
+            run.task = waited.value["task"]
+            run.failed, run.changed = True, False
+            run.msg = "Enterprise Manager did not start job %r: task %s finished with %r" % (
+                run.job["name"], run.task["id"], run.task.get("message") or "no message")
+            continue
+        run.session = waited.value["session"]
+        result = str(run.session.get("result") or "")
+        run.msg = "Job %r: session %s ended %s after %.1f s" % (run.job["name"], run.session["name"], result,
+                                                               waited.elapsed)
+        if result.lower() == "failed" or (result.lower() == "warning" and module.params["fail_on_warning"]):
+            run.failed = True
+            if run.session.get("failure_message"):
+                run.msg += ": %s" % run.session["failure_message"]
+        elif result.lower() == "warning":
+            module.warn("Job %r ended with a warning%s" % (run.job["name"], ": %s" % run.session["failure_message"]
+                                                          if run.session.get("failure_message") else ""))
+        elif result.lower() != "success":
+            module.warn("Job %r: session %s stopped with the result %r" % (run.job["name"], run.session["name"],
+                                                                          result or "none"))
+
+
+def timeout_error(module, runs, pending, what, elapsed):
+    """The wait ran out: say which job, which task or session, the last state, and how to go on."""
+    if what == "task":
+        lines = ["job %r: task %s still %s" % (run.job["name"], value.get("id"), value.get("state"))
+                 for run, value in pending]
+        task_ids = ", ".join(str(value.get("id")) for _run, value in pending)
+        if module.params.get("session_token"):
+            how = ("To go on waiting, run backupops.veeam.veeam_task_info with task_id=%s, wait: true and the same "
+                   "session_token" % task_ids)
+        else:
+            how = ("The task (%s) belonged to this module's own logon session, which ended with it: to await a task "
+                   "later, log on with backupops.veeam.veeam_em_session and pass its session_token to "
+                   "veeam_em_job_start and backupops.veeam.veeam_task_info; or await the backup session with "
+                   "wait_for: session" % task_ids)
+    else:
+        lines = ["job %r: %s" % (run.job["name"], _em.run_state(value)) for run, value in pending]
+        how = "The job keeps running; to go on waiting, run the task again (a running job is not started twice)"
+    single = runs[0] if len(runs) == 1 else None
+    return VeeamError("Gave up waiting after %.0f s (wait_timeout %s s): %s" % (
+        elapsed, module.params["wait_timeout"], "; ".join(lines)), kind=E.WAIT_TIMEOUT, hint=how,
+        details={"changed": any(r.changed for r in runs), "elapsed": elapsed,
+                 "task": single.task if single and single.task else None,
+                 "job": _em.public(single.job) if single else None,
+                 "last_state": pending[0][1].get("state") if what == "task" else _em.run_state(pending[0][1])})
+
+
+def run_job_start(module):
+    p = module.params
+    with module.em() as em:
+        runs = find_and_check(em, p)
+        to_start = [r for r in runs if not r.running]
+        if module.check_mode:
+            for run in runs:
+                run.changed = not run.running
+                run.msg = ("Would start job %r" % run.job["name"]) if run.changed else (
+                    "Job %r is already running (session %s); it would not be started again" % (
+                        run.job["name"], run.running["name"]))
+            return report(runs, p)
+        for run in runs:
+            if run.running:
+                run.msg = "Job %r is already running (session %s, %s); not started again" % (
+                    run.job["name"], run.running["name"], run.running["state"])
+        for run in to_start:
+            start(em, run)
+        if p["wait"]:
+            if p["wait_for"] == "task":
+                await_tasks(em, runs, module)
+            else:
+                await_sessions(em, runs, module)
+        for run in runs:
+            if run.started_at and not run.elapsed:
+                run.elapsed = time.monotonic() - run.started_at
+    return report(runs, p)
+
+
+def report(runs, params):
+    if not params["jobs"]:
+        result = runs[0].result()
+        failed = result.pop("failed")
+        if failed:
+            raise VeeamError(result["msg"], kind=E.JOB_FAILED, details={k: v for k, v in result.items() if k != "msg"})
+        return result
+    results = [r.result() for r in runs]
+    failed = [r for r in results if r["failed"]]
+    msg = "%d jobs: %d started, %d already running, %d failed" % (
+        len(runs), sum(1 for r in runs if r.changed), sum(1 for r in runs if r.running), len(failed))
+    if failed:
+        raise VeeamError(msg + ": " + "; ".join(r["msg"] for r in failed), kind=E.JOB_FAILED,
+                         details={"results": results, "changed": any(r["changed"] for r in results)})
+    return {"changed": any(r["changed"] for r in results), "results": results, "msg": msg,
+            "elapsed": max([r["elapsed"] for r in results] or [0.0])}
+
+
+def main():
+    module = VeeamModule(
+        "em",
+        {
+            "job_id": {"type": "str"},
+            "job_name": {"type": "str"},
+            "jobs": {"type": "list", "elements": "dict", "options": {
+                "job_id": {"type": "str"},
+                "job_name": {"type": "str"},
+                "job_type": {"type": "str", "choices": JOB_TYPES},
+                "backup_server": {"type": "str"},
+            }, "mutually_exclusive": [["job_id", "job_name"]], "required_one_of": [["job_id", "job_name"]]},
+            "job_type": {"type": "str", "default": "auto", "choices": JOB_TYPES},
+            "backup_server": {"type": "str"},
+            "if_running": {"type": "str", "default": "skip", "choices": ["skip", "fail"]},
+            "wait_for": {"type": "str", "default": "task", "choices": ["task", "session"]},
+            "fail_on_warning": {"type": "bool", "default": False},
+        },
+        wait=True,
+        mutually_exclusive=[["job_id", "job_name", "jobs"]],
+        required_one_of=[["job_id", "job_name", "jobs"]],
+        supports_check_mode=True,
+    )
+    module.run(run_job_start)
+
+
+if __name__ == "__main__":
+    main()
