@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,3 +103,116 @@ class Caller:
             self.token = reply.json["access_token"]
             self.refresh = reply.json["refresh_token"]
         return reply
+
+    # The control operations the conformance drive needs, done in-process.
+    def advance(self, seconds: float) -> None:
+        self.api.clock.advance(seconds)
+
+    def configure(self, cfg: dict[str, Any]) -> None:
+        self.api.apply_config(cfg)
+
+    def expire_tokens(self) -> None:
+        self.api.expire_auth()
+
+
+# ----------------------------------------------------------------------------------------------- real server
+class EmulatorProcess:
+    """``python -m emulator`` on free ports with its own EMULATOR_DIR; ``stop()`` sends SIGTERM."""
+
+    def __init__(self, directory: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+        tests_dir = str(Path(__file__).resolve().parent.parent)
+        full_env = dict(os.environ, EMULATOR_DIR=directory, EMULATOR_EM_PORT="0", EMULATOR_M365_PORT="0",
+                        PYTHONPATH=tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        full_env.update(env or {})
+        self.directory = directory
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "emulator"], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline() if self.proc.stdout else ""
+            if "ready" in line or self.proc.poll() is not None:
+                break
+        if "ready" not in line:
+            self.stop()
+            raise RuntimeError("the emulator did not get ready: %r" % line)
+        with open(os.path.join(directory, "endpoints.json"), encoding="utf-8") as handle:
+            self.endpoints = json.load(handle)
+        self.url = self.endpoints["m365_url"]
+        self.context = ssl.create_default_context(cafile=self.endpoints["ca_path"]) if self.endpoints["tls"] else None
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+
+class HttpCaller(Caller):
+    """The same interface as :class:`Caller`, over HTTPS to a running emulator (control ops via /_emulator)."""
+
+    def __init__(self, emu: EmulatorProcess) -> None:  # pylint: disable=super-init-not-called
+        self.emu = emu
+        self.api = None  # type: ignore[assignment]
+        self.host = urllib.parse.urlsplit(emu.url).netloc
+        self.token = None
+        self.refresh = None
+        self.log = []
+
+    def call(self, method: str, path: str, body: Any = None, query: str | dict[str, Any] = "",
+             headers: dict[str, str] | None = None, auth: bool = True, form: dict[str, str] | None = None) -> Reply:
+        hdrs = {"User-Agent": "m365-testkit"}
+        raw = None
+        if form is not None:
+            raw = urllib.parse.urlencode(form).encode()
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        elif isinstance(body, bytes):
+            raw = body
+        elif body is not None:
+            raw = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if auth and self.token:
+            hdrs["Authorization"] = "Bearer " + self.token
+        hdrs.update(headers or {})
+        if isinstance(query, dict):
+            query = urllib.parse.urlencode(query)
+        url = self.emu.url + urllib.parse.quote(path, safe="/%") + ("?" + query if query else "")
+        request = urllib.request.Request(url, data=raw if raw is not None else (b"" if method == "POST" else None),
+                                         headers=hdrs, method=method)
+        try:
+            with urllib.request.urlopen(request, context=self.emu.context, timeout=30) as resp:
+                reply = Reply(resp.status, resp.read(), dict(resp.headers.items()))
+        except urllib.error.HTTPError as err:
+            reply = Reply(err.code, err.read(), dict(err.headers.items()))
+        self.log.append((method, path, reply))
+        return reply
+
+    def control(self, method: str, name: str, data: Any = None) -> Any:
+        raw = json.dumps(data).encode() if data is not None else (b"" if method == "POST" else None)
+        request = urllib.request.Request(self.emu.url + "/_emulator/" + name, data=raw, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=self.emu.context, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def advance(self, seconds: float) -> None:
+        self.control("POST", "clock", {"advance": seconds})
+
+    def configure(self, cfg: dict[str, Any]) -> None:
+        self.control("POST", "config", cfg)
+
+    def expire_tokens(self) -> None:
+        """A one-shot ``expire_tokens`` fault rule: it acts on the next VB365 request."""
+        self.control("POST", "faults", {"api": "m365", "method": "*", "path": ".", "action": "expire_tokens", "times": 1})
+
+    def freeze(self) -> None:
+        """Reset the emulator and nearly stop its clock (speed must stay > 0): time moves by ``advance``."""
+        self.control("POST", "reset")
+        self.control("POST", "clock", {"speed": 1e-6})
+        self.token = self.refresh = None

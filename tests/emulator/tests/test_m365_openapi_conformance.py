@@ -109,10 +109,12 @@ def spec(version: int) -> Spec:
 class Checker:
     """Calls the emulator and checks each answer against the spec; records which operations were covered."""
 
-    def __init__(self, version: int, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(self, version: int, caller: kit.Caller | None = None) -> None:
         self.version = version
-        self.api, self.clock = kit.make_api(overrides)
-        self.caller = kit.Caller(self.api)
+        if caller is None:
+            api, _clock = kit.make_api()
+            caller = kit.Caller(api)
+        self.caller = caller
         self.covered: set[tuple[str, str]] = set()
 
     def call(self, method: str, path: str, expect: int, **kwargs: Any) -> kit.Reply:
@@ -151,9 +153,9 @@ def _implemented(version: int) -> set[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------------------------------- the drive
-def drive(version: int) -> Checker:
-    """Exercise every implemented route of one version; return the checker with its coverage."""
-    chk = Checker(version)
+def drive(version: int, caller: kit.Caller | None = None) -> Checker:
+    """Exercise every implemented route of one version (in-process, or over HTTP with an ``HttpCaller``)."""
+    chk = Checker(version, caller)
     v = "/v%d" % version
     login = {"grant_type": "password", "username": kit.USERNAME, "password": kit.PASSWORD}
 
@@ -169,13 +171,13 @@ def drive(version: int) -> Checker:
     bad = chk.caller.call("POST", v + "/token", form=dict(login, password="wrong"), auth=False)
     assert bad.status == 400 and set(bad.json) == {"error", "error_description"} and bad.json["error"] == "invalid_grant"
     chk.check("POST", v + "/token", bad, schema_check=False)  # status declared (default); body: documented deviation
-    chk.api.apply_config({"m365": {"token_error_style": "rest"}})
+    chk.caller.configure({"m365": {"token_error_style": "rest"}})
     chk.call("POST", v + "/token", 400, form=dict(login, password="wrong"), auth=False)
-    chk.api.apply_config({"m365": {"token_error_style": "oauth", "throttle_token": {"burst": 1, "window": 60}}})
+    chk.caller.configure({"m365": {"token_error_style": "oauth", "throttle_token": {"burst": 1, "window": 60}}})
     chk.call("POST", v + "/token", 200, form=login, auth=False)
     throttled = chk.call("POST", v + "/token", 429, form=login, auth=False)
     assert int(throttled.headers["Retry-After"]) >= 1
-    chk.api.apply_config({"m365": {"throttle_token": None}})
+    chk.caller.configure({"m365": {"throttle_token": None}})
 
     # Service, health, organizations.
     assert chk.call("GET", v + "/ServiceInstance", 200).json["version"]
@@ -218,18 +220,18 @@ def drive(version: int) -> Checker:
         assert newest["id"] == started.json["id"]
     session = v + "/JobSessions/" + newest["id"]
     assert chk.call("GET", session, 200).json["status"] == "Queued"
-    chk.clock.advance(1.5)
+    chk.caller.advance(1.5)
     assert chk.call("GET", session, 200).json["status"] == "Running"
-    chk.clock.advance(5)
+    chk.caller.advance(5)
     assert chk.call("GET", session, 200).json["status"] == "Success"
     chk.call("POST", job + "/stop", 400)  # not running
     for job_id, result in ((kit.JOB_ONEDRIVE_WARNING, "Warning"), (kit.JOB_SHAREPOINT_FAILED, "Failed")):
         chk.call("POST", v + "/Jobs/%s/start" % job_id, 200 if version >= 8 else 204, body={})
-        chk.clock.advance(10)
+        chk.caller.advance(10)
         assert chk.call("GET", v + "/Jobs/" + job_id, 200).json["lastStatus"] == result
     long_job = v + "/Jobs/" + kit.JOB_LONG
     chk.call("POST", long_job + "/start", 200 if version >= 8 else 204, body={"full": False})
-    chk.clock.advance(30)
+    chk.caller.advance(30)
     chk.call("POST", long_job + "/stop", 204)
     assert chk.call("GET", long_job, 200).json["lastStatus"] == "Stopped"
     chk.call("POST", v + "/Jobs/%s/disable" % kit.JOB_MUELLER, 204)
@@ -277,7 +279,7 @@ def drive(version: int) -> Checker:
     if version >= 7:
         chk.call("POST", v + "/token/logout", 200 if version == 7 else 204)
         chk.call("GET", v + "/Jobs", 401)
-    chk.api.expire_auth()
+    chk.caller.expire_tokens()
     chk.call("GET", v + "/ServiceInstance", 401)
     return chk
 
@@ -346,3 +348,22 @@ def test_deviation_list_is_short() -> None:
         relaxed = spec(version).components["schemas"]["OAuthTokenResponse"]["properties"]
         changed = [name for name in original if original[name].get("format") != relaxed[name].get("format")]
         assert changed == [".issued", ".expires"] or sorted(changed) == [".expires", ".issued"]
+
+
+# ----------------------------------------------------------------------------------------------- real server
+@pytest.fixture(name="live", scope="module")
+def fixture_live(tmp_path_factory: Any) -> Any:
+    pytest.importorskip("emulator.server", reason="the emulator server (tests/emulator/server.py) is not there")
+    emu = kit.EmulatorProcess(str(tmp_path_factory.mktemp("emulator")))
+    try:
+        yield kit.HttpCaller(emu)
+    finally:
+        emu.stop()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_conformance_through_the_real_server(live: Any, version: int) -> None:
+    """The same drive over HTTPS: TLS, the server's headers and body handling, control endpoint, fault rules."""
+    live.freeze()
+    chk = drive(version, live)
+    assert not _normal(_implemented(version)) - _normal(chk.covered)
