@@ -120,7 +120,7 @@ def _job(entity, kind, root_name=None):
         "uid": uid,
         "name": entity.get("name"),
         "type": job_type,
-        "job_type": raw_type,
+        "veeam_type": raw_type,
         "platform": W.text(entity.get("platform")),
         "backup_server": server.get("name") if server else None,
         "backup_server_id": _id_of(server.get("href")) if server else None,
@@ -298,21 +298,25 @@ class EnterpriseManager:
         return self._token
 
     def logoff(self):
-        """``DELETE /api/logonSessions/{SessionId}`` (204).  Finds the id first when only a token is known."""
+        """``DELETE /api/logonSessions/{SessionId}`` (204).  Finds the id first when only a token is known.
+
+        Returns True when the session was already gone (expired or logged off: 401 or 404).
+        """
         if not self._token:
-            return
-        if not self.session_id:
-            self.session_id = self._current_session_id()
+            return True
         try:
+            if not self.session_id:
+                self.session_id = self.current_session_id()
             resp = self.t.request("DELETE", "/api/logonSessions/%s" % self.session_id, headers=self._headers(),
                                   display_path=shown_path("/api/logonSessions/%s" % self.session_id))
             if resp.status not in (200, 204, 401, 404):
                 raise self._status_error(resp, "Logoff from Enterprise Manager failed")
+            return resp.status in (401, 404)
         finally:
             self._token = None
             self.owns_session = False
 
-    def _current_session_id(self):
+    def current_session_id(self):
         """The SessionId of our token's session: the one logon session ``GET /api/logonSessions`` shows us."""
         data = self.get("/api/logonSessions", what="logon sessions", relogon=False)
         _, body = W.root(data)

@@ -203,7 +203,7 @@ job:
       description: The job's type, named like the values of O(job_type).
       type: str
       sample: backup
-    job_type:
+    veeam_type:
       description: Veeam's own name of the job type (C(Backup), C(Replica), C(BackupCopy), C(ImmediateBackupCopy),
         C(NasBackup), C(AgentBackup)).
       type: str
