@@ -434,7 +434,7 @@ class Vb365Api(Api):
 
     def _authenticate(self, req: Request) -> str:
         header = req.header("authorization") or ""
-        scheme, _, value = header.partition(" ")
+        scheme, _sep, value = header.partition(" ")
         token = self.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
         if token is None or token["revoked"] or token["expires"] <= self._wall():
             raise ApiError(401, "Authorization has been denied for this request.",
@@ -446,7 +446,7 @@ class Vb365Api(Api):
         if not limits:
             return
         now = self._wall()
-        longest = max(window for _, window in limits)
+        longest = max(window for _count, window in limits)
         while self.throttle_log and self.throttle_log[0] <= now - longest:
             self.throttle_log.popleft()
         for count, window in limits:

@@ -48,7 +48,7 @@ def href(ctx: Ctx, path: str) -> str:
     """``Jobs/<id>`` -> ``/v8/Jobs/<id>`` (v6+) or ``https://host:port/v3/jobs/<id>`` (v2-v5)."""
     if ctx.version >= 6:
         return "/v%d/%s" % (ctx.version, path)
-    resource, _, query = path.partition("?")
+    resource, _sep, query = path.partition("?")
     return "%s/v%d/%s%s" % (ctx.base, ctx.version, resource.lower(), ("?" + query) if query else "")
 
 

@@ -25,7 +25,7 @@ def test_version_probe_without_token(api) -> None:
 
 
 def test_restricted_versions_answer_404_everywhere() -> None:
-    api, _ = kit.make_api({"versions": ["v6", "v7"]})
+    api, _clock = kit.make_api({"versions": ["v6", "v7"]})
     caller = kit.Caller(api)
     assert caller.call("GET", "/v8/ServiceInstance").status == 404
     assert caller.call("POST", "/v8/token", form=LOGIN).status == 404
@@ -176,7 +176,7 @@ def test_throttle_webapithrottle_style_limits_and_bodies(api) -> None:
     api.apply_config({"m365": {"throttle_token": {"per_second": 1, "per_minute": 3, "body": "string"}}})
     caller = kit.Caller(api)
     statuses = []
-    for _ in range(6):
+    for _attempt in range(6):
         statuses.append(caller.call("POST", "/v7/token", form=LOGIN, auth=False).status)
         now[0] += 0.5
     assert statuses == [200, 429, 200, 429, 200, 429]

@@ -28,12 +28,12 @@ def _req(method: str, path: str, query: str = "") -> Request:
     ("GET", "/v8/Unknown/%s/x" % kit.JOB_LONG, "GET /v8/Unknown/{id}/x"),
 ])
 def test_route_keys(method: str, path: str, key: str) -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     assert api.route_key(_req(method, path)) == key
 
 
 def test_error_response_per_version() -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     reply = api.error_response(503, "Service Unavailable", _req("GET", "/v8/Jobs"))
     expected = {"message": "Service Unavailable", "errorCode": None, "stackTrace": None}
     assert reply.status == 503 and json.loads(reply.body) == expected
@@ -44,14 +44,14 @@ def test_error_response_per_version() -> None:
 
 
 def test_counters_view_shape() -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     assert api.counters_view() == {"tokens_issued": 0, "token_refreshes": 0, "token_failures": 0, "throttled": 0,
                                    "logouts": 0, "open_tokens": 0, "starts": {}, "actions": {},
                                    "restore_sessions_open": 0}
 
 
 def test_latency_settings() -> None:
-    api, _ = kit.make_api({"request_latency_ms": 50, "token_latency_ms": 250})
+    api, _clock = kit.make_api({"request_latency_ms": 50, "token_latency_ms": 250})
     assert api.latency(_req("GET", "/v8/Jobs")) == pytest.approx(0.05)
     assert api.latency(_req("POST", "/v8/Token")) == pytest.approx(0.3)
     api.apply_config({"m365": {"request_latency_ms": 0, "token_latency_ms": 0}})
@@ -92,7 +92,7 @@ def test_snapshot_restore_continues_where_it_stopped() -> None:
 
 
 def test_reset_returns_to_the_scenario() -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     caller = kit.Caller(api)
     caller.login(8)
     caller.call("POST", "/v8/Jobs/%s/start" % kit.JOB_LONG, body={})
@@ -107,7 +107,7 @@ def test_reset_returns_to_the_scenario() -> None:
 
 
 def test_state_view_is_json() -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     caller = kit.Caller(api)
     caller.login(8)
     caller.call("POST", "/v8/Jobs/%s/start" % kit.JOB_LONG, body={})
@@ -136,7 +136,7 @@ def test_bad_scenarios_are_refused() -> None:
 
 
 def test_apply_config_accepts_whole_body_or_own_part() -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     api.apply_config({"em": {"session_idle_timeout": 30}, "m365": {"token_lifetime": 60}, "jobs": {"Long Archive Job": {"duration": 7}}})
     assert api.cfg["token_lifetime"] == 60 and api.state.jobs[kit.JOB_LONG].duration == 7
     api.apply_config({"token_lifetime": 90, "request_latency_ms": 5, "jobs": {kit.JOB_LONG: {"duration": 8}}})

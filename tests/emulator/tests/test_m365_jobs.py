@@ -27,7 +27,7 @@ def _session(caller, session_id):
 
 
 def test_default_jobs() -> None:
-    api, _ = kit.make_api()
+    api, _clock = kit.make_api()
     jobs = api.state.jobs_in_order()
     assert len(jobs) == 9
     names = [job.name for job in jobs]
@@ -176,7 +176,7 @@ def test_v8_jobs_paging_and_filters(env) -> None:
         seen += [job["id"] for job in reply["results"]]
         if "next" not in reply["_links"]:
             break
-        path, _, raw = reply["_links"]["next"]["href"].partition("?")
+        path, _sep, raw = reply["_links"]["next"]["href"].partition("?")
         query = raw
     assert len(seen) == 9 == len(set(seen))
     fabrikam = caller.call("GET", "/v8/Jobs", query={"organizationId": kit.ORG_FABRIKAM}).json["results"]

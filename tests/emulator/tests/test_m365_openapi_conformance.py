@@ -83,7 +83,7 @@ class Spec:
         self._validators: dict[str, Any] = {}
 
     def operation(self, method: str, path: str) -> tuple[str | None, dict[str, Any] | None]:
-        for _, regex, template, ops in self.paths:
+        for _literal, regex, template, ops in self.paths:
             if regex.match(path):
                 return template, ops.get(method.lower())
         return None, None
