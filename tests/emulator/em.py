@@ -1007,7 +1007,7 @@ class EnterpriseManagerApi(Api):
                     V("Progress", sess.progress(now)), V("FailureMessage", message, empty=(message == "")),
                     V("IsRetry", sess.is_retry)]
         return E(etype, [("Type", etype), ("Href", f"{href}?format=Entity"), ("Name", sess.name),
-                         ("UID", f"urn:veeam:{utype}:{sess.id}")], children=children, base="entity")
+                         ("UID", f"urn:veeam:{utype}:{sess.id}")], children=children, base="entity", jfirst=("IsRetry",))
 
     def _recent(self, sessions: list[Session]) -> list[Session]:
         cutoff = self.clock.now() - float(self.settings["session_retention_days"]) * 86400

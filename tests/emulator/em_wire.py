@@ -36,13 +36,14 @@ class Node:
     """
 
     __slots__ = ("tag", "kind", "attrs", "children", "value", "base", "key", "flat", "empty", "text", "jname",
-                 "jvalue")
+                 "jvalue", "jfirst")
 
     def __init__(self, tag: str, kind: str, *, attrs: list[tuple[str, Any]] | None = None,
                  children: list[Node] | None = None, value: Any = None, base: str = "none",
                  key: str | None = None, flat: bool = False, empty: bool = False, text: Any = _MISSING,
-                 jname: str | None = None, jvalue: Any = _MISSING) -> None:
+                 jname: str | None = None, jvalue: Any = _MISSING, jfirst: tuple[str, ...] = ()) -> None:
         self.tag = tag
+        self.jfirst = jfirst
         self.jname = jname
         self.jvalue = jvalue
         self.kind = kind
@@ -67,9 +68,11 @@ def V(tag: str, value: Any, empty: bool = False, jname: str | None = None,  # py
 
 
 def E(tag: str, attrs: list[tuple[str, Any]] | None = None, children: list[Node] | None = None,  # pylint: disable=invalid-name
-      base: str = "none", text: Any = _MISSING) -> Node:
-    """A complex element.  ``base``: ``none``, ``resource``, ``entity``, ``ref`` or ``link``."""
-    return Node(tag, "elem", attrs=attrs, children=children, base=base, text=text)
+      base: str = "none", text: Any = _MISSING, jfirst: tuple[str, ...] = ()) -> Node:
+    """A complex element.  ``base``: ``none``, ``resource``, ``entity``, ``ref`` or ``link``.  ``jfirst``
+    names children that JSON puts first (properties of a derived class precede the base class's ones:
+    ``BackupJobSession`` JSON starts with ``IsRetry``)."""
+    return Node(tag, "elem", attrs=attrs, children=children, base=base, text=text, jfirst=jfirst)
 
 
 def L(tag: str, items: list[Node], key: str | None = None, flat: bool = False) -> Node:  # pylint: disable=invalid-name
@@ -183,7 +186,8 @@ def _json_object(node: Node) -> dict[str, Any]:
                 "Type": attrs.get("Type")}
     own: dict[str, Any] = {}
     links_value: Any = None
-    for child in node.children:
+    children = [c for c in node.children if c.tag in node.jfirst] + [c for c in node.children if c.tag not in node.jfirst]
+    for child in children:
         if child.tag == "Links" and node.base in ("resource", "entity", "ref"):
             links_value = _json_value(child)
             continue
