@@ -716,11 +716,12 @@ class Vb365Api(Api):
     def _h_job_sessions_of_job(self, req: Request, version: int, params: dict[str, str], _user: Any) -> Response:
         job = self._job(params["id"])
         ctx = self._ctx(req, version)
-        return self._session_list(req, version, ctx, self.state.sessions_of(job.id), "Jobs/%s/JobSessions" % job.id, ())
+        return self._session_list(req, version, ctx, self.state.sessions_of(job.id, ctx.now),
+                                  "Jobs/%s/JobSessions" % job.id, ())
 
     def _h_job_sessions(self, req: Request, version: int, _params: dict[str, str], _user: Any) -> Response:
         ctx = self._ctx(req, version)
-        sessions = self.state.sessions_of()
+        sessions = self.state.sessions_of(None, ctx.now)
         filters: tuple[str, ...] = ()
         if version >= 6:  # v2-v5 take no filters; v6 has no jobId filter (an unknown parameter is ignored)
             filters = ("jobType", "endTimeLowerBound")

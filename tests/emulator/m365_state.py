@@ -117,6 +117,7 @@ class Job:
     bytes_per_item: int = 48_000
     message: str = ""
     stop_delay: float = 0.0
+    start_delay: float = 0.0
     etag: int = 1
 
 
@@ -139,6 +140,7 @@ class JobSession:
     stop_delay: float = 0.0
     stopped_by: str = ""
     seq: int = 0  # creation order, breaks ties between sessions created at the same simulated instant
+    hidden_until: float = 0.0  # before this moment the session is missing from lists and from the job's lastStatus
 
     # Moments on the simulated clock.
     @property
@@ -332,6 +334,8 @@ class M365State:
             job.message = str(spec["message"])
         if "stop_delay" in spec:
             job.stop_delay = max(0.0, float(spec["stop_delay"]))
+        if "start_delay" in spec:
+            job.start_delay = max(0.0, float(spec["start_delay"]))
         for key in ("isEnabled", "enabled"):
             if key in spec:
                 job.enabled = bool(spec[key])
@@ -362,13 +366,14 @@ class M365State:
             pass
         return [job for job in self.jobs_in_order() if job.name == key]
 
-    def sessions_of(self, job_id: str | None = None) -> list[JobSession]:
-        """Job sessions, newest first."""
-        found = [s for s in self.sessions.values() if job_id is None or s.job_id == job_id]
+    def sessions_of(self, job_id: str | None = None, now: float | None = None) -> list[JobSession]:
+        """Job sessions, newest first; with ``now``, only those already visible (see ``Job.start_delay``)."""
+        found = [s for s in self.sessions.values()
+                 if (job_id is None or s.job_id == job_id) and (now is None or s.hidden_until <= now)]
         return sorted(found, key=lambda s: (s.created, s.seq), reverse=True)
 
-    def latest_session(self, job_id: str) -> JobSession | None:
-        found = self.sessions_of(job_id)
+    def latest_session(self, job_id: str, now: float | None = None) -> JobSession | None:
+        found = self.sessions_of(job_id, now)
         return found[0] if found else None
 
     def active_session(self, job_id: str, now: float) -> JobSession | None:
@@ -376,22 +381,22 @@ class M365State:
         return latest if latest is not None and latest.is_active(now) else None
 
     def last_status(self, job: Job, now: float) -> str | None:
-        latest = self.latest_session(job.id)
+        latest = self.latest_session(job.id, now)
         return latest.status(now) if latest else None
 
-    def last_run(self, job: Job) -> float | None:
-        latest = self.latest_session(job.id)
+    def last_run(self, job: Job, now: float) -> float | None:
+        latest = self.latest_session(job.id, now)
         return latest.created if latest else None
 
     def last_backup(self, job: Job, now: float) -> float | None:
         """End of the newest session that produced a restore point (Success or Warning)."""
-        for session in self.sessions_of(job.id):
+        for session in self.sessions_of(job.id, now):
             if session.status(now) in ("Success", "Warning"):
                 return session.end_time(now)
         return None
 
     def first_backup(self, job: Job, now: float) -> float | None:
-        good = [s.end_time(now) for s in self.sessions_of(job.id) if s.status(now) in ("Success", "Warning")]
+        good = [s.end_time(now) for s in self.sessions_of(job.id, now) if s.status(now) in ("Success", "Warning")]
         return min(good) if good else None
 
     def next_run(self, job: Job, now: float) -> float | None:
@@ -433,7 +438,8 @@ class M365State:
             id=str(uuid.uuid4()), job_id=job.id, repository_id=job.repository_id, created=now,
             queue_time=job.queue_time, duration=job.duration, result=job.result, objects=job.objects,
             items_per_object=job.items_per_object, bytes_per_item=job.bytes_per_item, message=job.message,
-            full=full, initiated_by=user, stop_delay=job.stop_delay, seq=self._next_seq())
+            full=full, initiated_by=user, stop_delay=job.stop_delay, seq=self._next_seq(),
+            hidden_until=now + job.start_delay)
         self.sessions[session.id] = session
         return session
 

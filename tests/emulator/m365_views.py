@@ -132,7 +132,7 @@ def job_view(ctx: Ctx, state: M365State, job: Job) -> dict[str, Any]:
     if v <= 5:
         return {
             "id": job.id, "name": job.name, "description": job.description,
-            "lastRun": iso(state.last_run(job)), "nextRun": iso(state.next_run(job, now)),
+            "lastRun": iso(state.last_run(job, now)), "nextRun": iso(state.next_run(job, now)),
             "isEnabled": job.enabled, "backupType": lower_first(job.backup_type), "lastStatus": status,
             "schedulePolicy": schedule_view(ctx, job),
             "_links": links(ctx, self="Jobs/%s" % job.id, organization="Organizations/%s" % job.organization_id,
@@ -146,7 +146,7 @@ def job_view(ctx: Ctx, state: M365State, job: Job) -> dict[str, Any]:
     view["id"] = job.id
     if v >= 8:
         view["organizationId"] = job.organization_id
-    view.update({"repositoryId": job.repository_id, "name": job.name, "lastRun": iso(state.last_run(job)),
+    view.update({"repositoryId": job.repository_id, "name": job.name, "lastRun": iso(state.last_run(job, now)),
                  "nextRun": iso(state.next_run(job, now))})
     if v >= 7:
         view["lastBackup"] = iso(state.last_backup(job, now))

@@ -253,3 +253,19 @@ def test_config_overrides_apply_to_new_sessions_and_both_same_named_jobs(env) ->
         api.apply_config({"jobs": {kit.JOB_LONG: {"result": "Great"}}})
     with pytest.raises(ValueError):
         api.apply_config({"m365": {"no_such_setting": 1}})
+
+
+def test_start_delay_hides_the_new_session_for_a_moment(env) -> None:
+    """After a v6/v7 204 start the new session may not be listed yet: a client must not read the old status."""
+    api, clock, caller = env
+    api.apply_config({"jobs": {kit.JOB_MUELLER: {"start_delay": 2}}})
+    before = caller.call("GET", "/v7/JobSessions", query={"jobId": kit.JOB_MUELLER}).json["results"]
+    assert caller.call("POST", "/v7/Jobs/%s/start" % kit.JOB_MUELLER, body={}).status == 204
+    job = caller.call("GET", "/v7/Jobs/" + kit.JOB_MUELLER).json
+    assert job["lastStatus"] == "Success"  # still the previous run's
+    assert caller.call("GET", "/v7/JobSessions", query={"jobId": kit.JOB_MUELLER}).json["results"] == before
+    assert caller.call("POST", "/v7/Jobs/%s/start" % kit.JOB_MUELLER, body={}).status == 400  # but it is running
+    clock.advance(2)
+    after = caller.call("GET", "/v7/JobSessions", query={"jobId": kit.JOB_MUELLER}).json["results"]
+    assert len(after) == len(before) + 1 and after[0]["status"] == "Running"
+    assert caller.call("GET", "/v7/Jobs/" + kit.JOB_MUELLER).json["lastStatus"] == "Running"
