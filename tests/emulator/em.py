@@ -698,7 +698,9 @@ class EnterpriseManagerApi(Api):
                  children=[links(items)], base="ref")
 
     def _next_run(self, job: Job) -> str | None:
-        if not (job.schedule_configured and job.schedule_enabled):
+        """``NextRun`` only for scheduled and enabled jobs; backup copy jobs run continuously and have none
+        (the v13 backup copy samples show no ``NextRun``)."""
+        if not (job.schedule_configured and job.schedule_enabled) or job.is_copy:
             return None
         now = self.clock.now()
         hh, mm = (job.schedule_time.split(":") + ["0"])[:2]

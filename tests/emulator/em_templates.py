@@ -83,9 +83,11 @@ _WIN_EXCLUDED = ["%windir%", "%ProgramFiles%", "%ProgramFiles(x86)%", "%ProgramW
 _LINUX_EXCLUDED = ["/cdrom", "/dev", "/media", "/mnt", "/proc", "/tmp", "/lost+found"]
 
 
-def guest_processing(per_object: bool) -> Node:
+def guest_processing(per_object: bool, persistent_agent: bool = True) -> Node:
+    """Guest processing options of one object (``per_object``) or of the whole job.  The per-object block of a
+    VM job has ``UsePersistentGuestAgent``; the agent job sample does not."""
     vss = [V("VssSnapshotMode", "RequireSuccess"), V("IsCopyOnly", False)]
-    if per_object:
+    if per_object and persistent_agent:
         vss.append(V("UsePersistentGuestAgent", False))
     children = [
         E("VssSnapshotOptions", children=vss),
@@ -188,6 +190,6 @@ def agent_job_info(job: Any, base: str) -> Node:
         items.append(E("ObjectInAgentBackupJob",
                        [("Type", "ObjectInAgentBackupJob"), ("Href", f"{base}/agents/jobs/{job.id}/includes/{oid}")],
                        children=[V("ObjectInJobId", oid), V("Name", name), V("DisplayName", name),
-                                 guest_processing(per_object=True)], base="resource"))
+                                 guest_processing(per_object=True, persistent_agent=False)], base="resource"))
     return E("JobInfo", children=[L("Includes", items, key="ObjectsInAgentBackupJob"),
                                   guest_processing(per_object=False), *_retention(False)])
