@@ -19,11 +19,11 @@ def fixture_state_dir(tmp_path_factory: Any) -> str:
 
 @pytest.fixture(name="live", scope="module")
 def fixture_live(state_dir: str) -> Any:
-    emu = kit.EmulatorProcess(state_dir, {"EMULATOR_KEEP_STATE": "1"})
+    caller = kit.HttpCaller(kit.EmulatorProcess(state_dir, {"EMULATOR_KEEP_STATE": "1"}))
     try:
-        yield kit.HttpCaller(emu)
+        yield caller
     finally:
-        emu.stop()
+        caller.emu.stop()  # the restart test replaces caller.emu
 
 
 def test_probe_login_and_legacy_hrefs_carry_the_real_port(live: Any) -> None:
