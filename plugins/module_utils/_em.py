@@ -408,8 +408,8 @@ class EnterpriseManager:
                     job = _job(entity, kind, root_name)
                     self._check_type(job, job_type, job_id)
                     return job
-            raise VeeamError("No %s job with id %s on Enterprise Manager" % (
-                "" if job_type == "auto" else job_type.replace("_", " "), guid), kind=E.NOT_FOUND,
+            raise VeeamError("No %sjob with id %s on Enterprise Manager" % (
+                "" if job_type in (None, "auto") else job_type.replace("_", " ") + " ", guid), kind=E.NOT_FOUND,
                 hint="Check the id with backupops.veeam.veeam_em_job_info")
         name = job_name if job_name is None else str(job_name)
         if not name or not name.strip():
