@@ -37,6 +37,7 @@ JOB_TYPES = ("backup", "replica", "backup_copy", "file_share", "agent")
 _KIND_OF_TYPE = {"backup": "vm", "replica": "vm", "backup_copy": "vm", "file_share": "nas", "agent": "agent"}
 _COLLECTION = {"vm": "/api/jobs", "nas": "/api/nas/jobs", "agent": "/api/agents/jobs"}
 _QUERY_TYPE = {"vm": "Job", "nas": "NasJob", "agent": "AgentBackupJob"}
+_KIND_WORDS = {"vm": "backup, replica and backup copy jobs", "nas": "file share jobs", "agent": "agent jobs"}
 _URN_KIND = {"job": "vm", "nasjob": "nas", "agentbackupjob": "agent"}
 _START_ACTION = {"backup": "start", "replica": "start", "backup_copy": "sync", "file_share": "start",
                  "agent": "start"}
@@ -370,8 +371,12 @@ class EnterpriseManager:
         message, code = self._veeam_message(resp)
         kind = {401: E.AUTH, 403: E.FORBIDDEN, 404: E.NOT_FOUND, 409: E.CONFLICT}.get(resp.status, E.HTTP)
         hint = None
-        if resp.status == 401:
-            hint = "The logon session is not valid (EM ends idle sessions after 15 minutes); log on again"
+        if resp.status == 401 and not self.owns_session:
+            hint = ("The session token is no longer valid (Enterprise Manager ends sessions idle for 15 minutes): log "
+                    "on again with backupops.veeam.veeam_em_session, or give username and password as well so the "
+                    "module can log on by itself")
+        elif resp.status == 401:
+            hint = "The logon session is no longer valid (Enterprise Manager ends idle sessions after 15 minutes)"
         elif resp.status == 403:
             hint = ("The account %r lacks the Enterprise Manager role for this; starting jobs needs Portal "
                     "Administrator" % (self.username or self.user_name or "in use"))
@@ -461,7 +466,7 @@ class EnterpriseManager:
                 params = "type=%s&format=Entities&pageSize=%d&page=%d" % (_QUERY_TYPE[kind], page_size, page)
                 if conditions:
                     params += "&filter=" + _urlquote(";".join(conditions))
-                data = self.get("/api/query?" + params, what="%s jobs" % _QUERY_TYPE[kind])
+                data = self.get("/api/query?" + params, what="list of %s" % _KIND_WORDS[kind])
                 for entity in _entities(data):
                     job = _job(entity, kind)
                     if job_type in (None, "auto") or job["type"] == job_type:
