@@ -217,8 +217,8 @@ class EnterpriseManagerApi(Api):
             role = str(user.get("role", ADMIN_ROLE))
             if role not in KNOWN_ROLES:
                 raise ValueError(f"em.users: unknown role {role!r}; known: {', '.join(KNOWN_ROLES)}")
-            self.users[str(user["username"]).lower()] = {"username": str(user["username"]),
-                                                          "password": str(user["password"]), "role": role}
+            name = str(user["username"])
+            self.users[name.lower()] = {"username": name, "password": str(user["password"]), "role": role}
         self.servers = {}
         for srv in em.get("backup_servers") or []:
             sid = str(uuid.UUID(str(srv["id"])))
@@ -546,7 +546,7 @@ class EnterpriseManagerApi(Api):
 
     def _credentials(self, req: Request) -> tuple[str, str] | None:
         auth = req.header("authorization") or ""
-        scheme, _, value = auth.partition(" ")
+        scheme, _sep, value = auth.partition(" ")
         if scheme.lower() != "basic" or not value.strip():
             return None
         try:
@@ -1246,7 +1246,7 @@ class EnterpriseManagerApi(Api):
         return E("PagingInfo", [("PageNum", page), ("PageSize", page_size), ("PagesCount", pages)], children=[links(items)])
 
 
-_QUERY_TYPE_NAMES = {n.lower(): n for n in ("Job", "NasJob", "AgentBackupJob", "BackupJobSession", "ReplicaJobSession",
-                                             "Task", "BackupServer")}
+_QUERY_TYPES = ("Job", "NasJob", "AgentBackupJob", "BackupJobSession", "ReplicaJobSession", "Task", "BackupServer")
+_QUERY_TYPE_NAMES = {n.lower(): n for n in _QUERY_TYPES}
 
 __all__ = ["EnterpriseManagerApi", "dotnet_urlencode"]

@@ -164,16 +164,16 @@ def nas_parts(job: Any, base: str) -> list[Node]:
     objects = []
     for share in job.objects:
         oid = sub_id(job.id, "share:" + share)
-        objects.append(E("NASObject", [("Type", "NasObject"), ("Href", f"{base}/nas/jobs/{job.id}/includes/{oid}")],
-                         children=[
-                             V("HierarchyObjRef", f"urn:NasBackup:BackupServer:{sub_id(job.id, 'fileserver')}"),
-                             V("ObjectInJobId", oid),
-                             V("FileOrFolder", share),
-                             V("FileServerUid", f"urn:veeam:FileServer:{sub_id(job.id, 'fileserver-uid')}"),
-                             E("InclusionMask", children=[R("Extension", ["*.*"], key="Extensions")]),
-                             E("ExclusionMask", children=[R("Extension", [share.rstrip("\\") + "\\.snapshot"],
-                                                            key="Extensions")]),
-                         ], base="resource"))
+        children = [
+            V("HierarchyObjRef", f"urn:NasBackup:BackupServer:{sub_id(job.id, 'fileserver')}"),
+            V("ObjectInJobId", oid),
+            V("FileOrFolder", share),
+            V("FileServerUid", f"urn:veeam:FileServer:{sub_id(job.id, 'fileserver-uid')}"),
+            E("InclusionMask", children=[R("Extension", ["*.*"], key="Extensions")]),
+            E("ExclusionMask", children=[R("Extension", [share.rstrip("\\") + "\\.snapshot"], key="Extensions")]),
+        ]
+        href = f"{base}/nas/jobs/{job.id}/includes/{oid}"
+        objects.append(E("NASObject", [("Type", "NasObject"), ("Href", href)], children=children, base="resource"))
     storage = E("StorageOptions", children=[
         V("BackupRepositoryUid", f"urn:veeam:Repository:{sub_id(job.id, 'repository')}"),
         V("ShorttermRetentionType", "Day"), V("ShorttermRetentionPeriod", 7), V("LongtermRetentionEnabled", False),

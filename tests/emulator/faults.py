@@ -127,8 +127,8 @@ class FaultEngine:
         if api not in ("em", "m365", "*"):
             raise FaultError("api must be em, m365 or *")
         method = str(raw.get("method", "*")).upper()
-        params = {k: v for k, v in raw.items() if k not in ("id", "api", "method", "path", "action", "times", "skip",
-                                                             "seen", "applied")}
+        reserved = ("id", "api", "method", "path", "action", "times", "skip", "seen", "applied")
+        params = {k: v for k, v in raw.items() if k not in reserved}
         if action == "status":
             try:
                 params["status"] = int(params.get("status", 503))

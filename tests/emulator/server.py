@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .core import Api, Clock, Request, Response
+from .core import Api, Clock, Request
 from .em import EnterpriseManagerApi
 from .faults import FaultEngine, FaultError, malform
 from .tls import server_context

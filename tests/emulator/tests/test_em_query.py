@@ -141,8 +141,8 @@ def test_field_types(em_api) -> None:
     assert "Weekly Archive" not in _names(caller, "ScheduleEnabled==true")
     assert _names(caller, "ScheduleConfigured==False") == ["Ad-hoc Test Backup"]
     assert _names(caller, "JobType==replica") == ["SQL Replication"]
-    assert _names(caller, "(jobtype==backupcopy),(JobType==ImmediateBackupCopy)") == ["Immediate Copy to DR",
-                                                                                       "Offsite Backup Copy"]
+    copies = ["Immediate Copy to DR", "Offsite Backup Copy"]
+    assert _names(caller, "(jobtype==backupcopy),(JobType==ImmediateBackupCopy)") == copies
     assert _names(caller, f"UID==urn:veeam:Job:{JOB_REPORTS}") == ["Reports==Daily"]
     assert _names(caller, f'uid=="{JOB_GOLD}"') == ['Backup "Gold"; tier,1']  # the bare GUID matches the URN
     assert _names(caller, 'Platform==HyperV;Name!="Exchange Backup"') == ["Reports==Daily"]
@@ -164,7 +164,7 @@ def test_sessions_query_result_order_and_dates(em_api) -> None:
     assert [s.findtext(f"{NS}IsRetry") for s in sessions] == ["true", "false"]
     assert [s.findtext(f"{NS}Result") for s in sessions] == ["Success", "Failed"]
     assert len(_names(caller, "Result==Failed;IsRetry==false", "BackupJobSession")) >= 1
-    assert _names(caller, f'Result>Success;JobName=="File Server Backup"', "BackupJobSession") == \
+    assert _names(caller, 'Result>Success;JobName=="File Server Backup"', "BackupJobSession") == \
         ["File Server Backup@" + sessions[1].get("Name").split("@")[1]]
     created = sessions[0].findtext(f"{NS}CreationTimeUTC")
     assert _names(caller, f'CreationTime>="{created}";JobName=="File Server Backup"', "BackupJobSession") == \

@@ -113,7 +113,7 @@ def test_cookie_from_logon_is_used_and_wins(live: EmulatorProcess) -> None:
     assert http.get(f"{live.em_url}/jobs").status_code == 200  # the cookie jar alone authenticates
     http.delete(f"{live.em_url}/logonSessions/{ET.fromstring(first.content).findtext(f'{NS}SessionId')}")
     second = requests.post(f"{live.em_url}/sessionMngr/?v=v1_7", auth=("VEEAM\\ansible-admin", "Em#Adm1n-Ans1ble-2026!x"),
-                           verify=live.verify)
+                           verify=live.verify, timeout=10)
     fresh = second.headers["X-RestSvcSessionId"]
     # the session still holds the logged-off cookie: it wins over the fresh header (EMDOC http_authentication)
     assert http.get(f"{live.em_url}/jobs", headers={"X-RestSvcSessionId": fresh}).status_code == 401

@@ -37,7 +37,7 @@ def test_skip_and_times(live: EmulatorProcess) -> None:
     client = EmHttp(live)
     client.logon()
     rule = _add(live, {"path": "/api/tasks", "action": "status", "status": 502, "skip": 2, "times": 2})
-    codes = [client.get("/tasks").status_code for _ in range(5)]
+    codes = [client.get("/tasks").status_code for _attempt in range(5)]
     assert codes == [200, 200, 502, 502, 200]
     listed = [r for r in live.control("GET", "faults") if r["id"] == rule][0]
     assert listed["seen"] == 5 and listed["applied"] == 2
@@ -140,7 +140,7 @@ def test_expire_sessions_at_the_third_poll(live: EmulatorProcess) -> None:
     client.logon()
     task = ET.fromstring(client.post(f"/jobs/{JOB_LONG}", params={"action": "start"}).content)
     _add(live, {"method": "GET", "path": r"/api/tasks/task-\d+", "action": "expire_sessions", "skip": 2, "times": 1})
-    assert [client.get(task.get("Href")).status_code for _ in range(2)] == [200, 200]
+    assert [client.get(task.get("Href")).status_code for _poll in range(2)] == [200, 200]
     assert client.get(task.get("Href")).status_code == 401
     assert live.control("GET", "counters")["em"]["open_sessions"] == 0
     client.logon()

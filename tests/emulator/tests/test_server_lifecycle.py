@@ -39,7 +39,7 @@ def test_ready_line_endpoints_and_tls(tmp_path: Path) -> None:
             requests.get(info["em_url"] + "/", verify=True, timeout=5)
         # keep-alive: several requests over one connection
         http = emu.session()
-        for _ in range(3):
+        for _attempt in range(3):
             assert http.get(info["em_url"] + "/", timeout=5).status_code == 200
         assert emu.stop() == 0
     finally:
