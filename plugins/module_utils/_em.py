@@ -102,7 +102,7 @@ def _id_of(uid_or_href):
     """The GUID at the end of a UID (``urn:veeam:Job:<guid>``) or an href (``.../jobs/<guid>?format=Entity``)."""
     if not uid_or_href:
         return None
-    text = str(uid_or_href).split("?")[0].rstrip("/")
+    text = str(uid_or_href).split("?", maxsplit=1)[0].rstrip("/")
     return text.rsplit(":", 1)[-1].rsplit("/", 1)[-1].lower()
 
 
@@ -183,7 +183,7 @@ def _entities(data):
     Handles ``<Jobs><Job/>..</Jobs>``, ``<QueryResult><Entities><Jobs>..`` and ``<EntityReferences><Ref/>..``,
     and their JSON twins (``{"Jobs": [...]}``, ``{"Entities": {"Jobs": [...]}}``, ``{"Refs": [...]}``).
     """
-    _, body = W.root(data)
+    body = W.root(data)[1]
     if isinstance(body, list):
         return [item for item in body if isinstance(item, dict)]
     if not isinstance(body, dict):
@@ -204,7 +204,7 @@ def _entities(data):
 
 
 def _paging(data):
-    _, body = W.root(data)
+    body = W.root(data)[1]
     info = body.get("paging_info") if isinstance(body, dict) else None
     if not isinstance(info, dict):
         return 1, 1
@@ -293,7 +293,7 @@ class EnterpriseManager:
         self._token = token
         self.owns_session = True
         data = W.parse(resp.body, resp.content_type, "logon response")
-        _, body = W.root(data) if data is not None else (None, {})
+        body = W.root(data)[1] if data is not None else {}
         self.session_id = W.text(body.get("session_id")) or _id_of(body.get("href")) or self.session_id
         self.user_name = W.text(body.get("user_name"))
         return self._token
@@ -320,7 +320,7 @@ class EnterpriseManager:
     def current_session_id(self):
         """The SessionId of our token's session: the one logon session ``GET /api/logonSessions`` shows us."""
         data = self.get("/api/logonSessions", what="logon sessions", relogon=False)
-        _, body = W.root(data)
+        body = W.root(data)[1]
         items = body if isinstance(body, list) else (body.get("refs") or body.get("logon_sessions")
                                                      or _entities(data) or [])
         ids = [W.text(i.get("session_id")) or _id_of(i.get("uid")) or _id_of(i.get("href"))

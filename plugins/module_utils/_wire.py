@@ -209,7 +209,7 @@ def error_text(data):
     """
     if data is None:
         return None, None
-    _, body = root(data) if isinstance(data, dict) else (None, None)
+    body = root(data)[1] if isinstance(data, dict) else None
     if not isinstance(body, dict):
         return None, None
     message = body.get("message") or body.get("error_description")

@@ -17,7 +17,7 @@ description:
     M(backupops.veeam.veeam_em_job_start) (RV(jobs[].job_id), RV(jobs[].job_name), RV(jobs[].job_type),
     RV(jobs[].backup_server)), so an entry can be handed to it as is.
 author:
-  - backupops maintainers
+  - backupops maintainers (@backupops)
 options:
   job_name:
     description: Only the job(s) with exactly this name (several backup servers may have one each).

@@ -10,8 +10,8 @@ module: veeam_em_job_start
 short_description: Start a Veeam backup job through Enterprise Manager and await its task or backup session
 version_added: 0.1.0
 description:
-  - Starts a job of Veeam Backup & Replication through the Veeam Backup Enterprise Manager REST API: a backup,
-    replication, backup copy, file share (NAS) or agent job, found by id or by exact name.
+  - Starts a job of Veeam Backup & Replication through the Veeam Backup Enterprise Manager REST API (a backup,
+    replication, backup copy, file share (NAS) or agent job), found by id or by exact name.
   - Each job type is started the way Enterprise Manager documents it (backup and replica jobs with
     C(?action=start), backup copy jobs with C(?action=sync), file share jobs with C(/nas/jobs/{id}/start), agent
     jobs with C(/agents/jobs/{id}?action=start)).
@@ -21,7 +21,7 @@ description:
   - Starts several jobs at once with O(jobs), and awaits them together, so the whole run takes about as long as
     the slowest job.
 author:
-  - backupops maintainers
+  - backupops maintainers (@backupops)
 options:
   job_id:
     description:
@@ -72,7 +72,7 @@ options:
   if_running:
     description:
       - What to do when the job already has a running backup session.
-      - V(skip) does not start it again and returns RV(changed=false) with that session (and, with
+      - V(skip) does not start it again and returns C(changed=false) with that session (and, with
         O(wait_for=session), awaits it).
       - V(fail) fails before anything is started.
     type: str
@@ -228,7 +228,7 @@ job:
 task:
   description:
     - The Enterprise Manager task of the start. Tasks belong to the logon session that created them.
-    - Not returned when nothing was started (RV(changed=false)) or with O(jobs).
+    - Not returned when nothing was started (C(changed=false)) or with O(jobs).
   returned: when a start was accepted
   type: dict
   contains:
@@ -408,12 +408,12 @@ def await_tasks(em, runs, module):
         run = runs[i]
         run.task, run.elapsed, run.history = waited.value, waited.elapsed, waited.history
         if run.task.get("lost"):
-            module.warn("The Enterprise Manager logon session expired while waiting for task %s of job %r; the task "
-                        "belonged to it, so the job's backup session was read instead" % (run.task["id"],
-                                                                                           run.job["name"]))
+            text = ("The Enterprise Manager logon session expired while waiting for task %s of job %r; the task "
+                    "belonged to it, so the job's backup session was read instead")
+            module.warn(text % (run.task["id"], run.job["name"]))
             run.session = em.latest_session(run.job)
-            run.msg = "Started job %r; its backup session is %s" % (run.job["name"],
-                                                                     _em.run_state({"session": run.session}))
+            state = _em.run_state({"session": run.session})
+            run.msg = "Started job %r; its backup session is %s" % (run.job["name"], state)
         elif run.task.get("success") is False:
             run.failed, run.changed = True, False
             run.msg = "Enterprise Manager did not start job %r: task %s finished with %r" % (
@@ -441,18 +441,16 @@ def await_sessions(em, runs, module):
             continue
         run.session = waited.value["session"]
         result = str(run.session.get("result") or "")
-        run.msg = "Job %r: session %s ended %s after %.1f s" % (run.job["name"], run.session["name"], result,
-                                                               waited.elapsed)
+        name, reason = run.session["name"], run.session.get("failure_message")
+        run.msg = "Job %r: session %s ended %s after %.1f s" % (run.job["name"], name, result, waited.elapsed)
         if result.lower() == "failed" or (result.lower() == "warning" and module.params["fail_on_warning"]):
             run.failed = True
-            if run.session.get("failure_message"):
-                run.msg += ": %s" % run.session["failure_message"]
+            if reason:
+                run.msg += ": %s" % reason
         elif result.lower() == "warning":
-            module.warn("Job %r ended with a warning%s" % (run.job["name"], ": %s" % run.session["failure_message"]
-                                                          if run.session.get("failure_message") else ""))
+            module.warn("Job %r ended with a warning%s" % (run.job["name"], ": %s" % reason if reason else ""))
         elif result.lower() != "success":
-            module.warn("Job %r: session %s stopped with the result %r" % (run.job["name"], run.session["name"],
-                                                                          result or "none"))
+            module.warn("Job %r: session %s stopped with the result %r" % (run.job["name"], name, result or "none"))
 
 
 def timeout_error(module, runs, pending, what, elapsed):

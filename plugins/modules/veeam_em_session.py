@@ -15,10 +15,10 @@ description:
   - With O(state=absent), logs the session off again (C(DELETE /api/logonSessions/{id})).
   - Enterprise Manager tasks belong to the logon session that created them, so sharing one session is also how
     M(backupops.veeam.veeam_task_info) can read a task that M(backupops.veeam.veeam_em_job_start) created.
-  - The token is a secret. Register the result of O(state=present) with C(no_log: true) on that task (see the
-    examples); the modules that take it as O(session_token) never print it.
+  - The token is a secret. Register the result of O(state=present) on a task with C(no_log) set to C(true) (see
+    the examples); the modules that take it as O(session_token) never print it.
 author:
-  - backupops maintainers
+  - backupops maintainers (@backupops)
 options:
   state:
     description:
@@ -44,7 +44,7 @@ attributes:
     description: Running the task twice gives the same end state.
     support: partial
     details: Each O(state=present) run is a new logon session; O(state=absent) of a session that is already gone
-      reports RV(changed=false).
+      reports C(changed=false).
 notes:
   - Enterprise Manager logs off a session that has been idle for 15 minutes. A module given an expired
     O(session_token) together with O(username) and O(password) logs on again on its own (and logs that new
@@ -95,8 +95,8 @@ EXAMPLES = r"""
 RETURN = r"""
 session_token:
   description:
-    - The session token, to pass as O(session_token) to the other Enterprise Manager modules. A secret - use
-      C(no_log: true) on the task that registers it.
+    - The session token, to pass as O(session_token) to the other Enterprise Manager modules. A secret, so set
+      C(no_log) to C(true) on the task that registers it.
   returned: when O(state=present)
   type: str
 session_id:
@@ -132,10 +132,10 @@ def log_on(module):
                          kind=E.USAGE)
     with module.em(logoff=False) as em:
         pass
+    who = em.user_name or p["username"]
     return {"changed": True, "session_token": em.token, "session_id": em.session_id, "user_name": em.user_name,
             "api_version": p["api_version"],
-            "msg": "Logged on to Enterprise Manager as %s (session %s)" % (em.user_name or p["username"],
-                                                                          em.session_id)}
+            "msg": "Logged on to Enterprise Manager as %s (session %s)" % (who, em.session_id)}
 
 
 def log_off(module):

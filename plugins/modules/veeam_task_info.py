@@ -19,7 +19,7 @@ description:
   - A task goes C(Running), then C(OperationFinished) (done on the backup server, Enterprise Manager has not
     collected the outcome yet), then C(Finished), with C(success) and Enterprise Manager's message.
 author:
-  - backupops maintainers
+  - backupops maintainers (@backupops)
 options:
   task_id:
     description: The task's id, such as V(task-7).
@@ -44,7 +44,7 @@ extends_documentation_fragment:
   - backupops.veeam.attributes.info_module
   - backupops.veeam.attributes.em_group
 notes:
-  - This module never reports RV(changed=true); deleting a finished task is housekeeping, shown in RV(deleted).
+  - This module never reports C(changed=true); deleting a finished task is housekeeping, shown in RV(deleted).
 seealso:
   - module: backupops.veeam.veeam_em_job_start
   - module: backupops.veeam.veeam_em_session
@@ -157,9 +157,9 @@ def task_info(module):
     result["msg"] = "Task %s (%s) is %s%s" % (task_id, task.get("operation"), task.get("state"),
                                               ": %s" % task["message"] if task.get("message") else "")
     if p["wait"] and not module.check_mode and task.get("success") is False:
-        raise VeeamError("Task %s (%s) finished without success: %s" % (task_id, task.get("operation"),
-                                                                         task.get("message") or "no message"),
-                         kind=E.JOB_FAILED, details={k: v for k, v in result.items() if k != "msg"})
+        reason = task.get("message") or "no message"
+        text = "Task %s (%s) finished without success: %s" % (task_id, task.get("operation"), reason)
+        raise VeeamError(text, kind=E.JOB_FAILED, details={k: v for k, v in result.items() if k != "msg"})
     return result
 
 

@@ -1,0 +1,509 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: veeam_m365_job_state
+short_description: Enable, disable, start or stop a Veeam Backup for Microsoft 365 backup job, and await its run
+version_added: 0.1.0
+description:
+  - Brings a backup job of Veeam Backup for Microsoft 365 (VB365) into the O(state) asked for, through the VB365
+    REST API, in every API version from V(v2) (VBO 2.0) to V(v8) (VB365 8).
+  - V(enabled) and V(disabled) decide whether the job runs on its schedule. A job already in that state is left
+    alone.
+  - V(started) starts the job unless it is already running (its last status is C(Queued) or C(Running)), and by
+    default waits until the run ends. The task fails when the run ends C(Failed), or C(Warning) with
+    O(fail_on_warning).
+  - V(stopped) stops a running job and by default waits until it no longer runs. A job that is not running is
+    left alone.
+  - The job is found by O(job_id), or by its exact O(job_name) among all jobs (all pages of the list in V(v8)),
+    optionally within one O(organization).
+author:
+  - backupops maintainers
+options:
+  job_id:
+    description:
+      - The id of the job (a GUID, such as V(3a6c1f10-5b1e-4e0a-9c11-000000000001)).
+      - Mutually exclusive with O(job_name) and O(organization).
+    type: str
+  job_name:
+    description:
+      - The exact name of the job (case, spaces and quotes matter).
+      - Jobs of different organizations may share a name; the module then fails and lists them with their
+        organizations. Choose one with O(organization) or O(job_id).
+    type: str
+  organization:
+    description:
+      - The organization of the job named O(job_name), given as its name (V(contoso.onmicrosoft.com)), its
+        Microsoft 365 name (V(Contoso)) or its id; names are matched regardless of case.
+      - Before V(v8) jobs do not say which organization they belong to, so the module reads
+        C(/Organizations/{id}/Jobs) as well; in V(v8) the jobs carry C(organizationId).
+    type: str
+  state:
+    description:
+      - V(enabled) or V(disabled) - the job runs on its schedule, or not. A disabled job can still be started.
+      - V(started) - the job is running; it is started unless its last status is C(Queued) or C(Running).
+      - V(stopped) - the job is not running; it is stopped if it is.
+    type: str
+    required: true
+    choices: [enabled, disabled, started, stopped]
+  full:
+    description:
+      - With O(state=started), run an active full backup instead of an incremental one (the start's body
+        C({"full": true})).
+      - Needs REST API V(v6) or later; with V(v2) to V(v5) the module fails before anything is started, as those
+        versions have no such option.
+      - Only valid with O(state=started).
+    type: bool
+    default: false
+  wait:
+    description:
+      - With O(state=started), wait until the run ends (its session is no longer C(Queued) or C(Running)), then
+        fail on C(Failed) (and on C(Warning) with O(fail_on_warning)). When the job was already running, its
+        current run is awaited.
+      - With O(state=stopped), wait until the job no longer runs.
+      - With V(false) the module returns as soon as VB365 accepted the request.
+      - Has no effect with O(state=enabled) or O(state=disabled). Never waits in check mode.
+    type: bool
+    default: true
+  fail_on_warning:
+    description:
+      - With O(state=started) and O(wait), fail when the run ends with the status C(Warning). Otherwise the
+        warning is reported as an Ansible warning and the task succeeds.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - backupops.veeam.m365
+  - backupops.veeam.wait
+  - backupops.veeam.attributes
+  - backupops.veeam.attributes.m365_group
+attributes:
+  idempotent:
+    description: Running the task twice in a row gives the same end state without a second change.
+    support: partial
+    details:
+      - V(enabled), V(disabled) and V(stopped) change nothing when the job is already in that state.
+      - V(started) starts a job once while it runs; once the run has ended, each run of the task starts the job
+        anew, as a backup tool should.
+notes:
+  - "How the versions differ, where you notice it:"
+  - "V(v2) to V(v5): every action is C(POST /vN/Jobs/{id}/Action) with a body such as C({\"start\": null}), and
+    the answer has no body. There is no active full backup (O(full)). V(v2) to V(v4) report a queued job as
+    C(Running) (they have no C(Queued)) and list all of a job's sessions at once; V(v5) lists them in pages."
+  - "V(v6) and V(v7): one endpoint per action (C(POST /vN/Jobs/{id}/start) with C({\"full\": false}), C(/stop),
+    C(/enable), C(/disable)); a start answers C(204) with no body. To await the run, the module reads the job's
+    newest session before the start and then waits for a newer one (V(v6) C(/Jobs/{id}/JobSessions), V(v7)
+    C(/JobSessions?jobId=)), so a run that VB365 lists a moment late is not mistaken for the previous one."
+  - "V(v8): a start answers with the new job session, so RV(session) is known at once, also with O(wait=false).
+    Jobs carry their C(organizationId), and the job list comes in pages."
+  - "Up to V(v5), if the server does not list a job's sessions (404), the run is followed through the job's
+    C(lastStatus) and C(lastRun) instead, with a warning, and RV(session) is not returned."
+  - "VB365 answers a start of a running job, and a stop of an idle one, with an error; the module reads the job
+    first and does not send them. If another client started or stopped the job in between, the module reports
+    the job as it found it then, with RV(changed=false) and a warning."
+  - "The module never sends a start twice: if the connection breaks after the start was sent, it asks VB365
+    whether the job started before doing anything else."
+seealso:
+  - module: backupops.veeam.veeam_m365_restore_session
+  - name: VB365 REST API reference (v8) - Jobs
+    description: The job actions this module sends from V(v6) on.
+    link: https://helpcenter.veeam.com/references/vbo365/8/rest/tag/Job
+"""
+
+EXAMPLES = r"""
+- name: Start a VB365 backup job and wait until its run ends (fails if the run fails)
+  backupops.veeam.veeam_m365_job_state:
+    server: vb365.example.com
+    username: "{{ vault_vb365_username }}"
+    password: "{{ vault_vb365_password }}"
+    ca_path: /etc/pki/vb365-ca.pem
+    job_name: Exchange Daily
+    organization: contoso.onmicrosoft.com
+    state: started
+  register: run
+
+- name: Report how it went
+  ansible.builtin.debug:
+    msg: "{{ run.job.name }}: {{ run.session.status }} after {{ run.elapsed }} s ({{ run.session.details }})"
+
+- name: Start an active full backup (REST API v6 or later) without waiting; v8 returns the session at once
+  backupops.veeam.veeam_m365_job_state:
+    job_id: 3a6c1f10-5b1e-4e0a-9c11-000000000001
+    state: started
+    full: true
+    wait: false
+  register: started
+
+- name: Fail on a Warning too, and give a long job two hours
+  backupops.veeam.veeam_m365_job_state:
+    job_name: OneDrive Nightly
+    state: started
+    fail_on_warning: true
+    wait_timeout: 7200
+    poll_interval: 30
+
+- name: Stop a job if it runs, and wait until it has stopped
+  backupops.veeam.veeam_m365_job_state:
+    job_name: Long Archive Job
+    state: stopped
+
+- name: Disable the schedule of a job (no change if it is already disabled)
+  backupops.veeam.veeam_m365_job_state:
+    job_name: Teams Weekly
+    state: disabled
+
+- name: An old VBO 4 server (REST API v4) - connection from module_defaults
+  module_defaults:
+    group/backupops.veeam.m365:
+      server: vbo.example.com
+      username: "{{ vault_vb365_username }}"
+      password: "{{ vault_vb365_password }}"
+      api_version: v4
+  backupops.veeam.veeam_m365_job_state:
+    job_name: Exchange Daily
+    state: enabled
+
+- name: Credentials from the environment (VEEAM_M365_SERVER, VEEAM_M365_USERNAME, VEEAM_M365_PASSWORD), newest API
+  backupops.veeam.veeam_m365_job_state:
+    job_name: Exchange Daily
+    organization: Contoso
+    state: started
+    api_version: auto
+"""
+
+RETURN = r"""
+job:
+  description:
+    - The job as VB365 describes it, read again after a change (so RV(job.last_status) shows the run that was
+      started, and RV(job.is_enabled) the new setting).
+    - The same keys in every API version; a field the version does not have is null.
+  returned: success, and on failure once the job was found
+  type: dict
+  contains:
+    id:
+      description: The job's id.
+      type: str
+      sample: 3a6c1f10-5b1e-4e0a-9c11-000000000001
+    name:
+      description: The job's name.
+      type: str
+      sample: Exchange Daily
+    description:
+      description: The job's description.
+      type: str
+      sample: All mailboxes, every night
+    is_enabled:
+      description: Whether the job runs on its schedule.
+      type: bool
+      sample: true
+    last_status:
+      description:
+        - The status of the job's newest run - C(Queued), C(Running), C(Success), C(Warning), C(Failed),
+          C(Stopped), C(NotConfigured) or C(Disconnected); null for a job that never ran.
+        - V(v2) to V(v4) have no C(Queued) (a queued job is C(Running)).
+      type: str
+      sample: Success
+    last_run:
+      description: When the newest run started (UTC, ISO 8601); null for a job that never ran.
+      type: str
+      sample: "2026-11-22T19:23:04.0808570Z"
+    next_run:
+      description: The next scheduled run (UTC); null when the job or its schedule is disabled.
+      type: str
+      sample: "2026-11-22T22:00:00.0000000Z"
+    last_backup:
+      description: The end of the newest successful run (REST API V(v7) and later; null before).
+      type: str
+      sample: "2026-11-22T19:23:07.5808570Z"
+    organization_id:
+      description:
+        - The id of the job's organization. Always in V(v8); before V(v8) only when the module looked the
+          organization up (O(organization) given), else null.
+      type: str
+      sample: 1f0c6a52-7d3b-4c1e-9a4f-2b8e5d6c7a01
+    organization:
+      description: The name of the job's organization, when the module read the organizations (O(organization)
+        given), else null.
+      type: str
+      sample: contoso.onmicrosoft.com
+    backup_type:
+      description: C(EntireOrganization) or C(SelectedItems), spelled so in every version (V(v2) to V(v5) send
+        C(entireOrganization)).
+      type: str
+      sample: EntireOrganization
+    repository_id:
+      description: The id of the job's backup repository (REST API V(v6) and later; null before).
+      type: str
+      sample: 7c1e7a7e-0000-4000-8000-00000000c001
+session:
+  description:
+    - The job session of the run - the one started, the one that was already running, or the one stopped.
+    - With O(state=started) and O(wait=false) it is returned in V(v8) (the start answers with it) and, before
+      V(v8), when VB365 listed the new session by the time the module looked.
+    - Not returned when nothing runs, nor when the run was followed through the job's C(lastStatus) (see the
+      notes).
+  returned: when known
+  type: dict
+  contains:
+    id:
+      description: The session's id.
+      type: str
+      sample: 9a415259-b211-4522-920a-98a2cba33f54
+    job_id:
+      description: The job's id (REST API V(v8); null before).
+      type: str
+      sample: 3a6c1f10-5b1e-4e0a-9c11-000000000001
+    status:
+      description: C(Queued), C(Running), C(Success), C(Warning), C(Failed) or C(Stopped) (V(v2) to V(v4) have no
+        C(Queued)).
+      type: str
+      sample: Success
+    progress:
+      description: The number of objects processed so far (not a percentage).
+      type: int
+      sample: 5
+    creation_time:
+      description: When the session was created (UTC).
+      type: str
+      sample: "2026-11-22T19:23:04.0808570Z"
+    end_time:
+      description: When the session ended (UTC); null while it runs.
+      type: str
+      sample: "2026-11-22T19:23:07.5808570Z"
+    details:
+      description: VB365's summary of the run, such as the amount transferred or the reason of a failure
+        (REST API V(v6) and later; null before).
+      type: str
+      sample: "Transferred: 13 MB (285 items) at 4.3 MB/s (95 items/s)"
+    retry_count:
+      description: How many times the run was retried (V(v6) and later).
+      type: int
+      sample: 0
+    job_will_be_retried:
+      description: Whether VB365 will retry the run (V(v7) and later).
+      type: bool
+      sample: false
+    job_type:
+      description: C(Backup) or C(Copy) (V(v7) and later).
+      type: str
+      sample: Backup
+    job_session_config_type:
+      description: C(Full) for an active full backup (O(full=true)), else C(Incremental) (V(v8) only).
+      type: str
+      sample: Incremental
+    statistics:
+      description:
+        - Transfer statistics, snake_cased (C(processing_rate_bytes_ps), C(transferred_data_bytes),
+          C(processed_objects), C(bottleneck), ...).
+        - V(v2) gives them as display strings (C(processing_rate), C(transferred_data), ...), later versions as
+          numbers.
+      type: dict
+      sample: {"processed_objects": 285, "transferred_data_bytes": 13680000, "bottleneck": "Source"}
+elapsed:
+  description: Seconds from the start (or stop, or from finding the running job) to the end of the wait.
+  returned: when the module waited
+  type: float
+  sample: 3.6
+history:
+  description: The states seen while waiting, with the seconds elapsed when each was first seen.
+  returned: when the module waited
+  type: list
+  elements: dict
+  sample: [{"state": "Queued", "elapsed": 0.0}, {"state": "Running", "elapsed": 1.0}, {"state": "Success", "elapsed": 3.6}]
+api_version:
+  description: The REST API version used (the one found with O(api_version=auto)).
+  returned: success
+  type: str
+  sample: v8
+msg:
+  description: What happened, in words.
+  returned: always
+  type: str
+  sample: "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"
+"""
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
+from ansible_collections.backupops.veeam.plugins.module_utils import _m365
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
+
+
+def report(vb, job, changed, msg, session=None, waited=None):
+    """The module's result: the job (and session) as the user sees them."""
+    result = {"changed": changed, "msg": msg, "job": vb.job_view(job), "api_version": vb.version}
+    if session:
+        result["session"] = _m365.session_view(session)
+    if waited is not None:
+        result["elapsed"] = waited.elapsed
+        result["history"] = waited.history
+    return result
+
+
+def refused(err):
+    """VB365 refused an action because of the job's state (start while running, stop while idle): a 400 with
+    RESTExceptionInfo (v8 errorCode OperationConflict), or a 409."""
+    return err.kind == E.CONFLICT or (err.kind == E.HTTP and err.status in (400, 409))
+
+
+def set_enabled(module, vb, job, enabled):
+    verb, word = ("enable", "enabled") if enabled else ("disable", "disabled")
+    if job.get("isEnabled") is enabled:
+        return report(vb, job, False, "Job %r is already %s" % (job["name"], word))
+    if module.check_mode:
+        return report(vb, job, True, "Would %s job %r" % (verb, job["name"]))
+    vb.act(job, verb)
+    return report(vb, vb.get_job(job["id"]), True, "%s job %r" % (word.capitalize(), job["name"]))
+
+
+def already_running(module, vb, job, why):
+    """The job runs: report its run, and await it when asked to."""
+    session = vb.running_session(job["id"])
+    msg = "Job %r %s%s; not started again" % (job["name"], why, " (session %s, %s)" % (
+        session["id"], session.get("status")) if session else "")
+    if module.check_mode or not module.params["wait"]:
+        return report(vb, job, False, msg, session)
+    return await_run(module, vb, _m365.new_run(job, session=session, ending=True), False, msg)
+
+
+def start(module, vb, job):
+    p = module.params
+    if p["full"] and not vb.routes.supports_full:
+        raise VeeamError("full: true needs VB365 REST API v6 or later; %s has no active full backup in its start "
+                         "action" % vb.version, kind=E.USAGE, details={"job": vb.job_view(job)})
+    if _m365.is_running(job.get("lastStatus")):
+        return already_running(module, vb, job, "is already running")
+    kind = "an active full backup of " if p["full"] else ""
+    if module.check_mode:
+        return report(vb, job, True, "Would start %sjob %r" % (kind, job["name"]))
+    before = _m365.NOT_READ
+    if not vb.routes.start_returns_session:
+        latest = vb.latest_session(job["id"])
+        before = latest["id"] if latest else None
+    try:
+        session = vb.act(job, "start", full=p["full"], before=before)
+    except VeeamError as err:
+        if not refused(err):
+            raise
+        fresh = vb.get_job(job["id"])
+        if not _m365.is_running(fresh.get("lastStatus")):
+            raise
+        module.warn("VB365 refused to start job %r: %s. It started since the module read it, so it was left "
+                    "running" % (job["name"], err.veeam_message or err))
+        return already_running(module, vb, fresh, "started meanwhile")
+    if not p["wait"]:
+        if session is None and before is not _m365.NOT_READ:
+            latest = vb.latest_session(job["id"])
+            session = latest if latest and latest["id"] != before else None
+        return report(vb, vb.get_job(job["id"]), True, "Started %sjob %r%s" % (
+            kind, job["name"], " (session %s)" % session["id"] if session else ""), session)
+    return await_run(module, vb, _m365.new_run(job, session=session, before=before), True,
+                     "Started %sjob %r" % (kind, job["name"]))
+
+
+def stop(module, vb, job):
+    p = module.params
+    if not _m365.is_running(job.get("lastStatus")):
+        return report(vb, job, False, "Job %r is not running (last status %s)" % (
+            job["name"], job.get("lastStatus") or "none: it never ran"))
+    session = vb.running_session(job["id"])
+    if module.check_mode:
+        return report(vb, job, True, "Would stop job %r" % job["name"], session)
+    try:
+        vb.act(job, "stop")
+    except VeeamError as err:
+        if not refused(err):
+            raise
+        fresh = vb.get_job(job["id"])
+        if _m365.is_running(fresh.get("lastStatus")):
+            raise
+        module.warn("VB365 refused to stop job %r: %s. Its run ended since the module read it" % (
+            job["name"], err.veeam_message or err))
+        return report(vb, fresh, False, "Job %r is not running (its run ended %s before it could be stopped)" % (
+            job["name"], fresh.get("lastStatus")), vb.get_session(session["id"]) if session else None)
+    if not p["wait"]:
+        return report(vb, vb.get_job(job["id"]), True, "Asked VB365 to stop job %r" % job["name"],
+                      vb.get_session(session["id"]) if session else None)
+    return await_run(module, vb, _m365.new_run(job, session=session, ending=True), True,
+                     "Stopped job %r" % job["name"], stopping=True)
+
+
+def await_run(module, vb, run, changed, intro, stopping=False):
+    """Wait for a run to end, then judge how it ended."""
+    p = module.params
+    waited = vb.wait_runs({0: run}, module.poller(), on_timeout=lambda pending, _done, elapsed: timeout_error(
+        module, vb, pending[0][0], changed, elapsed, stopping))[0]
+    run = waited.value
+    session = run["session"]
+    job = vb.get_job(run["job"]["id"])
+    status = str((session or {}).get("status") or job.get("lastStatus") or "")
+    ending = "session %s ended %s" % (session["id"], status) if session else "the run ended %s" % status
+    msg = "%s: %s after %.1f s" % (intro, ending, waited.elapsed)
+    details = (session or {}).get("details")
+    result = report(vb, job, changed, msg + (": %s" % details if details and status.lower() != "success" else ""),
+                    session, waited)
+    lowered = status.lower()
+    if stopping:
+        if lowered != "stopped":
+            module.warn("Job %r ended %s before the stop took effect" % (job["name"], status or "in no known state"))
+        return result
+    if lowered == "failed" or (lowered == "warning" and p["fail_on_warning"]):
+        raise VeeamError(result.pop("msg"), kind=E.JOB_FAILED, details=result)
+    if lowered == "warning":
+        module.warn("Job %r ended with a warning%s" % (job["name"], ": %s" % details if details else ""))
+    elif lowered != "success":
+        module.warn("Job %r ended %s" % (job["name"], status or "in no known state"))
+    return result
+
+
+def timeout_error(module, vb, run, changed, elapsed, stopping):
+    """The wait ran out: say which job, its last state, and how to go on."""
+    session = run.get("session")
+    what = "session %s %s" % (session["id"], _m365.run_state(run)) if session else _m365.run_state(run)
+    if stopping:
+        how = "VB365 may take a while to stop a job; run the task again to go on waiting (the stop is not sent twice)"
+    else:
+        how = ("The job keeps running; to go on waiting, run the task again with state: started (a running job is "
+               "not started twice)")
+    return VeeamError("Gave up waiting after %.0f s (wait_timeout %s s) for job %r: %s" % (
+        elapsed, module.params["wait_timeout"], run["job"]["name"], what), kind=E.WAIT_TIMEOUT, hint=how,
+        details={"changed": changed, "elapsed": elapsed, "job": vb.job_view(run.get("job_now") or run["job"]),
+                 "session": _m365.session_view(session), "api_version": vb.version})
+
+
+def run_job_state(module):
+    p = module.params
+    if p["full"] and p["state"] != "started":
+        raise VeeamError("full applies to state: started only", kind=E.USAGE)
+    with module.m365() as vb:
+        job = vb.find_job(p["job_id"], p["job_name"], p["organization"])
+        if p["state"] in ("enabled", "disabled"):
+            return set_enabled(module, vb, job, p["state"] == "enabled")
+        if p["state"] == "started":
+            return start(module, vb, job)
+        return stop(module, vb, job)
+
+
+def main():
+    module = VeeamModule(
+        "m365",
+        {
+            "job_id": {"type": "str"},
+            "job_name": {"type": "str"},
+            "organization": {"type": "str"},
+            "state": {"type": "str", "required": True, "choices": ["enabled", "disabled", "started", "stopped"]},
+            "full": {"type": "bool", "default": False},
+            "fail_on_warning": {"type": "bool", "default": False},
+        },
+        wait=True,
+        mutually_exclusive=[["job_id", "job_name"], ["job_id", "organization"]],
+        required_one_of=[["job_id", "job_name"]],
+        supports_check_mode=True,
+    )
+    module.run(run_job_state)
+
+
+if __name__ == "__main__":
+    main()
