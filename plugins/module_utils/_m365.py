@@ -5,12 +5,17 @@
 """Veeam Backup for Microsoft 365 REST API client.  Private to backupops.veeam: not a public API.
 
 What to ask VB365, version by version: the token lifecycle (password grant, refresh before expiry during long
-waits, back-off on 429, logout on v7+), jobs (a plain list up to v7, pages in v8), job actions, job sessions
-and restore sessions.  Every route string and request body of the VB365 API is in :class:`Routes`, and only
-there: ``/vN/Jobs/{id}/Action`` with ``{"start": null}``-style bodies up to v5, one endpoint per action from
-v6, the ``{"full": bool}`` start body (required by the v6-v8 specs; v8 answers with the job session), job
-sessions as a plain array up to v4 and pages from v5, ``/Jobs/{id}/JobSessions`` up to v6 and
-``/JobSessions?jobId=`` from v7, lowercase enum values before v6.
+waits, back-off on 429, logout on v7+), jobs (a plain list up to v7, pages in v8), job actions, job sessions,
+restore sessions, and waiting for a job run or a restore session to end.  Every route string and request body of
+the VB365 API is in :class:`Routes`, and only there: ``/vN/Jobs/{id}/Action`` with ``{"start": null}``-style
+bodies up to v5, one endpoint per action from v6, the ``{"full": bool}`` start body (required by the v6-v8
+specs; v8 answers with the job session), job sessions as a plain array up to v4 and pages from v5,
+``/Jobs/{id}/JobSessions`` up to v6 and ``/JobSessions?jobId=`` from v7, lowercase enum values before v6.
+
+The views (:func:`job_view`, :func:`session_view`, :func:`restore_session_view`) give the same snake_case keys
+in every version, with the enums that changed spelling between versions in one spelling (restore session
+types as the modules' ``type`` option writes them, ``vex``; backup types as v6+ writes them,
+``EntireOrganization``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ RESTORE_TYPES = ("vex", "veod", "vesp", "vet")
 #: lastStatus / status values that mean "this job is running".
 RUNNING = frozenset(("running", "queued"))
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
+                       re.IGNORECASE)
+_EPOCH = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+
+#: ``before`` of :meth:`Vb365.act` when the newest session before the action was not read.
+NOT_READ = object()
 
 
 class Routes:
@@ -62,18 +73,38 @@ class Routes:
         return self.number >= 8
 
     @property
+    def jobs_have_organization(self):
+        """Jobs carry ``organizationId`` from v8; before, a job's organization is known from
+        ``/Organizations/{id}/Jobs`` only."""
+        return self.number >= 8
+
+    @property
     def supports_full(self):
+        """``{"full": true}`` (an active full backup) exists from v6 (``RESTStartJobOptions``)."""
         return self.number >= 6
 
     @property
     def supports_explore(self):
         return self.number >= 3
 
+    @property
+    def start_returns_session(self):
+        """v8 answers a start with the new job session; v2-v7 answer with no body."""
+        return self.number >= 8
+
+    @property
+    def restore_types(self):
+        """Restore session types the explore action takes: Teams (``vet``) came with v5."""
+        return RESTORE_TYPES if self.number >= 5 else RESTORE_TYPES[:3]
+
     def token(self):
         return self.path("token")
 
     def logout(self):
         return self.path("token/logout")
+
+    def service_instance(self):
+        return self.path("ServiceInstance")
 
     def jobs(self, offset=None, limit=None):
         if self.jobs_paged and limit is not None:
@@ -84,9 +115,11 @@ class Routes:
         return self.path("Jobs/{id}", id=job_id)
 
     def organizations(self):
-        return self.path("Organizations")
+        """All organizations: a plain list before v8, a page (one large one) in v8."""
+        return self.path("Organizations") + ("?limit=10000" if self.jobs_paged else "")
 
     def organization_jobs(self, org_id):
+        """A plain list of one organization's jobs (v2-v7; removed in v8, where jobs carry organizationId)."""
         return self.path("Organizations/{id}/Jobs", id=org_id)
 
     def action(self, job_id, action, full=False):
@@ -94,23 +127,33 @@ class Routes:
         if self.legacy_actions:
             return self.path("Jobs/{id}/Action", id=job_id), {action: None}, (200, 204)
         body = {"full": bool(full)} if action == "start" else None
-        codes = {"start": (200,) if self.number >= 8 else (204, 200)}.get(action, (204, 200))
+        codes = {"start": (200,) if self.start_returns_session else (204, 200)}.get(action, (204, 200))
         return self.path("Jobs/{id}/%s" % action, id=job_id), body, codes
 
     def explore(self, job_id, point_in_time, restore_type, show_deleted, show_all_versions):
-        """``(path, json body, accepted codes)`` of exploring a job's backup (creates a restore session)."""
+        """``(path, json body, accepted codes)`` of exploring a job's backup (creates a restore session).
+
+        Up to v5: ``/Action`` with ``{"explore": {"datetime": "yyyy-MM-dd HH:mm:ss.fff", "type": "vex", ...}}``
+        (the legacy format has no time zone; the time is sent in UTC).  From v6: ``/explore`` with
+        ``RESTExploreOptions`` (``dateTime`` ISO 8601 in UTC, ``type`` ``Vex``); 200 in v6/v7, 201 in v8.
+        """
+        millis = "%03d" % (point_in_time.microsecond // 1000)
         if self.legacy_actions:
-            body = {"explore": {"datetime": point_in_time.strftime("%Y-%m-%d %H:%M:%S.") + "%03d" % (
-                point_in_time.microsecond // 1000), "type": restore_type.lower(), "showDeleted": show_deleted,
-                "showAllVersions": show_all_versions}}
+            body = {"explore": {"datetime": point_in_time.strftime("%Y-%m-%d %H:%M:%S.") + millis,
+                                "type": restore_type.lower(), "showDeleted": bool(show_deleted),
+                                "showAllVersions": bool(show_all_versions)}}
             return self.path("Jobs/{id}/Action", id=job_id), body, (200, 201)
-        body = {"dateTime": point_in_time.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (
-            point_in_time.microsecond // 1000), "type": restore_type.capitalize(), "showDeleted": show_deleted,
-            "showAllVersions": show_all_versions}
+        body = {"dateTime": point_in_time.strftime("%Y-%m-%dT%H:%M:%S.") + millis + "Z",
+                "type": restore_type.capitalize(), "showDeleted": bool(show_deleted),
+                "showAllVersions": bool(show_all_versions)}
         return self.path("Jobs/{id}/explore", id=job_id), body, ((201, 200) if self.number >= 8 else (200, 201))
 
     def job_sessions(self, job_id, limit=30):
-        """``(path, paged)``: a job's sessions, newest first where the API sorts them."""
+        """``(path, paged)``: a job's sessions (newest first, as VB365 lists them; the client sorts anyway).
+
+        v2-v4 ``/Jobs/{id}/JobSessions`` (a plain array of all of them), v5/v6 the same as a page, v7+
+        ``/JobSessions?jobId=`` (v6 ignores a ``jobId`` filter and would list every job's sessions).
+        """
         if self.number >= 7:
             return self.path("JobSessions") + "?jobId=%s&limit=%d" % (urllib.parse.quote(job_id), limit), True
         if self.number >= 5:
@@ -124,7 +167,7 @@ class Routes:
         return self.path("RestoreSessions/{id}", id=session_id)
 
     def stop_restore_session(self, session_id):
-        """``(path, body, codes)``: ``/Stop`` from v6 (v8: 204), ``/Action {"stop": null}`` before."""
+        """``(path, body, codes)``: ``/Stop`` from v6 (v6/v7 200, v8 204), ``/Action {"stop": null}`` before."""
         if self.legacy_actions:
             return self.path("RestoreSessions/{id}/Action", id=session_id), {"stop": None}, (200, 204)
         return self.path("RestoreSessions/{id}/Stop", id=session_id), None, (204, 200)
@@ -139,8 +182,45 @@ def _items(data):
     raise VeeamError("VB365 sent a list in an unexpected shape (%s)" % type(data).__name__, kind=E.PARSE)
 
 
-def job_view(raw, organizations=None):
-    org_id = raw.get("organizationId")
+def parse_time(value):
+    """A VB365 date-time (``2026-11-21T19:21:35.0254800Z``: seven fraction digits, ``Z`` or an offset, or none)
+    as an aware datetime, or None when it is missing or not ISO 8601."""
+    match = _ISO_TIME.match(str(value or "").strip())
+    if not match:
+        return None
+    date, clock, fraction, zone = match.groups()
+    if len(clock) == 5:
+        clock += ":00"
+    fraction = (fraction or "0")[:6].ljust(6, "0")
+    if not zone or zone.upper() == "Z":
+        zone = "+00:00"
+    elif ":" not in zone:
+        zone = zone[:3] + ":" + zone[3:]
+    try:
+        return datetime.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, fraction, zone))
+    except ValueError:
+        return None
+
+
+def newest_first(sessions):
+    """Sessions sorted by ``creationTime``, newest first (parsed, so fraction lengths do not matter)."""
+    return sorted(sessions, key=lambda s: parse_time(s.get("creationTime")) or _EPOCH, reverse=True)
+
+
+def _pascal(value):
+    """``entireOrganization`` (v2-v5) -> ``EntireOrganization`` (v6+); other values unchanged."""
+    return value[:1].upper() + value[1:] if isinstance(value, str) else value
+
+
+def restore_type_name(value):
+    """``Vex`` (v6+) or ``vex`` (v2-v5) -> ``vex``, the spelling of the modules' ``type`` option."""
+    lowered = str(value or "").lower()
+    return lowered if lowered in RESTORE_TYPES else value
+
+
+def job_view(raw, organizations=None, organization_id=None):
+    """A job with the same keys in every version; ``organization_id`` for versions whose jobs lack it."""
+    org_id = raw.get("organizationId") or organization_id
     org_name = (organizations or {}).get(org_id) if org_id else None
     return {
         "id": raw.get("id"),
@@ -153,12 +233,16 @@ def job_view(raw, organizations=None):
         "last_backup": raw.get("lastBackup"),
         "organization_id": org_id,
         "organization": org_name,
-        "backup_type": raw.get("backupType"),
+        "backup_type": _pascal(raw.get("backupType")),
         "repository_id": raw.get("repositoryId"),
     }
 
 
 def session_view(raw):
+    """A job session with the same keys in every version (missing fields of older versions are None)."""
+    if not raw:
+        return None
+    statistics = raw.get("statistics")
     return {
         "id": raw.get("id"),
         "job_id": raw.get("jobId"),
@@ -169,16 +253,19 @@ def session_view(raw):
         "details": raw.get("details"),
         "retry_count": raw.get("retryCount"),
         "job_will_be_retried": raw.get("jobWillBeRetried"),
-        "config_type": raw.get("jobSessionConfigType"),
+        "job_type": raw.get("jobType"),
+        "job_session_config_type": raw.get("jobSessionConfigType"),
+        "statistics": W.plain(statistics) if isinstance(statistics, dict) else None,
     }
 
 
 def restore_session_view(raw):
+    """A restore session with the same keys in every version; ``type`` spelled ``vex`` in every version."""
     return {
         "id": raw.get("id"),
         "name": raw.get("name"),
         "organization": raw.get("organization"),
-        "type": raw.get("type"),
+        "type": restore_type_name(raw.get("type")),
         "state": raw.get("state"),
         "result": raw.get("result"),
         "creation_time": raw.get("creationTime"),
@@ -186,12 +273,17 @@ def restore_session_view(raw):
         "initiated_by": raw.get("initiatedBy"),
         "details": raw.get("details"),
         "scope_name": raw.get("scopeName"),
+        "client_host": raw.get("clientHost"),
         "reason": raw.get("reason"),
     }
 
 
 def is_running(status):
     return str(status or "").lower() in RUNNING
+
+
+def restore_session_stopped(raw):
+    return str((raw or {}).get("state") or "").lower() == "stopped"
 
 
 class Vb365:
@@ -224,6 +316,8 @@ class Vb365:
         self.logins = 0
         self.refreshes = 0
         self._organizations = None
+        self._org_records = None
+        self._job_orgs = {}
 
     @property
     def version(self):
@@ -252,7 +346,7 @@ class Vb365:
         """The newest API version the server offers: ``GET /vN/ServiceInstance`` without a token answers 401
         when version N is served and 404 when it is not."""
         for version in reversed(VERSIONS):
-            resp = self.t.request("GET", "/%s/ServiceInstance" % version)
+            resp = self.t.request("GET", Routes(version).service_instance())
             if resp.status in (200, 401, 403):
                 return version
             if resp.status not in (404, 400):
@@ -366,14 +460,43 @@ class Vb365:
         return VeeamError(text, kind=kind, status=resp.status, method=resp.method, path=_shown(resp.path),
                           veeam_message=message, veeam_code=code)
 
-    # ------------------------------------------------------------------ jobs
+    # ------------------------------------------------------------------ organizations and jobs
+    def _load_organizations(self):
+        if self._org_records is None:
+            records = _items(self.get(self.routes.organizations(), what="organizations"))
+            self._org_records = records
+            self._organizations = {o.get("id"): o.get("name") for o in records}
+        return self._org_records
+
     def organizations(self):
         """``{id: name}`` of the organizations (a list before v8, a page in v8)."""
-        if self._organizations is None:
-            data = self.get(self.routes.organizations() + ("?limit=10000" if self.routes.jobs_paged else ""),
-                            what="organizations")
-            self._organizations = {o.get("id"): o.get("name") for o in _items(data)}
+        self._load_organizations()
         return self._organizations
+
+    def match_organizations(self, organization):
+        """Ids of the organizations named ``organization``: its id, its name (``contoso.onmicrosoft.com``) or
+        its Microsoft 365 name (``officeName``, ``Contoso``), case-insensitively."""
+        wanted = str(organization).strip().lower()
+        records = self._load_organizations()
+        ids = [o.get("id") for o in records
+               if wanted in (str(o.get("id") or "").lower(), str(o.get("name") or "").lower(),
+                             str(o.get("officeName") or "").lower())]
+        if not ids:
+            known = ", ".join(sorted(str(o.get("name")) for o in records if o.get("name"))) or "none"
+            raise VeeamError("No VB365 organization named %r" % organization, kind=E.NOT_FOUND,
+                             hint="Known organizations: %s" % known)
+        return ids
+
+    def _map_job_organizations(self, org_ids=None):
+        """Learn which organization each job belongs to, for versions whose jobs lack ``organizationId``
+        (``/Organizations/{id}/Jobs``, one request per organization)."""
+        for oid in org_ids if org_ids is not None else list(self.organizations()):
+            for job in _items(self.get(self.routes.organization_jobs(oid), what="jobs of organization %s" % oid)):
+                self._job_orgs[job.get("id")] = oid
+
+    def organization_of(self, raw_job):
+        """The organization id of a job, when VB365 said it (v8) or it was looked up."""
+        return raw_job.get("organizationId") or self._job_orgs.get(raw_job.get("id"))
 
     def list_jobs(self, page_size=500):
         """Every job (all pages in v8), as raw dicts."""
@@ -394,23 +517,9 @@ class Vb365:
                              hint="List the jobs with their ids in VB365, or select the job by job_name")
         return W.parse(resp.body, resp.content_type, "job")
 
-    def _org_job_ids(self, organization):
-        """Ids of the jobs of one organization (by name or id), for versions whose jobs lack organizationId."""
-        orgs = self.organizations()
-        org_ids = [oid for oid, name in orgs.items() if oid == organization or
-                   (name or "").lower() == organization.lower()]
-        if not org_ids:
-            raise VeeamError("No VB365 organization named %r" % organization, kind=E.NOT_FOUND,
-                             hint="Known organizations: %s" % (", ".join(sorted(n for n in orgs.values() if n))
-                                                               or "none"))
-        ids = set()
-        for oid in org_ids:
-            ids.update(j.get("id") for j in _items(self.get(self.routes.organization_jobs(oid),
-                                                             what="jobs of organization %s" % organization)))
-        return ids, org_ids
-
     def find_job(self, job_id=None, job_name=None, organization=None):
-        """The one job named by id, or by exact name across every page; clear errors for none or several."""
+        """The one job named by id, or by exact name across every page (optionally within one organization);
+        clear errors for none or several."""
         if job_id:
             if not _GUID.match(job_id.strip()):
                 raise VeeamError("job_id %r is not a VB365 job id (a GUID)" % job_id, kind=E.USAGE)
@@ -420,26 +529,26 @@ class Vb365:
         jobs = self.list_jobs()
         matches = [j for j in jobs if j.get("name") == job_name]
         if organization:
-            if self.routes.jobs_paged:
-                orgs = self.organizations()
-                wanted = {oid for oid, name in orgs.items() if oid == organization
-                          or (name or "").lower() == organization.lower()}
-                if not wanted:
-                    raise VeeamError("No VB365 organization named %r" % organization, kind=E.NOT_FOUND)
-                matches = [j for j in matches if j.get("organizationId") in wanted]
-            else:
-                ids, _ = self._org_job_ids(organization)
-                matches = [j for j in matches if j.get("id") in ids]
+            wanted = self.match_organizations(organization)
+            if not self.routes.jobs_have_organization and matches:
+                self._map_job_organizations(wanted)
+            matches = [j for j in matches if self.organization_of(j) in wanted]
         if not matches:
             similar = sorted({j.get("name") for j in jobs if (j.get("name") or "").lower() == job_name.lower()})
+            if similar:
+                hint = "Names are matched exactly; similar: %s" % ", ".join(repr(n) for n in similar)
+            elif organization and any(j.get("name") == job_name for j in jobs):
+                hint = "A job of that name exists in another organization"
+            else:
+                hint = "Check the name in VB365 (%d jobs listed)" % len(jobs)
             raise VeeamError("No VB365 job named %r%s" % (job_name, " in organization %r" % organization
-                                                          if organization else ""), kind=E.NOT_FOUND,
-                             hint=("Names are matched exactly; similar: %s" % ", ".join(similar)) if similar
-                             else "Check the name in VB365 (%d jobs listed)" % len(jobs))
+                                                          if organization else ""), kind=E.NOT_FOUND, hint=hint)
         if len(matches) > 1:
-            orgs = self.organizations() if self.routes.jobs_paged else {}
-            listed = "; ".join("%s (organization %s)" % (j.get("id"), orgs.get(j.get("organizationId"))
-                                                          or j.get("organizationId") or "unknown")
+            orgs = self.organizations()
+            if not self.routes.jobs_have_organization:
+                self._map_job_organizations()
+            listed = "; ".join("%s (organization %s)" % (j.get("id"), orgs.get(self.organization_of(j))
+                                                          or self.organization_of(j) or "unknown")
                                for j in matches)
             raise VeeamError("%d VB365 jobs are named %r: %s" % (len(matches), job_name, listed),
                              kind=E.AMBIGUOUS, hint="Choose one with organization or job_id")
@@ -447,11 +556,14 @@ class Vb365:
 
     def job_view(self, raw):
         orgs = self._organizations if self._organizations is not None else {}
-        return job_view(raw, orgs)
+        return job_view(raw, orgs, self._job_orgs.get(raw.get("id")))
 
-    def act(self, job, action, full=False):
+    # ------------------------------------------------------------------ job actions
+    def act(self, job, action, full=False, before=NOT_READ):
         """POST a job action (start, stop, enable, disable).  Never repeated blindly: a lost response is settled
-        by reading the job again.  Returns the job session the v8 start answers with, else None."""
+        by reading the job (and its newest session) again.  Returns the job session the v8 start answers with,
+        else None.  ``before`` is the id of the newest session before a start (None: the job had none), when it
+        was read."""
         if full and action == "start" and not self.routes.supports_full:
             raise VeeamError("full: true needs VB365 REST API v6 or later (this is %s, whose start action has no "
                              "option for an active full backup)" % self.version, kind=E.USAGE)
@@ -462,31 +574,35 @@ class Vb365:
         except VeeamError as exc:
             if exc.kind != E.RESPONSE_LOST:
                 raise
-            return self._settle_lost(job, action, exc)
+            self._settle_lost(job, action, exc, before)
+            return None
         data = W.parse(resp.body, resp.content_type, "%s response" % action) if resp.body.strip() else None
         return data if isinstance(data, dict) and data.get("id") else None
 
-    def _settle_lost(self, job, action, lost):
+    def _settle_lost(self, job, action, lost, before):
         fresh = self.get_job(job["id"])
-        took = {"start": is_running(fresh.get("lastStatus")),
-                "stop": not is_running(fresh.get("lastStatus")),
-                "enable": fresh.get("isEnabled") is True,
-                "disable": fresh.get("isEnabled") is False}[action]
+        if action == "start":
+            took = is_running(fresh.get("lastStatus"))
+            if not took and before is not NOT_READ:
+                latest = self.latest_session(job["id"])
+                took = latest is not None and latest.get("id") != before
+        else:
+            took = {"stop": not is_running(fresh.get("lastStatus")),
+                    "enable": fresh.get("isEnabled") is True,
+                    "disable": fresh.get("isEnabled") is False}[action]
         if took:
             self.warn("The response to the %s of job %r was lost; VB365 shows it took effect, so it was not sent "
                       "again" % (action, job["name"]))
-            return None
+            return
         raise VeeamError("The %s request for job %r got no response, and VB365 shows it did not take effect; it "
                          "was not sent again" % (action, job["name"]), kind=E.RESPONSE_LOST, method=lost.method,
                          path=lost.path, hint="Run the task again once the connection to VB365 is stable")
 
-    # ------------------------------------------------------------------ sessions
+    # ------------------------------------------------------------------ job sessions
     def job_sessions(self, job_id):
-        """The job's sessions, newest first."""
+        """The job's sessions (the newest 30 from v5, all of them up to v4), newest first."""
         path, _ = self.routes.job_sessions(job_id)
-        items = _items(self.get(path, what="sessions of job %s" % job_id))
-        items.sort(key=lambda s: s.get("creationTime") or "", reverse=True)
-        return items
+        return newest_first(_items(self.get(path, what="sessions of job %s" % job_id)))
 
     def latest_session(self, job_id):
         items = self.job_sessions(job_id)
@@ -495,40 +611,144 @@ class Vb365:
     def get_session(self, session_id):
         return self.get(self.routes.job_session(session_id), what="job session %s" % session_id)
 
+    def running_session(self, job_id):
+        """The job's newest session when it is running (Queued or Running), else None."""
+        latest = self.latest_session(job_id)
+        return latest if latest and is_running(latest.get("status")) else None
+
+    # ------------------------------------------------------------------ restore sessions
     def explore(self, job, point_in_time=None, restore_type="vex", show_deleted=False, show_all_versions=False):
+        """Explore a job's backup at ``point_in_time`` (an aware datetime; None: now, which gives the latest
+        restore point): creates a restore session and returns it (raw)."""
         if not self.routes.supports_explore:
             raise VeeamError("Exploring backups needs VB365 REST API v3 or later (this is %s)" % self.version,
                              kind=E.USAGE)
+        self.check_restore_type(restore_type)
         when = point_in_time or datetime.datetime.now(datetime.timezone.utc)
         path, body, codes = self.routes.explore(job["id"], when, restore_type, show_deleted, show_all_versions)
         resp = self.call("POST", path, json_body=body, expect=codes, what="to explore the backup of job %r"
                          % job["name"], safe=False)
-        return W.parse(resp.body, resp.content_type, "restore session")
+        data = W.parse(resp.body, resp.content_type, "restore session")
+        if not isinstance(data, dict) or not data.get("id"):
+            raise VeeamError("VB365 explored the backup of job %r but sent no restore session back" % job["name"],
+                             kind=E.PARSE, status=resp.status, method="POST", path=_shown(path))
+        return data
+
+    def check_restore_type(self, restore_type):
+        if str(restore_type).lower() not in self.routes.restore_types:
+            raise VeeamError("type %r needs a newer VB365 REST API: %s explores %s (Teams, vet, came with v5)"
+                             % (restore_type, self.version, ", ".join(self.routes.restore_types)), kind=E.USAGE)
 
     def get_restore_session(self, session_id):
-        if not _GUID.match(session_id.strip()):
+        if not _GUID.match(str(session_id).strip()):
             raise VeeamError("session_id %r is not a restore session id (a GUID)" % session_id, kind=E.USAGE)
-        resp = self.call("GET", self.routes.restore_session(session_id), expect=(200, 404),
+        resp = self.call("GET", self.routes.restore_session(session_id.strip()), expect=(200, 404),
                          what="restore session %s" % session_id)
         if resp.status == 404:
-            raise VeeamError("No VB365 restore session with id %s" % session_id, kind=E.NOT_FOUND)
+            raise VeeamError("No VB365 restore session with id %s" % session_id, kind=E.NOT_FOUND,
+                             hint="VB365 keeps stopped restore sessions in its history, so an unknown id is a wrong "
+                                  "id (or one of another VB365 server)")
         return W.parse(resp.body, resp.content_type, "restore session")
 
     def stop_restore_session(self, session_id):
-        """Stop a restore session; a lost response is settled by reading the session's state."""
+        """Stop a restore session.  A lost response is settled by reading the session's state; so is a refusal
+        (a session that another client stopped meanwhile is refused, 400): True when this call stopped it,
+        False when it was stopped already."""
         path, body, codes = self.routes.stop_restore_session(session_id)
         try:
             self.call("POST", path, json_body=body, expect=codes, what="to stop restore session %s" % session_id,
                       safe=False)
+            return True
         except VeeamError as exc:
-            if exc.kind != E.RESPONSE_LOST:
+            if exc.kind not in (E.RESPONSE_LOST, E.CONFLICT, E.HTTP) or (exc.kind == E.HTTP and exc.status != 400):
                 raise
-            state = str(self.get_restore_session(session_id).get("state") or "")
-            if state.lower() != "stopped":
+            stopped = restore_session_stopped(self.get_restore_session(session_id))
+            if exc.kind != E.RESPONSE_LOST:
+                if stopped:
+                    return False
+                raise
+            if not stopped:
                 raise VeeamError("The stop request for restore session %s got no response, and the session is still "
-                                 "%s; it was not sent again" % (session_id, state or "in an unknown state"),
-                                 kind=E.RESPONSE_LOST, method=exc.method, path=exc.path) from None
+                                 "working; it was not sent again" % session_id, kind=E.RESPONSE_LOST,
+                                 method=exc.method, path=exc.path) from None
             self.warn("The response to stopping restore session %s was lost; VB365 shows it stopped" % session_id)
+            return True
+
+    def wait_restore_session_stopped(self, session, poller, on_timeout=None):
+        """Poll a restore session until its state is Stopped; a ``WaitResult`` whose value is the raw session."""
+        return poller.wait(lambda: self.get_restore_session(session["id"]), restore_session_stopped,
+                           lambda raw: str(raw.get("state") or "unknown"),
+                           None if on_timeout is None else lambda value, elapsed, _h: on_timeout(value, elapsed))
+
+    # ------------------------------------------------------------------ waiting for job runs
+    def wait_runs(self, runs, poller, on_timeout=None):
+        """Poll job runs until each has ended; ``{key: WaitResult}`` whose value is the run (see :func:`new_run`).
+
+        A run whose session is known (v8: the session the start answered with; a run that was already going, or
+        is being stopped: its running session) polls ``GET /JobSessions/{id}`` until the status is no longer
+        Queued or Running.  Otherwise (v2-v7 after a start, which answers with no body) it first looks for the
+        session the start created: the job's newest session that is not the one seen before the start.  Up to
+        v5, a server that does not list a job's sessions (404) is followed through the job's ``lastStatus`` and
+        ``lastRun`` instead.
+        """
+        def probe(_key, run):
+            if run["session"] is not None:
+                return dict(run, session=self.get_session(run["session"]["id"]))
+            if run["via"] == "sessions":
+                try:
+                    latest = self.latest_session(run["job"]["id"])
+                except VeeamError as exc:
+                    if exc.kind != E.NOT_FOUND or not self.routes.legacy_actions:
+                        raise
+                    self.warn("VB365 %s does not list the sessions of job %r (404); following the job's lastStatus "
+                              "instead" % (self.version, run["job"]["name"]))
+                    run = dict(run, via="job")
+                else:
+                    if latest is not None and _is_new_session(run, latest):
+                        return dict(run, session=latest)
+                    return run
+            fresh = self.get_job(run["job"]["id"])
+            seen = run["seen"] or is_running(fresh.get("lastStatus")) or fresh.get("lastRun") != run["last_run"]
+            return dict(run, job_now=fresh, seen=seen)
+        return poller.wait_all(runs, probe, run_done, run_state, on_timeout)
+
+
+def new_run(job, session=None, before=NOT_READ, ending=False):
+    """A job run to wait for.
+
+    ``session``: its session when known.  ``before``: the id of the newest session before the start (the new
+    session is the newest one that is not this one), or ``NOT_READ`` (then the newest running session is it).
+    ``ending``: the run is already going (or being stopped), so the job's ``lastStatus`` leaving Running is its
+    end, with no new run to see first (without a session, such a run is followed through the job itself).
+    """
+    return {"job": job, "session": session, "before": before, "via": "job" if ending and session is None else "sessions",
+            "job_now": None, "last_run": job.get("lastRun"), "seen": bool(ending)}
+
+
+def _is_new_session(run, session):
+    """Whether ``session`` (the job's newest) is the one this run is waiting for."""
+    if run["before"] is NOT_READ:
+        return is_running(session.get("status"))
+    return session.get("id") != run["before"]
+
+
+def run_done(run):
+    if run.get("session") is not None:
+        return not is_running(run["session"].get("status"))
+    if run.get("via") == "job" and run.get("job_now") is not None:
+        return run["seen"] and not is_running(run["job_now"].get("lastStatus"))
+    return False
+
+
+def run_state(run):
+    """A job run's state in words, for the wait's history and timeout messages."""
+    session = run.get("session")
+    if session is not None:
+        return str(session.get("status") or "unknown")
+    if run.get("via") == "job" and run.get("job_now") is not None:
+        status = run["job_now"].get("lastStatus") or "none"
+        return "job lastStatus %s" % status if run["seen"] else "job lastStatus %s (new run not seen yet)" % status
+    return "waiting for the new job session to appear"
 
 
 def _shown(path):
@@ -541,7 +761,7 @@ def parse_point_in_time(value):
     if value is None or not str(value).strip():
         return None
     text = str(value).strip().replace(" ", "T", 1)
-    if text.endswith("Z"):
+    if text.endswith("Z") or text.endswith("z"):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.datetime.fromisoformat(text)

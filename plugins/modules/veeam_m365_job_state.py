@@ -52,8 +52,8 @@ options:
     choices: [enabled, disabled, started, stopped]
   full:
     description:
-      - With O(state=started), run an active full backup instead of an incremental one (the start's body
-        C({"full": true})).
+      - "With O(state=started), run an active full backup instead of an incremental one (the start's body
+        C({\"full\": true}))."
       - Needs REST API V(v6) or later; with V(v2) to V(v5) the module fails before anything is started, as those
         versions have no such option.
       - Only valid with O(state=started).
