@@ -32,6 +32,10 @@ except ImportError as exc:  # pragma: no cover - reported by the module wrapper
 
 BOM = b"\xef\xbb\xbf"
 
+#: Documents nested deeper than this are refused: Veeam's own nest about a dozen levels, and ``plain`` recurses
+#: once per level, so a hostile or broken body must not reach Python's recursion limit.
+MAX_DEPTH = 100
+
 # Element pairs that are list containers in Veeam's XML although the child name is not the plural's stem:
 # <EntityReferences><Ref/></EntityReferences>, <Refs><Ref/></Refs>, <Entities><Jobs>... is handled by the
 # generic rule (a container whose single child name is its own name without the trailing "s").
@@ -70,8 +74,9 @@ def parse(body, content_type=None, what="response"):
     """Parse a response body (``bytes``) into plain data: XML via xmltodict, JSON via json (BOM-safe).
 
     The format comes from the content type when it says XML or JSON, else from the first character.  An
-    empty body gives ``None``.  Anything else (HTML error pages, truncated documents, random bytes) raises a
-    ``VeeamError`` of kind ``parse`` that says what arrived instead.
+    empty body gives ``None``.  Anything else (HTML error pages, truncated documents, random bytes, documents
+    nested more than ``MAX_DEPTH`` levels) raises a ``VeeamError`` of kind ``parse`` that says what arrived
+    instead.
     """
     if body is None:
         return None
@@ -92,22 +97,50 @@ def parse(body, content_type=None, what="response"):
         title = _html_title(stripped)
         raise VeeamError("The server sent an HTML page instead of XML or JSON%s: is the server address right, and "
                          "is it the Veeam REST API?" % ((" (" + repr(title) + ")") if title else ""), kind=PARSE)
-    if stripped[:1] in "{[" or kind.endswith("json"):
+    first = stripped[:1]
+    if first in "{[" or kind.endswith("json"):
         try:
-            return json.loads(stripped)
+            data = json.loads(stripped)
+        except RecursionError:
+            raise _deep_error(what, body) from None
         except ValueError as exc:
             raise VeeamError("The server sent a %s that is not valid JSON (%s; %d bytes)" % (what, exc, len(body)),
                              kind=PARSE) from None
-    if stripped[:1] == "<" or kind.endswith("xml"):
+        if _too_deep(data):
+            raise _deep_error(what, body)
+        return data
+    if first == "<" or kind.endswith("xml"):
         if not HAS_XMLTODICT:
             raise VeeamError("The xmltodict Python library is needed to read XML responses", kind=PARSE)
         try:
-            return xmltodict.parse(stripped, disable_entities=True)
+            data = xmltodict.parse(stripped, disable_entities=True)
         except Exception as exc:  # expat raises several types for broken documents
             raise VeeamError("The server sent a %s that is not well-formed XML (%s; %d bytes)"
                              % (what, str(exc).splitlines()[0][:200], len(body)), kind=PARSE) from None
+        if _too_deep(data):
+            raise _deep_error(what, body)
+        return data
     raise VeeamError("The server sent a %s that is neither XML nor JSON (content type %s, starting %r)"
                      % (what, content_type or "not given", stripped[:40]), kind=PARSE)
+
+
+def _deep_error(what, body):
+    return VeeamError("The server sent a %s nested more than %d levels deep (%d bytes)" % (what, MAX_DEPTH, len(body)),
+                      kind=PARSE)
+
+
+def _too_deep(data):
+    """True when lists/dicts nest more than MAX_DEPTH levels (checked without recursion)."""
+    todo = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if items is None:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        todo.extend((item, depth + 1) for item in items)
+    return False
 
 
 def _plain_value(value):
@@ -158,9 +191,12 @@ def _as_list_if_container(name, value):
 
 def plain(data):
     """Plain data (from :func:`parse`) as snake_case dicts; see the module docstring for the rules."""
-    if isinstance(data, dict):
-        return _plain_dict(data)
-    return _plain_value(data)
+    try:
+        if isinstance(data, dict):
+            return _plain_dict(data)
+        return _plain_value(data)
+    except RecursionError:
+        raise VeeamError("The server sent a document nested too deeply to read", kind=PARSE) from None
 
 
 def root(data):
