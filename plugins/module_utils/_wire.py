@@ -248,13 +248,21 @@ def error_text(data):
     body = root(data)[1] if isinstance(data, dict) else None
     if not isinstance(body, dict):
         return None, None
-    message = body.get("message") or body.get("error_description")
+    message = _message_text(body.get("message")) or _message_text(body.get("error_description"))
     code = body.get("error_code") or body.get("error")
     if message is None and isinstance(body.get("error"), dict):
         inner = body["error"]
-        message, code = inner.get("message"), inner.get("code")
-    if isinstance(message, str):
-        message = message.strip() or None
-    if code is not None and not isinstance(code, str):
+        message, code = _message_text(inner.get("message")), inner.get("code")
+    if isinstance(code, (dict, list)):
+        code = None
+    elif code is not None and not isinstance(code, str):
         code = str(code)
     return message, code
+
+
+def _message_text(value):
+    """A message as text: ``<Message Lang="en">x</Message>`` -> ``x``, numbers as digits, lists/objects -> None."""
+    value = text(value)
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value).strip() or None
