@@ -182,6 +182,9 @@ def _as_list_if_container(name, value):
         if len(children) == 1 and not attrs:
             child = children[0].split(":")[-1].lower()
             expected = _CONTAINERS.get(lowered)
+            if child == lowered and isinstance(value[children[0]], list):
+                # EM's JSON wraps some lists in an object of the same name: "Refs": {"Refs": [...]}
+                return [_plain_value(item) for item in value[children[0]]]
             if child == expected or (expected is None and lowered.endswith("s") and child == lowered[:-1]):
                 inner = value[children[0]]
                 items = inner if isinstance(inner, list) else ([] if inner is None else [inner])
