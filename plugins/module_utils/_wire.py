@@ -73,10 +73,10 @@ def _html_title(text):
 def parse(body, content_type=None, what="response"):
     """Parse a response body (``bytes``) into plain data: XML via xmltodict, JSON via json (BOM-safe).
 
-    The format comes from the content type when it says XML or JSON, else from the first character.  An
-    empty body gives ``None``.  Anything else (HTML error pages, truncated documents, random bytes, documents
-    nested more than ``MAX_DEPTH`` levels) raises a ``VeeamError`` of kind ``parse`` that says what arrived
-    instead.
+    The format comes from the first character when it is ``{``, ``[`` or ``<`` (a mislabelled body is still
+    read), else from the content type.  An empty body gives ``None``.  Anything else (HTML error pages,
+    truncated documents, random bytes, documents nested more than ``MAX_DEPTH`` levels) raises a
+    ``VeeamError`` of kind ``parse`` that says what arrived instead.
     """
     if body is None:
         return None
@@ -98,7 +98,7 @@ def parse(body, content_type=None, what="response"):
         raise VeeamError("The server sent an HTML page instead of XML or JSON%s: is the server address right, and "
                          "is it the Veeam REST API?" % ((" (" + repr(title) + ")") if title else ""), kind=PARSE)
     first = stripped[:1]
-    if first in "{[" or kind.endswith("json"):
+    if first in "{[" or (kind.endswith("json") and first != "<"):
         try:
             data = json.loads(stripped)
         except RecursionError:
