@@ -145,11 +145,14 @@ class _NoCookies:
 def base_url(server, port, default_scheme="https", path=""):
     """``server`` as a hostname, ``host:port`` or full URL, plus ``port`` -> ``scheme://host:port`` + ``path``.
 
-    A port in ``server`` wins over ``port``; a scheme in ``server`` wins over ``default_scheme``.
+    A port in ``server`` wins over ``port``; a scheme in ``server`` wins over ``default_scheme``.  A bare IPv6
+    address (``fd00::1``) is taken as a host; give ``[fd00::1]:port`` to add a port.
     """
     server = (server or "").strip()
     if not server:
         raise VeeamError("No server given: set the server option or its environment variable", kind=E.USAGE)
+    if "://" not in server and server.count(":") > 1 and not server.startswith("["):
+        server = "[%s]" % server
     if "://" not in server:
         server = "%s://%s" % (default_scheme, server)
     parts = urllib.parse.urlsplit(server)
@@ -162,7 +165,10 @@ def base_url(server, port, default_scheme="https", path=""):
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = "[%s]" % host
-    return "%s://%s:%s%s" % (parts.scheme, host, url_port or port, path)
+    final_port = port if url_port is None else url_port
+    if not isinstance(final_port, int) or isinstance(final_port, bool) or not 0 < final_port < 65536:
+        raise VeeamError("port %r is not a TCP port (1-65535)" % (final_port,), kind=E.USAGE)
+    return "%s://%s:%s%s" % (parts.scheme, host, final_port, path)
 
 
 class Transport:
