@@ -305,7 +305,8 @@ class Transport:
                 return VeeamError("Could not connect to %s: %s" % (where, reason), kind=E.CONNECTION,
                                   method=method, path=shown, details={"not_sent": True},
                                   hint="Check server and port, and that the Veeam REST service is running")
-            if "BadStatusLine" in reason or "RemoteDisconnected" in reason or "Connection aborted" in reason:
+            closed = {type(item).__name__ for item in _reason_chain(exc)} & {"RemoteDisconnected", "BadStatusLine"}
+            if closed or "BadStatusLine" in reason or "RemoteDisconnected" in reason or "Connection aborted" in reason:
                 reason = "the connection was closed before a response arrived"
             if self.base.startswith("http://"):
                 reason += " (if the server expects HTTPS, give server as https://host:port)"
