@@ -30,6 +30,7 @@ import urllib.parse
 import pytest
 import requests
 import urllib3
+import urllib3.connection
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
@@ -198,56 +199,79 @@ def _pool(request):
     return cls(parts.hostname, parts.port)
 
 
+def _conn(request):
+    parts = urllib.parse.urlsplit(request.url)
+    cls = urllib3.connection.HTTPSConnection if parts.scheme == "https" else urllib3.connection.HTTPConnection
+    return cls(parts.hostname, parts.port)
+
+
+def _within(outer, inner, cause=False):
+    """``outer`` as if raised while handling ``inner`` (``raise outer`` in an except block, or ``from inner``)."""
+    outer.__context__ = inner
+    if cause:
+        outer.__cause__ = inner
+    return outer
+
+
+# The chains below are the ones requests 2.34 / urllib3 2.x raise on a real socket (checked once against a
+# local listener that refuses, closes after reading the request, resets, or never answers).
 def refused():
-    """Connection refused: ``requests`` raises ConnectionError(MaxRetryError(NewConnectionError)); nothing sent."""
+    """Connection refused: ConnectionError(MaxRetryError(NewConnectionError from ConnectionRefusedError))."""
     def build(request):
-        reason = urllib3.exceptions.NewConnectionError(
-            None, "Failed to establish a new connection: [Errno 111] Connection refused")
-        return requests.exceptions.ConnectionError(
-            urllib3.exceptions.MaxRetryError(_pool(request), request.path_url, reason), request=request)
+        cause = ConnectionRefusedError(111, "Connection refused")
+        reason = _within(urllib3.exceptions.NewConnectionError(
+            _conn(request), "Failed to establish a new connection: %s" % cause), cause, cause=True)
+        retry = _within(urllib3.exceptions.MaxRetryError(_pool(request), request.path_url, reason), reason, cause=True)
+        return _within(requests.exceptions.ConnectionError(retry, request=request), retry)
     return Fault("refused", False, build)
 
 
 def dropped():
     """The server closed the connection after reading the request, before answering (the response is lost)."""
     def build(request):
-        return requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
-            "Connection aborted.", http.client.RemoteDisconnected("Remote end closed connection without response")),
-            request=request)
+        cause = http.client.RemoteDisconnected("Remote end closed connection without response")
+        protocol = _within(urllib3.exceptions.ProtocolError("Connection aborted.", cause), cause)
+        return _within(requests.exceptions.ConnectionError(protocol, request=request), protocol)
     return Fault("dropped", True, build)
 
 
 def reset():
     """Connection reset by peer while waiting for the answer (after the request went out)."""
     def build(request):
-        return requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
-            "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")), request=request)
+        cause = ConnectionResetError(104, "Connection reset by peer")
+        protocol = _within(urllib3.exceptions.ProtocolError("Connection aborted.", cause), cause)
+        return _within(requests.exceptions.ConnectionError(protocol, request=request), protocol)
     return Fault("reset", True, build)
 
 
 def read_timeout():
     """No answer within ``timeout`` (the request was sent)."""
     def build(request):
-        return requests.exceptions.ReadTimeout(urllib3.exceptions.ReadTimeoutError(
-            _pool(request), request.path_url, "Read timed out. (read timeout=30)"), request=request)
+        cause = TimeoutError("timed out")
+        inner = _within(urllib3.exceptions.ReadTimeoutError(_pool(request), request.path_url,
+                                                            "Read timed out. (read timeout=30)"), cause)
+        return _within(requests.exceptions.ReadTimeout(inner, request=request), inner)
     return Fault("read_timeout", True, build)
 
 
 def connect_timeout():
     """No TCP connection within ``timeout`` (nothing sent)."""
     def build(request):
-        reason = urllib3.exceptions.ConnectTimeoutError(None, "Connection to em.example timed out. (connect timeout=30)")
-        return requests.exceptions.ConnectTimeout(
-            urllib3.exceptions.MaxRetryError(_pool(request), request.path_url, reason), request=request)
+        cause = TimeoutError("timed out")
+        reason = _within(urllib3.exceptions.ConnectTimeoutError(
+            _conn(request), "Connection to em.example timed out. (connect timeout=30)"), cause, cause=True)
+        retry = _within(urllib3.exceptions.MaxRetryError(_pool(request), request.path_url, reason), reason, cause=True)
+        return _within(requests.exceptions.ConnectTimeout(retry, request=request), retry)
     return Fault("connect_timeout", False, build)
 
 
 def tls_failure(text="[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)"):
     """Certificate verification failed during the handshake (nothing sent)."""
     def build(request):
-        inner = ssl.SSLCertVerificationError(1, text)
-        return requests.exceptions.SSLError(urllib3.exceptions.MaxRetryError(
-            _pool(request), request.path_url, urllib3.exceptions.SSLError(inner)), request=request)
+        cause = ssl.SSLCertVerificationError(1, text)
+        inner = _within(urllib3.exceptions.SSLError(cause), cause)
+        retry = _within(urllib3.exceptions.MaxRetryError(_pool(request), request.path_url, inner), inner, cause=True)
+        return _within(requests.exceptions.SSLError(retry, request=request), retry)
     return Fault("tls", False, build)
 
 

@@ -1,0 +1,387 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""_http: base URL, TLS options, the retry policy (safe vs unsafe requests), error translation, body cap, cookies."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _http
+from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy, base_url
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
+    EM_TOKEN, FakeServer, Reply, connect_timeout, cut_body, dropped, expect_error, read_timeout, refused, reset,
+    tls_failure, wrong_tls_version, xml)
+
+BASE = "https://em.example:9398/api"
+WHERE = "https://em.example:9398/api"
+
+
+# ------------------------------------------------------------------------------------------------ base_url
+@pytest.mark.parametrize("server,port,path,expected", [
+    ("em.example", 9398, "/api", "https://em.example:9398/api"),
+    ("  em.example  ", 9398, "", "https://em.example:9398"),
+    ("EM.Example", 9398, "", "https://em.example:9398"),
+    ("em.example:9443", 9398, "/api", "https://em.example:9443/api"),
+    ("https://em.example", 9398, "/api", "https://em.example:9398/api"),
+    ("https://em.example:9443/", 9398, "/api", "https://em.example:9443/api"),
+    ("http://em.example:9399/api/", 9398, "/api", "http://em.example:9399/api"),
+    ("HTTPS://em.example/some/path?x=1", 4443, "", "https://em.example:4443"),
+    ("10.0.0.5", 4443, "", "https://10.0.0.5:4443"),
+    ("[fd00::5]", 9398, "/api", "https://[fd00::5]:9398/api"),
+    ("[fd00::5]:9443", 9398, "/api", "https://[fd00::5]:9443/api"),
+    ("https://[::1]:4443", 9398, "", "https://[::1]:4443"),
+    ("fd00::5", 9398, "/api", "https://[fd00::5]:9398/api"),
+])
+def test_base_url_forms(server, port, path, expected):
+    assert base_url(server, port, path=path) == expected
+
+
+def test_base_url_default_scheme():
+    assert base_url("em.example", 9399, default_scheme="http") == "http://em.example:9399"
+
+
+@pytest.mark.parametrize("server,port,message", [
+    ("", 9398, "No server given: set the server option or its environment variable"),
+    (None, 9398, "No server given: set the server option or its environment variable"),
+    ("   ", 9398, "No server given: set the server option or its environment variable"),
+    ("ftp://em.example", 9398, "server 'ftp://em.example' is not a hostname, host:port or http(s) URL"),
+    ("https://", 9398, "server 'https://' is not a hostname, host:port or http(s) URL"),
+    ("em.example:abc", 9398, "server 'https://em.example:abc' has an invalid port"),
+    ("em.example:99999", 9398, "server 'https://em.example:99999' has an invalid port"),
+    ("em.example:0", 9398, "port 0 is not a TCP port (1-65535)"),
+    ("em.example", 70000, "port 70000 is not a TCP port (1-65535)"),
+    ("em.example", 0, "port 0 is not a TCP port (1-65535)"),
+    ("em.example", None, "port None is not a TCP port (1-65535)"),
+])
+def test_base_url_bad_input_is_a_usage_error(server, port, message):
+    with expect_error("usage") as caught:
+        base_url(server, port)
+    assert str(caught.error) == message
+
+
+# ------------------------------------------------------------------------------------------------ TLS
+def test_certificates_are_checked_by_default(server, make_transport, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport().request("GET", "/api/")
+    assert server.calls[0].verify is True
+
+
+def test_a_ca_bundle_from_the_environment_is_used_without_ca_path(server, make_transport, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport().request("GET", "/api/")
+    assert server.calls[0].verify == "/etc/ssl/corporate.pem"
+
+
+def test_ca_path_reaches_the_request(server, make_transport, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by the fake")
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(ca_path=str(ca)).request("GET", "/api/")
+    assert server.calls[0].verify == str(ca)
+
+
+def test_requests_ca_bundle_does_not_override_ca_path(server, make_transport, monkeypatch, tmp_path):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/elsewhere.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(ca_path=str(tmp_path / "ca.pem")).request("GET", "/api/")
+    assert server.calls[0].verify == str(tmp_path / "ca.pem")
+
+
+def test_validate_certs_false_wins_over_ca_path_and_environment(server, make_transport, monkeypatch, tmp_path):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/elsewhere.pem")
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(validate_certs=False, ca_path=str(tmp_path / "ca.pem")).request("GET", "/api/")
+    assert server.calls[0].verify is False
+
+
+def test_timeout_and_user_agent_reach_the_request(server, make_transport):
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(timeout=12.5, user_agent="ansible-backupops.veeam/0.1.0 (test)").request("GET", "/api/")
+    assert server.calls[0].timeout == 12.5
+    assert server.calls[0].headers["User-Agent"] == "ansible-backupops.veeam/0.1.0 (test)"
+
+
+def test_tls_verification_failure_names_ca_path_and_validate_certs(server, make_transport):
+    server.on("POST", "/api/sessionMngr/", tls_failure())
+    with expect_error("tls") as caught:
+        make_transport().request("POST", "/api/sessionMngr/?v=latest", safe=True, display_path="/api/sessionMngr/")
+    assert str(caught.error) == (
+        "TLS handshake with %s failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+        "certificate (_ssl.c:1006) (POST /api/sessionMngr/). Give the CA certificate that signed the server's "
+        "certificate as ca_path, or set validate_certs: false to skip the check (not recommended)" % WHERE)
+    assert len(server.attempts) == 1  # a TLS failure is not transient: no retry
+    assert "?v=" not in str(caught.error)
+
+
+def test_https_against_a_plain_http_port(server, make_transport):
+    server.on("GET", "/api/", wrong_tls_version())
+    with expect_error("tls", "did not answer TLS: if it serves plain HTTP, give server as http://host:port"):
+        make_transport().request("GET", "/api/")
+
+
+def test_http_against_an_https_port(server, make_transport):
+    server.on("GET", "/api/", dropped())
+    transport = make_transport(base="http://em.example:9398/api", retry=RetryPolicy(attempts=1))
+    with expect_error("connection") as caught:
+        transport.request("GET", "/api/")
+    assert str(caught.error) == ("Lost the connection to http://em.example:9398/api: the connection was closed before a "
+                                 "response arrived (if the server expects HTTPS, give server as https://host:port) "
+                                 "(GET /api/)")
+
+
+# ------------------------------------------------------------------------------------------------ retries (safe)
+@pytest.mark.parametrize("status", [503, 502, 504, 429])
+def test_a_get_is_retried_on_transient_statuses(server, make_transport, clock, status):
+    server.on("GET", "/api/jobs", Reply(status), Reply(status), xml(200, "em_jobs_entity_references.xml"))
+    response = make_transport().request("GET", "/api/jobs")
+    assert response.status == 200 and b"EntityReferences" in response.body
+    assert server.count("GET", "/api/jobs") == 3
+    assert clock.sleeps == [0.375, 0.75]  # base 0.5 * 2**n, full jitter with rand = 0.5 -> 3/4 of the ceiling
+
+
+def test_a_get_gives_up_after_attempts_and_returns_the_last_answer(server, make_transport, clock):
+    server.on("GET", "/api/jobs", Reply(503))
+    response = make_transport().request("GET", "/api/jobs")
+    assert response.status == 503
+    assert server.count("GET", "/api/jobs") == 4
+    assert clock.sleeps == [0.375, 0.75, 1.5]
+
+
+def test_backoff_is_capped(server, make_transport, clock):
+    server.on("GET", "/api/jobs", Reply(503))
+    make_transport(retry=RetryPolicy(attempts=7, base=1.0, cap=4.0, sleep=clock.sleep, rand=lambda: 1.0)).request(
+        "GET", "/api/jobs")
+    assert clock.sleeps == [1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
+
+
+@pytest.mark.parametrize("retry_after,expected", [("3", 3.0), ("0", 0.0), ("2.5", 2.5), ("120", 8.0), ("-5", 0.0),
+                                                  ("soon", 0.375), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.375)])
+def test_retry_after_is_honoured_and_capped(server, make_transport, clock, retry_after, expected):
+    server.on("GET", "/api/jobs", Reply(429, headers={"Retry-After": retry_after}), xml(200, "<EntityReferences/>"))
+    assert make_transport().request("GET", "/api/jobs").status == 200
+    assert clock.sleeps == [expected]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500, 501])
+def test_other_statuses_are_not_retried(server, make_transport, clock, status):
+    server.on("GET", "/api/jobs", Reply(status))
+    assert make_transport().request("GET", "/api/jobs").status == status
+    assert server.count("GET") == 1 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("fault", [refused, dropped, reset, read_timeout, connect_timeout])
+def test_a_get_is_retried_on_connection_trouble(server, make_transport, clock, fault):
+    server.on("GET", "/api/jobs", fault(), fault(), xml(200, "<EntityReferences/>"))
+    transport = make_transport()
+    assert transport.request("GET", "/api/jobs").status == 200
+    assert len(server.attempts) == 3 and transport.requests_sent == 3
+    assert clock.sleeps == [0.375, 0.75]
+
+
+def test_connection_refused_until_the_end(server, make_transport, clock):
+    server.on("GET", "/api/jobs", refused())
+    with expect_error("connection") as caught:
+        make_transport().request("GET", "/api/jobs?format=Entity")
+    assert str(caught.error) == ("Could not connect to %s: [Errno 111] Connection refused (GET /api/jobs). Check server "
+                                 "and port, and that the Veeam REST service is running" % WHERE)
+    assert len(server.attempts) == 4 and server.calls == [] and len(clock.sleeps) == 3
+    assert caught.error.transient
+
+
+def test_read_timeout_until_the_end_names_the_timeout_option(server, make_transport):
+    server.on("GET", "/api/jobs", read_timeout())
+    with expect_error("timeout") as caught:
+        make_transport(timeout=30).request("GET", "/api/jobs")
+    assert str(caught.error) == ("%s did not answer within 30 s (the timeout option) (GET /api/jobs). Raise timeout if "
+                                 "the server is slow" % WHERE)
+    assert caught.error.status is None and caught.error.method == "GET" and caught.error.path == "/api/jobs"
+
+
+def test_connect_timeout_until_the_end(server, make_transport):
+    server.on("GET", "/api/jobs", connect_timeout())
+    with expect_error("timeout") as caught:
+        make_transport(timeout=5).request("GET", "/api/jobs")
+    assert str(caught.error) == ("Could not connect to %s within 5 s (GET /api/jobs). Check server and port, and that a "
+                                 "firewall lets the connection through" % WHERE)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "DELETE", "OPTIONS"])
+def test_other_safe_methods_are_retried(server, make_transport, method):
+    server.on(method, "/api/logonSessions/x", Reply(503), Reply(204))
+    assert make_transport().request(method, "/api/logonSessions/x").status == 204
+    assert server.count(method) == 2
+
+
+def test_a_post_marked_safe_is_retried(server, make_transport):
+    server.on("POST", "/api/sessionMngr/", Reply(503), dropped(), Reply(201))
+    assert make_transport().request("POST", "/api/sessionMngr/?v=latest", safe=True).status == 201
+    assert server.count("POST") == 3
+
+
+def test_a_request_can_bring_its_own_policy(server, make_transport, clock):
+    server.on("POST", "/v8/token", Reply(429))
+    own = RetryPolicy(attempts=6, base=1.0, cap=20.0, sleep=clock.sleep, rand=lambda: 0.0)
+    assert make_transport().request("POST", "/v8/token", safe=True, retry=own).status == 429
+    assert server.count("POST") == 6 and clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+def test_retry_policy_delays():
+    policy = RetryPolicy(attempts=0, base=0.5, cap=8.0, rand=lambda: 0.0)
+    assert policy.attempts == 1
+    assert [policy.delay(n) for n in range(6)] == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0]
+    high = RetryPolicy(rand=lambda: 0.999999)
+    assert all(high.delay(n) <= min(8.0, 0.5 * 2 ** n) for n in range(8))
+    assert policy.delay(3, retry_after=100) == 8.0 and policy.delay(0, retry_after=1.5) == 1.5
+
+
+# ------------------------------------------------------------------------------------------------ unsafe requests
+@pytest.mark.parametrize("status", [503, 502, 504, 429, 500])
+def test_a_post_is_never_retried_on_an_error_status(server, make_transport, clock, status):
+    server.on("POST", "/api/jobs/x", Reply(status))
+    assert make_transport().request("POST", "/api/jobs/x?action=start").status == status
+    assert server.count("POST") == 1 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("fault,reason", [
+    (dropped, "Lost the connection to %s: the connection was closed before a response arrived; " % WHERE),
+    (reset, "Lost the connection to %s: [Errno 104] Connection reset by peer; " % WHERE),
+    (read_timeout, "%s did not answer within 30 s (the timeout option); " % WHERE),
+])
+def test_a_post_whose_response_is_lost_is_sent_once(server, make_transport, clock, fault, reason):
+    server.on("POST", "/api/jobs/x", fault(), xml(202, "em_task_running_start_job.xml"))
+    with expect_error("response_lost") as caught:
+        make_transport().request("POST", "/api/jobs/x?action=start", display_path="/api/jobs/{id}")
+    assert str(caught.error).startswith(reason + "the server may or may not have acted on the request (POST "
+                                        "/api/jobs/{id})")
+    assert server.count("POST") == 1 and len(server.attempts) == 1 and clock.sleeps == []
+    assert not caught.error.transient
+
+
+def test_a_post_whose_body_breaks_off_is_response_lost(server, make_transport):
+    server.on("POST", "/api/jobs/x", cut_body(202, b'<Task xmlns="http://www.veeam.com/ent/v1.0" Type="Ta'))
+    with expect_error("response_lost", "the server may or may not have acted on the request"):
+        make_transport().request("POST", "/api/jobs/x?action=start")
+    assert server.count("POST") == 1
+
+
+def test_a_get_whose_body_breaks_off_is_a_connection_error(server, make_transport):
+    server.on("GET", "/api/jobs", cut_body(200, b"<EntityRefer"), xml(200, "<EntityReferences/>"))
+    assert make_transport().request("GET", "/api/jobs").body == b"<EntityReferences/>"
+    assert server.count("GET") == 2
+
+
+def test_a_refused_post_may_be_tried_again(server, make_transport, clock):
+    server.on("POST", "/api/jobs/x", refused(), connect_timeout(), xml(202, "em_task_running_start_job.xml"))
+    assert make_transport().request("POST", "/api/jobs/x?action=start").status == 202
+    assert len(server.attempts) == 3 and server.count("POST") == 1 and clock.sleeps == [0.375, 0.75]
+
+
+def test_a_post_refused_until_the_end_is_a_connection_error_not_response_lost(server, make_transport):
+    server.on("POST", "/api/jobs/x", refused())
+    with expect_error("connection", "Could not connect to"):
+        make_transport().request("POST", "/api/jobs/x?action=start")
+    assert server.calls == [] and len(server.attempts) == 4
+
+
+# ------------------------------------------------------------------------------------------------ other failures
+def test_an_unexpected_requests_error_is_a_connection_error(server, make_transport):
+    server.on("GET", "/api/jobs", lambda call: (_ for _ in ()).throw(requests.exceptions.InvalidURL("bad url")))
+    with expect_error("connection") as caught:
+        make_transport(retry=RetryPolicy(attempts=1)).request("GET", "/api/jobs")
+    assert str(caught.error) == "Request to %s failed: bad url (GET /api/jobs)" % WHERE
+
+
+def test_an_unexpected_python_error_is_a_connection_error(server, make_transport):
+    server.on("GET", "/api/jobs", lambda call: (_ for _ in ()).throw(ValueError("odd")))
+    with expect_error("connection") as caught:
+        make_transport(retry=RetryPolicy(attempts=1)).request("GET", "/api/jobs")
+    assert str(caught.error) == "Request to %s failed: ValueError: odd (GET /api/jobs)" % WHERE
+
+
+def test_error_messages_show_no_query_string(server, make_transport):
+    server.on("GET", "/api/query", refused())
+    with expect_error("connection") as caught:
+        make_transport(retry=RetryPolicy(attempts=1)).request("GET", "/api/query?type=Job&filter=Name%3D%3D%22x%22")
+    assert "filter" not in str(caught.error) and "type=Job" not in str(caught.error)
+    assert caught.error.path == "/api/query"
+
+
+# ------------------------------------------------------------------------------------------------ bodies, cookies
+def test_a_body_over_the_cap_by_content_length(server, make_transport):
+    server.on("GET", "/api/jobs", Reply(200, b"<x/>", headers=[("Content-Length", str(_http.MAX_BODY_BYTES + 1))],
+                                        content_length=False))
+    with expect_error("parse") as caught:
+        make_transport().request("GET", "/api/jobs")
+    assert str(caught.error) == ("The server sent a response of %d bytes, more than the %d this collection reads "
+                                 "(GET /api/jobs)" % (_http.MAX_BODY_BYTES + 1, _http.MAX_BODY_BYTES))
+
+
+def test_a_streamed_body_over_the_cap(server, make_transport, monkeypatch):
+    monkeypatch.setattr(_http, "MAX_BODY_BYTES", 1000)
+    server.on("GET", "/api/jobs", Reply(200, b"<a>" + b"x" * 2000 + b"</a>", content_length=False))
+    with expect_error("parse") as caught:
+        make_transport().request("GET", "/api/jobs")
+    assert str(caught.error) == ("The server sent a response larger than the 1000 bytes this collection reads "
+                                 "(GET /api/jobs)")
+    assert server.count("GET") == 1  # not a transient failure
+
+
+def test_a_body_at_the_cap_is_read(server, make_transport, monkeypatch):
+    monkeypatch.setattr(_http, "MAX_BODY_BYTES", 1000)
+    body = b"<a>" + b"x" * 990 + b"</a>"
+    server.on("GET", "/api/jobs", Reply(200, body))
+    assert make_transport().request("GET", "/api/jobs").body == body
+
+
+def test_cookies_are_never_kept(server, make_transport):
+    cookie = "X-RestSvcSessionId=%s; Path=/api; HttpOnly" % EM_TOKEN
+    server.on("POST", "/api/sessionMngr/", Reply(201, b"", [("X-RestSvcSessionId", EM_TOKEN), ("Set-Cookie", cookie)]))
+    server.on("GET", "/api/jobs", xml(200, "<EntityReferences/>"))
+    transport = make_transport()
+    transport.request("POST", "/api/sessionMngr/?v=latest", safe=True)
+    transport.request("GET", "/api/jobs")
+    assert len(transport.session.cookies) == 0
+    assert "Cookie" not in server.calls[1].headers
+
+
+def test_the_fake_server_does_deliver_cookies():
+    """The control for the test above: a session with the default cookie policy keeps and sends the cookie."""
+    fake = FakeServer()
+    fake.on("POST", "/api/sessionMngr/", Reply(201, b"", [("Set-Cookie", "X-RestSvcSessionId=abc; Path=/api")]))
+    fake.on("GET", "/api/jobs", Reply(200, b"<x/>"))
+    with requests.Session() as session:
+        fake.mount_on(session)
+        session.post("https://em.example:9398/api/sessionMngr/?v=latest")
+        session.get("https://em.example:9398/api/jobs")
+    assert fake.calls[1].headers.get("Cookie") == "X-RestSvcSessionId=abc"
+
+
+def test_response_headers_are_case_insensitive(server, make_transport):
+    server.on("GET", "/api/", Reply(200, b"<x/>", [("x-restsvcsessionid", "abc")], content_type="application/xml"))
+    response = make_transport().request("GET", "/api/")
+    assert response.header("X-RestSvcSessionId") == "abc" and response.content_type == "application/xml"
+    assert response.header("Missing", "default") == "default"
+    assert (response.method, response.path) == ("GET", "/api/")
+
+
+# ------------------------------------------------------------------------------------------------ URLs
+def test_links_from_the_server_are_reached_at_the_base(make_transport):
+    transport = make_transport(base="https://em.example:9398/api/")
+    assert transport.url("https://em01.lab.local:9398/api/jobs/1?format=Entity") == \
+        "https://em.example:9398/api/jobs/1?format=Entity"
+    assert transport.url("/api/jobs") == "https://em.example:9398/api/jobs"
+    assert transport.url("api/jobs") == "https://em.example:9398/api/jobs"
+
+
+def test_requests_library_missing(monkeypatch):
+    monkeypatch.setattr(_http, "HAS_REQUESTS", False)
+    with expect_error("usage") as caught:
+        _http.Transport(BASE)
+    assert str(caught.error) == "The requests Python library is required"
