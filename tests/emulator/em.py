@@ -1015,10 +1015,10 @@ class EnterpriseManagerApi(Api):
         cutoff = self.clock.now() - float(self.settings["session_retention_days"]) * 86400
         return [s for s in sessions if s.created >= cutoff]
 
-    def _session_list(self, req: Request, sessions: list[Session], newest_first: bool) -> Response:
+    def _session_list(self, req: Request, sessions: list[Session], newest_first: bool, kind: str = "backup") -> Response:
         sessions = sorted(self._recent(sessions), key=lambda s: s.created, reverse=newest_first)
         if self._format_entity(req):
-            tag = "ReplicaJobSessions" if sessions and sessions[0].kind == "replica" else "BackupJobSessions"
+            tag = "ReplicaJobSessions" if kind == "replica" else "BackupJobSessions"
             return self._render(req, 200, L(tag, [self._session_entity(req, s) for s in sessions], key=tag))
         return self._render(req, 200, L("EntityReferences", [self._session_ref(req, s) for s in sessions], key="Refs"))
 
@@ -1043,7 +1043,7 @@ class EnterpriseManagerApi(Api):
         return self._session_list(req, self._sessions_of_kind("backup", "agent"), newest_first=True)
 
     def h_replica_sessions(self, req: Request, ls: LogonSession) -> Response:  # pylint: disable=unused-argument
-        return self._session_list(req, self._sessions_of_kind("replica"), newest_first=True)
+        return self._session_list(req, self._sessions_of_kind("replica"), newest_first=True, kind="replica")
 
     def h_job_sessions(self, req: Request, ls: LogonSession, id: str) -> Response:  # pylint: disable=redefined-builtin,unused-argument
         job = self._job(id, "vm")
@@ -1051,7 +1051,8 @@ class EnterpriseManagerApi(Api):
 
     def h_job_replica_sessions(self, req: Request, ls: LogonSession, id: str) -> Response:  # pylint: disable=redefined-builtin,unused-argument
         job = self._job(id, "vm")
-        return self._session_list(req, [s for s in self._job_sessions(job) if s.kind == "replica"], newest_first=False)
+        return self._session_list(req, [s for s in self._job_sessions(job) if s.kind == "replica"], newest_first=False,
+                                  kind="replica")
 
     def h_nas_sessions(self, req: Request, ls: LogonSession, id: str) -> Response:  # pylint: disable=redefined-builtin,unused-argument
         return self._session_list(req, self._job_sessions(self._job(id, "nas")), newest_first=False)

@@ -289,6 +289,7 @@ def test_replica_sessions(em_api) -> None:
     assert len(caller.get_xml(f"/api/jobs/{JOB_REPLICA}/backupSessions")) == 0
     sid = sess.get("UID").rsplit(":", 1)[1]
     assert caller.call("GET", f"/api/replicaSessions/{sid}").status == 200
+    assert caller.get_xml(f"/api/jobs/{JOB_SQL}/replicaSessions", "format=Entity").tag == f"{NS}ReplicaJobSessions"
     assert caller.call("GET", f"/api/backupSessions/{sid}").status == 404
 
 
