@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""_poll: the growing interval, the deadline, history, tolerated errors, several things at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import expect_error
+
+
+def poller(clock, timeout=600, interval=5, **kwargs):
+    return Poller(timeout, interval, clock=clock.monotonic, sleep=clock.sleep, **kwargs)
+
+
+class Script:
+    """A probe that returns the scripted values (the last repeats) and records the clock at every call."""
+
+    def __init__(self, clock, *values):
+        self.clock = clock
+        self.values = list(values)
+        self.times = []
+
+    def __call__(self, *_args):
+        self.times.append(self.clock.now)
+        value = self.values.pop(0) if len(self.values) > 1 else self.values[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def transient():
+    return VeeamError("Lost the connection to https://em.example:9398/api", kind="connection", method="GET",
+                      path="/api/tasks/{id}")
+
+
+# ------------------------------------------------------------------------------------------------ interval
+def test_the_interval_grows_from_first_to_poll_interval(clock):
+    probe = Script(clock, *(["Working"] * 60 + ["Stopped"]))
+    result = poller(clock, interval=5).wait(probe, lambda v: v == "Stopped")
+    assert clock.sleeps[0] == 1.0
+    assert all(b >= a for a, b in zip(clock.sleeps, clock.sleeps[1:]))
+    assert max(clock.sleeps) == 5.0 and clock.sleeps[-5:] == [5.0] * 5
+    assert clock.sleeps[:10] == [1.0] * 10  # ratio 0.1 of the time waited: grows once 10 s have passed
+    assert result.polls == 61 and result.value == "Stopped"
+
+
+def test_pause_formula(clock):
+    p = poller(clock, interval=30, first=2, ratio=0.25)
+    assert [p.pause(e) for e in (0, 4, 8, 40, 120, 1000)] == [2.0, 2.0, 2.0, 10.0, 30.0, 30.0]
+    assert poller(clock, interval=0.5, first=1.0).first == 0.5  # first never exceeds poll_interval
+
+
+def test_a_quick_job_needs_no_sleep(clock):
+    result = poller(clock).wait(Script(clock, "Stopped"), lambda v: v == "Stopped")
+    assert clock.sleeps == [] and result.elapsed == 0 and result.polls == 1
+    assert result.history == [{"state": "Stopped", "elapsed": 0}]
+
+
+# ------------------------------------------------------------------------------------------------ deadline
+def test_never_sleeps_past_the_deadline_and_polls_once_more_at_it(clock):
+    probe = Script(clock, "Working")
+    start = clock.now
+    with expect_error("wait_timeout") as caught:
+        poller(clock, timeout=12, interval=5).wait(probe, lambda v: v == "Stopped")
+    assert sum(clock.sleeps) == pytest.approx(12.0)
+    assert probe.times[-1] == pytest.approx(start + 12.0)  # the last poll is at the deadline
+    assert clock.now == pytest.approx(start + 12.0)
+    assert str(caught.error) == "Gave up waiting after 12 s; last state: Working"
+    assert caught.error.details == {"elapsed": 12.0}
+
+
+def test_a_slow_probe_counts_against_the_deadline(clock):
+    def slow():
+        clock.advance(7)
+        return "Working"
+    # polls end at 7, 15 and 23.5 s (7 s each, pauses of 1 and 1.5 s): the third already ran past the deadline
+    with expect_error("wait_timeout", "Gave up waiting after 24 s"):
+        poller(clock, timeout=20, interval=5).wait(slow, lambda v: False)
+    assert clock.sleeps == [1.0, 1.5]
+
+
+def test_the_timeout_callback_gets_the_last_value_and_history(clock):
+    seen = {}
+
+    def on_timeout(value, elapsed, history):
+        seen.update(value=value, elapsed=elapsed, history=history)
+        return VeeamError("Job 'Nightly' is still %s after %.0f s; run the task again" % (value["state"], elapsed),
+                          kind="wait_timeout")
+    probe = Script(clock, {"state": "Starting"}, {"state": "Working", "progress": 10}, {"state": "Working", "progress": 42})
+    with expect_error("wait_timeout") as caught:
+        poller(clock, timeout=30).wait(probe, lambda v: v["state"] == "Stopped", state=lambda v: v["state"],
+                                       on_timeout=on_timeout)
+    assert str(caught.error) == "Job 'Nightly' is still Working after 30 s; run the task again"
+    assert seen["value"] == {"state": "Working", "progress": 42} and seen["elapsed"] == 30.0
+    assert [h["state"] for h in seen["history"]] == ["Starting", "Working"]
+
+
+def test_a_callback_returning_none_gives_the_default_error(clock):
+    with expect_error("wait_timeout", "Gave up waiting after 3 s; last state: Working"):
+        poller(clock, timeout=3).wait(Script(clock, "Working"), lambda v: False, on_timeout=lambda *a: None)
+
+
+@pytest.mark.parametrize("timeout,interval,message", [
+    (0, 5, "wait_timeout must be a positive number of seconds, got 0"),
+    (-10, 5, "wait_timeout must be a positive number of seconds, got -10"),
+    (None, 5, "wait_timeout must be a positive number of seconds, got None"),
+    (60, 0, "poll_interval must be a positive number of seconds, got 0"),
+    (60, -1.5, "poll_interval must be a positive number of seconds, got -1.5"),
+    (60, None, "poll_interval must be a positive number of seconds, got None"),
+])
+def test_zero_or_negative_timeouts_are_rejected(clock, timeout, interval, message):
+    with expect_error("usage") as caught:
+        poller(clock, timeout=timeout, interval=interval)
+    assert str(caught.error) == message
+
+
+# ------------------------------------------------------------------------------------------------ history
+def test_history_records_state_changes_only(clock):
+    probe = Script(clock, "Starting", "Working", "Working", "Working", "Stopping", "Stopped")
+    result = poller(clock).wait(probe, lambda v: v == "Stopped")
+    assert [h["state"] for h in result.history] == ["Starting", "Working", "Stopping", "Stopped"]
+    assert [h["elapsed"] for h in result.history] == [0, 1.0, 4.0, 5.0]
+    assert result.polls == 6 and result.elapsed == 5.0
+
+
+def test_state_function_names_values(clock):
+    probe = Script(clock, {"s": "a", "n": 1}, {"s": "a", "n": 2}, {"s": "b", "n": 3})
+    result = poller(clock).wait(probe, lambda v: v["s"] == "b", state=lambda v: v["s"])
+    assert [h["state"] for h in result.history] == ["a", "b"] and result.value == {"s": "b", "n": 3}
+
+
+# ------------------------------------------------------------------------------------------------ errors
+def test_transient_errors_are_tolerated_up_to_the_limit(clock):
+    probe = Script(clock, transient(), transient(), transient(), "Stopped")
+    result = poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
+    assert result.value == "Stopped" and result.polls == 1 and len(probe.times) == 4
+
+
+def test_one_more_transient_error_is_raised_with_the_count(clock):
+    probe = Script(clock, transient(), transient(), transient(), transient(), "Stopped")
+    with expect_error("connection") as caught:
+        poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
+    assert str(caught.error) == ("Lost the connection to https://em.example:9398/api (4 failed polls in a row) "
+                                 "(GET /api/tasks/{id})")
+    assert len(probe.times) == 4
+
+
+def test_the_count_restarts_after_a_good_poll(clock):
+    probe = Script(clock, transient(), transient(), transient(), "Working", transient(), transient(), transient(),
+                   "Stopped")
+    assert poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped").value == "Stopped"
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_transient_statuses_are_tolerated(clock, status):
+    busy = VeeamError("Enterprise Manager could not return the task", kind="http", status=status)
+    assert poller(clock).wait(Script(clock, busy, "Stopped"), lambda v: v == "Stopped").value == "Stopped"
+
+
+@pytest.mark.parametrize("error", [
+    VeeamError("Enterprise Manager could not return the task", kind="http", status=500),
+    VeeamError("Task task-3 was not found", kind="not_found", status=404),
+    VeeamError("rejected", kind="auth", status=401),
+    VeeamError("not XML", kind="parse"),
+])
+def test_other_errors_end_the_wait_at_once(clock, error):
+    probe = Script(clock, error, "Stopped")
+    with pytest.raises(VeeamError) as info:
+        poller(clock).wait(probe, lambda v: v == "Stopped")
+    assert info.value is error and len(probe.times) == 1 and clock.sleeps == []
+
+
+def test_a_timeout_while_failing_names_an_unknown_state(clock):
+    with expect_error("wait_timeout", "Gave up waiting after 2 s; last state: unknown"):
+        poller(clock, timeout=2, tolerate=100).wait(Script(clock, transient()), lambda v: True)
+
+
+# ------------------------------------------------------------------------------------------------ wait_all
+def test_wait_all_keeps_elapsed_per_key(clock):
+    plan = {"a": ["Working", "Working", "Stopped"], "b": ["Working"] * 6 + ["Stopped"]}
+    probed = []
+
+    def probe(key, last):
+        probed.append((key, last))
+        values = plan[key]
+        return values.pop(0) if len(values) > 1 else values[0]
+    results = poller(clock).wait_all({"a": None, "b": "Queued"}, probe, lambda v: v == "Stopped")
+    assert set(results) == {"a", "b"}
+    assert results["a"].elapsed == 2.0 and results["a"].polls == 3
+    assert results["b"].elapsed == 6.0 and results["b"].polls == 7
+    assert probed[:2] == [("a", None), ("b", "Queued")]  # each probe gets the key's last known value
+    assert [k for k, _ in probed].count("a") == 3  # a finished key is not probed again
+
+
+def test_wait_all_timeout_gets_pending_and_finished(clock):
+    got = {}
+
+    def on_timeout(pending, finished, elapsed):
+        got.update(pending=pending, finished=finished, elapsed=elapsed)
+        return VeeamError("%d of %d runs still going" % (len(pending), len(pending) + len(finished)),
+                          kind="wait_timeout")
+    values = {"a": "Stopped", "b": "Working"}
+    with expect_error("wait_timeout") as caught:
+        poller(clock, timeout=10).wait_all({"a": None, "b": None}, lambda k, _v: values[k], lambda v: v == "Stopped",
+                                           on_timeout=on_timeout)
+    assert str(caught.error) == "1 of 2 runs still going"
+    assert list(got["pending"]) == ["b"] and got["pending"]["b"][0] == "Working"
+    assert got["pending"]["b"][1] == [{"state": "Working", "elapsed": 0}]
+    assert list(got["finished"]) == ["a"] and got["finished"]["a"].value == "Stopped" and got["elapsed"] == 10.0
+
+
+def test_wait_all_default_timeout_lists_every_pending_state(clock):
+    values = {"a": "Working", "b": "Starting", "c": "Stopped"}
+    with expect_error("wait_timeout", "Gave up waiting after 5 s; last state: Working, Starting"):
+        poller(clock, timeout=5).wait_all(dict.fromkeys(values), lambda k, _v: values[k], lambda v: v == "Stopped")
+
+
+def test_wait_all_with_nothing_to_wait_for(clock):
+    assert poller(clock).wait_all({}, lambda k, v: v, lambda v: True) == {}
