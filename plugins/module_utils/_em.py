@@ -200,6 +200,9 @@ def _entities(data):
             return [item for item in value if isinstance(item, dict)]
         if isinstance(value, dict) and ("href" in value or "uid" in value):
             return [value]
+        if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), list):
+            # JSON wraps entity lists twice: {"Entities": {"BackupJobSessions": {"BackupJobSessions": [...]}}}
+            return [item for item in next(iter(value.values())) if isinstance(item, dict)]
     return []
 
 

@@ -440,6 +440,8 @@ def await_sessions(em, runs, module):
                 run.job["name"], run.task["id"], run.task.get("message") or "no message")
             continue
         run.session = waited.value["session"]
+        if run.task and run.task.get("id") and not waited.value.get("task", {}).get("lost"):
+            run.task = em.get_task(run.task["id"])   # the start task's final state, read once
         result = str(run.session.get("result") or "")
         name, reason = run.session["name"], run.session.get("failure_message")
         run.msg = "Job %r: session %s ended %s after %.1f s" % (run.job["name"], name, result, waited.elapsed)
