@@ -279,7 +279,7 @@ class EnterpriseManager:
                                        "Content-Length": "0"},
                               display_path="/api/sessionMngr/")
         if resp.status == 401:
-            raise VeeamError("Enterprise Manager rejected the username or password for %r" % self.username,
+            raise VeeamError("Enterprise Manager rejected the username or password for '%s'" % self.username,
                              kind=E.AUTH, status=401, method="POST", path="/api/sessionMngr/",
                              veeam_message=self._veeam_message(resp)[0],
                              hint="Check username (DOMAIN\\user) and password; the account needs the Portal "
@@ -381,7 +381,7 @@ class EnterpriseManager:
         elif resp.status == 401:
             hint = "The logon session is no longer valid (Enterprise Manager ends idle sessions after 15 minutes)"
         elif resp.status == 403:
-            hint = ("The account %r lacks the Enterprise Manager role for this; starting jobs needs Portal "
+            hint = ("The account '%s' lacks the Enterprise Manager role for this; starting jobs needs Portal "
                     "Administrator" % (self.username or self.user_name or "in use"))
         if message:
             text += ": " + message.rstrip(".")
