@@ -392,7 +392,7 @@ class EnterpriseManager:
         supported = []
         try:
             entry = W.root(W.parse(self.t.request("GET", "/api/").body))[1]
-            for version in entry.get("supported_versions") or []:
+            for version in (entry.get("supported_versions") if isinstance(entry, dict) else None) or []:
                 if isinstance(version, dict) and version.get("name"):
                     supported.append(version["name"])
         except VeeamError:
