@@ -441,7 +441,11 @@ def await_sessions(em, runs, module):
             continue
         run.session = waited.value["session"]
         if run.task and run.task.get("id") and not waited.value.get("task", {}).get("lost"):
-            run.task = em.get_task(run.task["id"])   # the start task's final state, read once
+            try:
+                run.task = em.get_task(run.task["id"])   # the start task's final state, read once
+            except VeeamError as exc:
+                if exc.kind != E.NOT_FOUND:
+                    raise
         result = str(run.session.get("result") or "")
         name, reason = run.session["name"], run.session.get("failure_message")
         run.msg = "Job %r: session %s ended %s after %.1f s" % (run.job["name"], name, result, waited.elapsed)
