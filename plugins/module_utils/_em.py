@@ -241,6 +241,7 @@ class EnterpriseManager:
         self.logoff_on_exit = logoff
         self.relogons = 0
         self.warn = warn or (lambda message: None)
+        self._start_tasks = set()  # ids of the start tasks this client already accounted for
 
     # ------------------------------------------------------------------ session lifecycle
     def __enter__(self):
@@ -530,7 +531,9 @@ class EnterpriseManager:
             if exc.kind != E.RESPONSE_LOST:
                 raise
             return self._settle_lost_start(job, before, exc)
-        return task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
+        task = task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
+        self._start_tasks.add(task["id"])
+        return task
 
     def _settle_lost_start(self, job, before, lost):
         """The start's response was lost: find out from EM whether it took effect before anything else."""
@@ -549,13 +552,15 @@ class EnterpriseManager:
                          hint="Run the task again once the connection to Enterprise Manager is stable")
 
     def _unknown_start_task(self, job):
-        """A start task of this logon session for ``job`` (tasks belong to the session that created them)."""
+        """A start task of this logon session for ``job`` (tasks belong to the session that created them) that is
+        not the task of a start this client already accounted for (several jobs are started in one session)."""
         data = self.get("/api/tasks", what="tasks")
         for entity in _entities(data):
             task = task_view(entity)
             message = task.get("message") or ""
-            if (task.get("operation") or "").lower().startswith("start") and (
+            if task["id"] not in self._start_tasks and (task.get("operation") or "").lower().startswith("start") and (
                     not message or job["name"] in message):
+                self._start_tasks.add(task["id"])
                 return task
         return None
 
