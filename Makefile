@@ -35,6 +35,8 @@ SOURCES       := $(shell find galaxy.yml README.md LICENSE requirements.txt bind
 # Every tool (pip, ansible-galaxy, ansible-test, ansible-lint) keeps its caches under .work/home, not in ~.
 export HOME := $(AT_HOME)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+# The tools call each other (antsibull-docs runs ansible-doc, galaxy-importer runs ansible-lint): use .venv's.
+export PATH := $(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_NOCOLOR := 1
 

@@ -8,7 +8,7 @@ venv=$1; collections=$2; tarball=$3; work=$4
 out=$("$venv/bin/ansible-builder" introspect --sanitize "$collections")
 echo "$out"
 for dep in requests xmltodict; do
-  grep -q "^- ${dep}>=.*backupops.veeam" <<<"$out" || { echo "ee-check: ${dep} missing from the introspected requirements"; exit 1; }
+  grep -q "${dep}>=.*from collection backupops.veeam" <<<"$out" || { echo "ee-check: ${dep} missing from the introspected requirements"; exit 1; }
 done
 rm -rf "$work/ee-context" "$work/ee-def"; mkdir -p "$work/ee-def"
 cp "$tarball" "$work/ee-def/"
@@ -30,7 +30,8 @@ additional_build_files:
   - src: $(basename "$tarball")
     dest: collections
 DEF
-"$venv/bin/ansible-builder" create --file "$work/ee-def/execution-environment.yml" --context "$work/ee-context" >/dev/null
+"$venv/bin/ansible-builder" create --file "$work/ee-def/execution-environment.yml" --context "$work/ee-context" \
+  --output-filename Containerfile >/dev/null
 test -s "$work/ee-context/Containerfile"
 test -s "$work/ee-context/_build/requirements.yml"
 echo "ee-check: introspection lists requests and xmltodict; build context created in $work/ee-context"
