@@ -41,7 +41,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help demo test setup venv venv-2.16 build install sanity sanity-2.19 sanity-2.16 units units-emulator \
-        integration lint ansible-lint changelog-lint docs-lint action-groups galaxy-importer ee-check \
+        integration reliability examples lint ansible-lint changelog-lint docs-lint action-groups galaxy-importer ee-check \
         emulator emulator-start emulator-stop bench clean
 
 help:
@@ -115,6 +115,21 @@ integration: setup
 	  $(VENV)/bin/ansible-test integration --venv --requirements $(AT_OPTS) $(TARGETS) || rc=$$?; \
 	  cd $(ROOT) && $(MAKE) --no-print-directory emulator-stop; exit $$rc
 
+# The reliability and security suite (faults, bad input, secrets at -vvvv, TLS): pytest driving ansible against
+# emulators it starts and restarts itself.
+reliability: setup
+	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/reliability
+
+# Every playbook in examples/ against the emulator (the demo is one of them).
+examples: setup
+	@$(MAKE) --no-print-directory emulator-start
+	@rc=0; $(ROOT)/tools/run_examples.sh $(EMU_DIR)/endpoints.json $(VENV) $(COLLECTIONS) || rc=$$?; \
+	  $(MAKE) --no-print-directory emulator-stop; exit $$rc
+
+# Benchmarks are not tests: `make test` does not run them.
+bench: setup
+	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python benchmarks/run.py
+
 lint: ansible-lint changelog-lint docs-lint action-groups galaxy-importer ee-check
 
 ansible-lint: setup
@@ -142,6 +157,8 @@ test: setup
 	@$(STEP) "unit tests"                   $(MAKE) --no-print-directory units
 	@$(STEP) "emulator tests"               $(MAKE) --no-print-directory units-emulator
 	@$(STEP) "integration (emulator)"       $(MAKE) --no-print-directory integration
+	@$(STEP) "reliability and security"     $(MAKE) --no-print-directory reliability
+	@$(STEP) "examples/ playbooks"          $(MAKE) --no-print-directory examples
 	@$(STEP) "ansible-lint (production)"    $(MAKE) --no-print-directory ansible-lint
 	@$(STEP) "antsibull-changelog lint"     $(MAKE) --no-print-directory changelog-lint
 	@$(STEP) "antsibull-docs lint"          $(MAKE) --no-print-directory docs-lint
