@@ -3,7 +3,7 @@
 Routing, authentication (OAuth2 password/refresh grants, bearer tokens, logout, token throttling), job
 actions, job sessions and restore sessions.  The state lives in ``m365_state.py``; the per-version
 rendering in ``m365_views.py``.  Every behaviour and every assumption is written down in the ``## VB365``
-section of ``docs/emulator.md`` (kept in ``docs/emulator-vb365.md`` until it is merged there).
+section of ``docs/emulator.md``.
 
 Time: job sessions run on the shared simulated :class:`~emulator.core.Clock`; access and refresh tokens
 expire on wall-clock seconds (``time.time()``), so speeding the simulated clock up does not log clients out.
