@@ -83,17 +83,18 @@ def quote_filter_value(value):
 
 
 def _links(entity):
-    """An entity's links as ``{rel: [link, ...]}`` (a job has several Down links)."""
+    """An entity's links as ``{rel: [link, ...]}`` (a job has several Down links); malformed links are skipped."""
     out = {}
-    for link in entity.get("links") or []:
-        if isinstance(link, dict) and link.get("rel"):
+    links = entity.get("links")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and isinstance(link.get("rel"), str) and link["rel"]:
             out.setdefault(link["rel"], []).append(link)
     return out
 
 
 def _link(entity, rel, link_type=None):
     for link in _links(entity).get(rel, []):
-        if link_type is None or (link.get("type") or "").lower() == link_type.lower():
+        if link_type is None or str(link.get("type") or "").lower() == link_type.lower():
             return link
     return None
 
@@ -486,14 +487,15 @@ class EnterpriseManager:
         """The job's backup (or replica) sessions, newest first, from the job's Down link."""
         link = None
         for candidate in _links({"links": job["_links"]}).get("Down", []):
-            if (candidate.get("type") or "").endswith("JobSessionReferenceList"):
+            if str(candidate.get("type") or "").endswith("JobSessionReferenceList") and isinstance(
+                    candidate.get("href"), str):
                 link = candidate
                 break
         path = link["href"] if link else "%s/%s/backupSessions" % (_COLLECTION[job["_kind"]], job["id"])
         path = path.split("?")[0] + "?format=Entity"
         data = self.get(path, what="sessions of job %r" % job["name"])
         items = [session_view(entity) for entity in _entities(data)]
-        items.sort(key=lambda s: s.get("creation_time") or "", reverse=True)
+        items.sort(key=lambda s: str(s.get("creation_time") or ""), reverse=True)
         return items
 
     def latest_session(self, job):
@@ -513,7 +515,7 @@ class EnterpriseManager:
         """The start route of a job: its Start (or, for backup copy jobs, Sync) link, else the documented one."""
         action = _START_ACTION.get(job["type"], "start")
         link = _link({"links": job["_links"]}, action.capitalize())
-        if link and link.get("href"):
+        if link and isinstance(link.get("href"), str) and link["href"]:
             return link["href"]
         if job["_kind"] == "nas":
             return "/api/nas/jobs/%s/%s" % (job["id"], action)
@@ -532,7 +534,7 @@ class EnterpriseManager:
                 raise
             return self._settle_lost_start(job, before, exc)
         task = task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
-        self._start_tasks.add(task["id"])
+        self._start_tasks.add(str(task["id"]))
         return task
 
     def _settle_lost_start(self, job, before, lost):
@@ -558,9 +560,9 @@ class EnterpriseManager:
         for entity in _entities(data):
             task = task_view(entity)
             message = task.get("message") or ""
-            if task["id"] not in self._start_tasks and (task.get("operation") or "").lower().startswith("start") and (
-                    not message or job["name"] in message):
-                self._start_tasks.add(task["id"])
+            if str(task["id"]) not in self._start_tasks and str(task.get("operation") or "").lower().startswith(
+                    "start") and (not message or job["name"] in str(message)):
+                self._start_tasks.add(str(task["id"]))
                 return task
         return None
 
