@@ -864,6 +864,25 @@ def test_sessions_follow_the_jobs_link_newest_first(em_server, make_em):
     assert em_server.calls[1].query == "format=Entity"
 
 
+def test_sessions_with_odd_fields_do_not_crash_the_sorting(em_server, make_em):
+    odd = fixture_bytes("em_backup_session_stopped_success.xml").decode().replace(
+        "<CreationTimeUTC>2014-10-19T05:22:52Z</CreationTimeUTC>",
+        "<CreationTimeUTC>2014-10-19T05:22:52Z</CreationTimeUTC><CreationTimeUTC>again</CreationTimeUTC>").replace(
+        SESSION, "22222222-2222-4222-8222-222222222222")
+    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, xml(200, "<BackupJobSessions>%s%s</BackupJobSessions>" % (
+        re.sub(r' xmlns="[^"]*"', "", odd),
+        re.sub(r' xmlns="[^"]*"', "", fixture_bytes("em_backup_session_working_reconstructed.xml").decode()))))
+    with make_em() as em:
+        assert len(em.sessions(job_of("em_job_entity.xml"))) == 2
+
+
+def test_a_job_whose_links_are_malformed_has_no_start_link(make_em):
+    job = _em._job({"uid": "urn:veeam:Job:%s" % DB_BACKUP, "name": "x", "links": [
+        {"rel": "Start", "href": {"text": "/api/jobs/x?action=start"}}, {"rel": ["Up"], "href": "/a"}, "text", 5]}, "vm")
+    assert make_em().start_path(job) == "/api/jobs/%s?action=start" % DB_BACKUP
+    assert job["backup_server"] is None
+
+
 def test_sessions_without_a_link_use_the_documented_route(em_server, make_em):
     em_server.on("GET", "/api/nas/jobs/%s/backupSessions" % NAS, sessions_list("em_backup_session_stopped_success.xml"))
     with make_em() as em:
