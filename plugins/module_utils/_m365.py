@@ -221,7 +221,7 @@ def restore_type_name(value):
 def job_view(raw, organizations=None, organization_id=None):
     """A job with the same keys in every version; ``organization_id`` for versions whose jobs lack it."""
     org_id = raw.get("organizationId") or organization_id
-    org_name = (organizations or {}).get(org_id) if org_id else None
+    org_name = (organizations or {}).get(org_id) if isinstance(org_id, str) else None
     return {
         "id": raw.get("id"),
         "name": raw.get("name"),
@@ -384,8 +384,8 @@ class Vb365:
                                           "password": self._password}, "the login")
         if data is None:
             if resp.status in (400, 401, 403):
-                message, _ = self._veeam_message(resp)
-                raise VeeamError("VB365 rejected the username or password for %r" % self.username, kind=E.AUTH,
+                message = self._veeam_message(resp)[0]
+                raise VeeamError("VB365 rejected the username or password for '%s'" % self.username, kind=E.AUTH,
                                  status=resp.status, method="POST", path=self.routes.token(),
                                  veeam_message=message,
                                  hint="Check username and password; the account needs VB365 REST API access")
@@ -492,11 +492,14 @@ class Vb365:
         (``/Organizations/{id}/Jobs``, one request per organization)."""
         for oid in org_ids if org_ids is not None else list(self.organizations()):
             for job in _items(self.get(self.routes.organization_jobs(oid), what="jobs of organization %s" % oid)):
-                self._job_orgs[job.get("id")] = oid
+                if isinstance(job.get("id"), str):
+                    self._job_orgs[job["id"]] = oid
 
     def organization_of(self, raw_job):
         """The organization id of a job, when VB365 said it (v8) or it was looked up."""
-        return raw_job.get("organizationId") or self._job_orgs.get(raw_job.get("id"))
+        job_id = raw_job.get("id")
+        org_id = raw_job.get("organizationId") or (self._job_orgs.get(job_id) if isinstance(job_id, str) else None)
+        return org_id if isinstance(org_id, str) else None
 
     def list_jobs(self, page_size=500):
         """Every job (all pages in v8), as raw dicts."""
@@ -547,16 +550,16 @@ class Vb365:
             orgs = self.organizations()
             if not self.routes.jobs_have_organization:
                 self._map_job_organizations()
-            listed = "; ".join("%s (organization %s)" % (j.get("id"), orgs.get(self.organization_of(j))
-                                                          or self.organization_of(j) or "unknown")
-                               for j in matches)
+            listed = "; ".join("%s (organization %s)" % (
+                j.get("id"), orgs.get(self.organization_of(j)) or self.organization_of(j) or "unknown")
+                for j in matches)
             raise VeeamError("%d VB365 jobs are named %r: %s" % (len(matches), job_name, listed),
                              kind=E.AMBIGUOUS, hint="Choose one with organization or job_id")
         return matches[0]
 
     def job_view(self, raw):
         orgs = self._organizations if self._organizations is not None else {}
-        return job_view(raw, orgs, self._job_orgs.get(raw.get("id")))
+        return job_view(raw, orgs, self.organization_of(raw))
 
     # ------------------------------------------------------------------ job actions
     def act(self, job, action, full=False, before=NOT_READ):
@@ -601,7 +604,7 @@ class Vb365:
     # ------------------------------------------------------------------ job sessions
     def job_sessions(self, job_id):
         """The job's sessions (the newest 30 from v5, all of them up to v4), newest first."""
-        path, _ = self.routes.job_sessions(job_id)
+        path = self.routes.job_sessions(job_id)[0]
         return newest_first(_items(self.get(path, what="sessions of job %s" % job_id)))
 
     def latest_session(self, job_id):

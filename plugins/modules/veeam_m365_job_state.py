@@ -22,7 +22,7 @@ description:
   - The job is found by O(job_id), or by its exact O(job_name) among all jobs (all pages of the list in V(v8)),
     optionally within one O(organization).
 author:
-  - backupops maintainers
+  - backupops maintainers (@backupops)
 options:
   job_id:
     description:
@@ -103,7 +103,7 @@ notes:
     C(lastStatus) and C(lastRun) instead, with a warning, and RV(session) is not returned."
   - "VB365 answers a start of a running job, and a stop of an idle one, with an error; the module reads the job
     first and does not send them. If another client started or stopped the job in between, the module reports
-    the job as it found it then, with RV(changed=false) and a warning."
+    the job as it found it then, with C(changed=false) and a warning."
   - "The module never sends a start twice: if the connection breaks after the start was sent, it asks VB365
     whether the job started before doing anything else."
 seealso:

@@ -18,7 +18,7 @@ description:
     C(Stopped). A session that is already stopped is left alone.
   - Works with the REST API versions V(v3) (VBO 3.0) to V(v8) (VB365 8); V(v2) has no explore action.
 author:
-  - backupops maintainers
+  - backupops maintainers (@backupops)
 options:
   state:
     description:
