@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared unit-test helpers: module arguments for AnsibleModule on ansible-core 2.16 to 2.19.
+
+ansible-core 2.19 refuses the classic trick of setting ``basic._ANSIBLE_ARGS`` ("No serialization profile was
+specified") and offers ``ansible.module_utils.testing.patch_module_args``; 2.16 to 2.18 do not have it, so the
+fallback patches ``_ANSIBLE_ARGS``.  ``exit_json``/``fail_json`` must run inside the context (2.19 looks the
+profile up when it writes the result).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from unittest import mock
+
+import pytest
+
+try:
+    from ansible.module_utils.testing import patch_module_args  # ansible-core >= 2.19
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+
+        serialized = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode("utf-8")
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", serialized):
+            yield
+
+
+class ModuleExit(Exception):
+    """What a module run ended with: ``result`` (the JSON it wrote) and whether it ``failed``."""
+
+    def __init__(self, result, code):
+        super().__init__(result)
+        self.result = result
+        self.code = code
+
+    @property
+    def failed(self):
+        return bool(self.result.get("failed"))
+
+
+@pytest.fixture
+def run_module(capsys):
+    """``run_module(args, function)``: call ``function()`` with ``args`` as the module arguments (and the
+    exit inside the same context); returns a :class:`ModuleExit` with the result the module printed."""
+    def run(args, function):
+        with patch_module_args(args):
+            with pytest.raises(SystemExit) as info:
+                function()
+        out = capsys.readouterr().out
+        return ModuleExit(json.loads(out), info.value.code)
+    return run
+
+
+@pytest.fixture
+def module_args():
+    """The ``patch_module_args`` context manager of the running ansible-core (or its fallback)."""
+    return patch_module_args
