@@ -512,9 +512,8 @@ def test_quote_filter_value():
 
 
 def test_a_job_of_every_type_is_looked_for_by_name(em_server, make_em):
-    em_server.on("GET", "/api/query", lambda call: xml(200, query_result(entity("em_agent_backup_job_entity.xml"),
-                                                                        wrapper="AgentBackupJobs"))
-                 if call.params["type"] == ["AgentBackupJob"] else empty_query())
+    agents = xml(200, query_result(entity("em_agent_backup_job_entity.xml"), wrapper="AgentBackupJobs"))
+    em_server.on("GET", "/api/query", lambda call: agents if call.params["type"] == ["AgentBackupJob"] else empty_query())
     with make_em() as em:
         job = em.find_job(job_name="Server Backup")
     assert [c.params["type"][0] for c in em_server.calls if c.path == "/api/query"] == ["Job", "NasJob", "AgentBackupJob"]

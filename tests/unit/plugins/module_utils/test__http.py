@@ -291,15 +291,22 @@ def test_a_post_refused_until_the_end_is_a_connection_error_not_response_lost(se
 
 
 # ------------------------------------------------------------------------------------------------ other failures
+def raising(error):
+    """A route answer that raises ``error`` from inside the adapter (as a broken requests setup would)."""
+    def answer(_call):
+        raise error
+    return answer
+
+
 def test_an_unexpected_requests_error_is_a_connection_error(server, make_transport):
-    server.on("GET", "/api/jobs", lambda call: (_ for _ in ()).throw(requests.exceptions.InvalidURL("bad url")))
+    server.on("GET", "/api/jobs", raising(requests.exceptions.InvalidURL("bad url")))
     with expect_error("connection") as caught:
         make_transport(retry=RetryPolicy(attempts=1)).request("GET", "/api/jobs")
     assert str(caught.error) == "Request to %s failed: bad url (GET /api/jobs)" % WHERE
 
 
 def test_an_unexpected_python_error_is_a_connection_error(server, make_transport):
-    server.on("GET", "/api/jobs", lambda call: (_ for _ in ()).throw(ValueError("odd")))
+    server.on("GET", "/api/jobs", raising(ValueError("odd")))
     with expect_error("connection") as caught:
         make_transport(retry=RetryPolicy(attempts=1)).request("GET", "/api/jobs")
     assert str(caught.error) == "Request to %s failed: ValueError: odd (GET /api/jobs)" % WHERE

@@ -561,8 +561,9 @@ def test_a_refused_action_is_retried_because_nothing_was_sent(vb_server, make_vb
     assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1
 
 
-@pytest.mark.parametrize("status,code,kind", [(409, None, "conflict"), (400, "OperationConflict", "conflict"),
-                                             (400, None, "http"), (500, None, "http"), (403, None, "forbidden")])
+@pytest.mark.parametrize("status,code,kind", [
+    (409, None, "conflict"), (400, "OperationConflict", "conflict"), (400, None, "http"), (500, None, "http"),
+    (403, None, "forbidden")])
 def test_a_refused_start(vb_server, make_vb, status, code, kind):
     vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(status, {"message": "Job is already running.",
                                                                    "errorCode": code}))

@@ -194,7 +194,7 @@ def test_wait_all_keeps_elapsed_per_key(clock):
     assert results["a"].elapsed == 2.0 and results["a"].polls == 3
     assert results["b"].elapsed == 6.0 and results["b"].polls == 7
     assert probed[:2] == [("a", None), ("b", "Queued")]  # each probe gets the key's last known value
-    assert [k for k, _ in probed].count("a") == 3  # a finished key is not probed again
+    assert [key for key, _last in probed].count("a") == 3  # a finished key is not probed again
 
 
 def test_wait_all_timeout_gets_pending_and_finished(clock):

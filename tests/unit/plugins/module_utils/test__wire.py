@@ -285,7 +285,7 @@ def test_deep_nesting_is_a_parse_error_not_a_crash():
 def test_reasonable_nesting_is_fine():
     body = b'{"a":' * 40 + b'"x"' + b"}" * 40
     value = W.plain(W.parse(body))
-    for _ in range(40):
+    for _level in range(40):
         value = value["a"]
     assert value == "x"
 

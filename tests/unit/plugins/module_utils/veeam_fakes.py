@@ -126,7 +126,8 @@ class Reply:
         self.headers = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
         if content_type:
             self.headers.append(("Content-Type", content_type))
-        if content_length and stream is None and not any(k.lower() == "content-length" for k, _ in self.headers):
+        if content_length and stream is None and not any(
+                k.lower() == "content-length" for k, _value in self.headers):
             self.headers.append(("Content-Length", str(len(self.body))))
         self.stream = stream
 
