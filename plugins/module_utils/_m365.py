@@ -614,10 +614,32 @@ class Vb365:
     def get_session(self, session_id):
         return self.get(self.routes.job_session(session_id), what="job session %s" % session_id)
 
+    def _latest_if_listed(self, job_id):
+        """The job's newest session, or ``NOT_READ`` when a server up to v5 does not list a job's sessions (404)."""
+        try:
+            return self.latest_session(job_id)
+        except VeeamError as exc:
+            if exc.kind != E.NOT_FOUND or not self.routes.legacy_actions:
+                raise
+            return NOT_READ
+
     def running_session(self, job_id):
         """The job's newest session when it is running (Queued or Running), else None."""
-        latest = self.latest_session(job_id)
-        return latest if latest and is_running(latest.get("status")) else None
+        latest = self._latest_if_listed(job_id)
+        return latest if latest and latest is not NOT_READ and is_running(latest.get("status")) else None
+
+    def session_before_start(self, job_id):
+        """What a start's new session is told apart from: the id of the job's newest session (None: it has none).
+
+        ``NOT_READ`` in v8, whose start answers with its session, and up to v5 when the server does not list a
+        job's sessions (the run is then followed through the job's ``lastStatus``, see :meth:`wait_runs`).
+        """
+        if self.routes.start_returns_session:
+            return NOT_READ
+        latest = self._latest_if_listed(job_id)
+        if latest is NOT_READ:
+            return NOT_READ
+        return latest["id"] if latest else None
 
     # ------------------------------------------------------------------ restore sessions
     def explore(self, job, point_in_time=None, restore_type="vex", show_deleted=False, show_all_versions=False):

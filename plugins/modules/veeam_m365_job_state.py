@@ -378,10 +378,7 @@ def start(module, vb, job):
     kind = "an active full backup of " if p["full"] else ""
     if module.check_mode:
         return report(vb, job, True, "Would start %sjob %r" % (kind, job["name"]))
-    before = _m365.NOT_READ
-    if not vb.routes.start_returns_session:
-        latest = vb.latest_session(job["id"])
-        before = latest["id"] if latest else None
+    before = vb.session_before_start(job["id"])
     try:
         session = vb.act(job, "start", full=p["full"], before=before)
     except VeeamError as err:
