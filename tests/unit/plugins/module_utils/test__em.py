@@ -199,6 +199,18 @@ def test_a_busy_server_at_logon_is_retried(server, make_em, clock):
     assert server.count("POST") == 2 and clock.sleeps == [0.375]
 
 
+@pytest.mark.parametrize("body", [Reply(500, b"<html><title>Server Error</title></html>", content_type="text/html"),
+                                  Reply(500, b"", content_type="application/xml"),
+                                  Reply(500, b"<Error Message=", content_type="application/xml")])
+def test_an_error_without_a_readable_body(server, make_em, body):
+    server.on("POST", LOGON, body)
+    with expect_error("http") as caught:
+        with make_em():
+            pass
+    assert str(caught.error) == "Logon to Enterprise Manager failed (HTTP 500 on POST /api/sessionMngr/)"
+    assert caught.error.veeam_message is None
+
+
 def test_logon_server_error(server, make_em):
     server.on("POST", LOGON, em_error(500, "Object reference not set to an instance of an object."))
     with expect_error("http") as caught:
@@ -921,6 +933,38 @@ def test_wait_runs_ignores_the_session_seen_before_the_start(em_server, make_em,
     with expect_error("wait_timeout", "last state: waiting for the backup session to appear"):
         with make_em() as em:
             em.wait_runs({"r": run}, Poller(10, 5, clock=clock.monotonic, sleep=clock.sleep))
+
+
+def test_a_session_without_its_href_is_read_by_id(em_server, make_em):
+    em_server.on("GET", "/api/backupSessions/%s" % SESSION, xml(200, "em_backup_session_stopped_success.xml"))
+    with make_em() as em:
+        assert em.get_session({"id": SESSION, "name": "Fileserver Backup"})["state"] == "Stopped"
+    assert em_server.calls[1].query == "format=Entity"
+
+
+def test_a_logoff_without_a_token_is_a_no_op(make_em, server):
+    assert make_em().logoff() is True and server.attempts == []
+
+
+def test_wait_runs_when_the_start_task_vanished(em_server, make_em, clock):
+    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list(),
+                 sessions_list("em_backup_session_stopped_success.xml"))
+    em_server.on("GET", "/api/tasks/task-1", em_error(404, "Not found"))
+    run = {"job": job_of("em_job_entity.xml"), "before": None, "session": None, "task": {"id": "task-1"}}
+    with make_em() as em:
+        result = em.wait_runs({"r": run}, Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep))["r"]
+    assert result.value["task"]["lost"] is True and result.value["session"]["state"] == "Stopped"
+    assert em_server.count("GET", "/api/tasks/task-1") == 1  # a lost task is not asked for again
+
+
+def test_wait_runs_stops_on_other_task_errors(em_server, make_em, clock):
+    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
+    em_server.on("GET", "/api/tasks/task-1", em_error(500, "Internal error"))
+    run = {"job": job_of("em_job_entity.xml"), "before": None, "session": None, "task": {"id": "task-1"}}
+    with expect_error("http", "Enterprise Manager could not return the task task-1: Internal error (HTTP 500 on GET "
+                              "/api/tasks/{id})"):
+        with make_em() as em:
+            em.wait_runs({"r": run}, Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep))
 
 
 def test_run_helpers():

@@ -374,6 +374,29 @@ def test_error_text_shapes(data, expected):
     assert W.error_text(data) == expected
 
 
+def test_error_text_of_an_oauth_style_error_object_beside_other_members():
+    assert W.error_text({"error": {"message": "inner", "code": "E1"}, "status": 400}) == ("inner", "E1")
+    assert W.error_text({"message": "m", "errorCode": ["not", "text"]}) == ("m", None)
+
+
+def test_plain_skips_non_text_keys_and_refuses_runaway_nesting():
+    assert W.plain({1: "x", "Name": "y"}) == {"name": "y"}
+    deep = {}
+    for _level in range(5000):
+        deep = {"A": deep}
+    with expect_error("parse") as caught:
+        W.plain(deep)
+    assert str(caught.error) == "The server sent a document nested too deeply to read"
+
+
+def test_xml_without_xmltodict(monkeypatch):
+    monkeypatch.setattr(W, "HAS_XMLTODICT", False)
+    with expect_error("parse") as caught:
+        W.parse(b"<Task/>")
+    assert str(caught.error) == "The xmltodict Python library is needed to read XML responses"
+    assert W.parse(b'{"a": 1}') == {"a": 1}
+
+
 def test_error_text_of_message_element_with_attributes():
     data = W.parse(b'<Error StatusCode="500"><Message Lang="en">boom</Message></Error>')
     assert W.error_text(data) == ("boom", None)
