@@ -98,6 +98,9 @@ class Clock:
         self._speed = float(speed)
         self._base_sim = time.time() if start is None else float(start)
         self._base_wall = time.monotonic()
+        #: (simulated time, wall-clock epoch, speed) at the start and at every change of speed or jump, so that
+        #: ``wall_time`` can say when the simulated clock passed a given moment (the benchmarks use it).
+        self._segments: list[tuple[float, float, float]] = [(self._base_sim, time.time(), self._speed)]
 
     def now(self) -> float:
         with self._lock:
@@ -111,10 +114,34 @@ class Clock:
         with self._lock:
             current = self._base_sim + (time.monotonic() - self._base_wall) * self._speed
             self._base_sim, self._base_wall, self._speed = current, time.monotonic(), float(speed)
+            self._segments.append((current, time.time(), self._speed))
 
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._base_sim += float(seconds)
+            current = self._base_sim + (time.monotonic() - self._base_wall) * self._speed
+            self._segments.append((current, time.time(), self._speed))
+
+    def wall_time(self, sim_ts: float | None) -> float | None:
+        """The wall-clock time (``time.time()`` seconds) at which the simulated clock reached ``sim_ts``;
+        ``None`` while that moment is still ahead.  A moment skipped by ``advance`` was reached at the jump."""
+        if sim_ts is None:
+            return None
+        with self._lock:
+            if sim_ts > self._base_sim + (time.monotonic() - self._base_wall) * self._speed:
+                return None
+            segments = list(self._segments)
+        for index in range(len(segments) - 1, -1, -1):
+            seg_sim, seg_wall, seg_speed = segments[index]
+            if sim_ts >= seg_sim or index == 0:
+                if seg_speed > 0:
+                    wall = seg_wall + (sim_ts - seg_sim) / seg_speed
+                else:  # a frozen clock reaches later moments only by a jump, at the next segment's start
+                    wall = seg_wall if sim_ts <= seg_sim else float("inf")
+                if index + 1 < len(segments):
+                    wall = min(wall, segments[index + 1][1])
+                return wall
+        return None  # pragma: no cover - the loop always returns
 
     def snapshot(self) -> dict[str, float]:
         return {"now": self.now(), "speed": self._speed}
@@ -124,6 +151,7 @@ class Clock:
             self._base_sim = max(float(data.get("now", time.time())), time.time())
             self._base_wall = time.monotonic()
             self._speed = float(data.get("speed", self._speed))
+            self._segments = [(self._base_sim, time.time(), self._speed)]
 
 
 class Counters:

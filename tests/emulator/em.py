@@ -367,15 +367,23 @@ class EnterpriseManagerApi(Api):
         return {
             "now": now, "jobs": jobs,
             "tasks": [{"task_id": t.task_id, "operation": t.operation, "state": t.state(now), "success": t.success,
-                       "message": t.message, "job_id": t.job_id} for t in self.tasks.values()],
+                       "message": t.message, "job_id": t.job_id, "finished_at": self._task_finished_at(t)}
+                      for t in self.tasks.values()],
             "logon_sessions": [{"id": ls.id, "username": ls.username, "role": ls.role, "version": ls.version,
                                 "open": self._is_open(ls)} for ls in self.logons.values()],
         }
 
     def _session_summary(self, sess: Session, now: float) -> dict[str, Any]:
+        end = sess.end_time(now)
         return {"id": sess.id, "name": sess.name, "state": sess.state(now), "result": sess.final_result(now),
                 "progress": sess.progress(now), "is_retry": sess.is_retry, "created": fmt_time(sess.created),
-                "end": fmt_time(sess.end_time(now))}
+                "end": fmt_time(end), "ended_at": self.clock.wall_time(end)}
+
+    def _task_finished_at(self, task: Task) -> float | None:
+        """Wall-clock time at which the task became ``Finished`` (``None`` before, or if it never will)."""
+        if task.collect_for is None:
+            return None
+        return self.clock.wall_time(task.created + max(task.run_for, 0.0) + max(task.collect_for, 0.0))
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from emulator.core import Request
+from emulator.core import Clock, Request
 from emulator.em import EnterpriseManagerApi
 
 from .conftest import (ADMIN, JOB_AGENT_LINUX, JOB_AGENT_WIN, JOB_COPY, JOB_EXCHANGE, JOB_FILESERVER, JOB_IMMEDIATE,
@@ -524,3 +524,40 @@ def test_scenario_validation() -> None:
         make_api({"jobs": [{"id": str(uuid.uuid4()), "name": "x", "backup_server": "nope"}]})
     with pytest.raises(ValueError, match="unknown role"):
         make_api({"users": [{"username": "a", "password": "b", "role": "Boss"}]})
+
+
+# --------------------------------------------------------------------------------------------- finish times
+
+def test_clock_wall_time_at_speed_and_after_jumps() -> None:
+    clock = Clock(10.0, start=1000.0)
+    time.sleep(0.05)
+    now_sim, now_wall = clock.now(), time.time()
+    assert clock.wall_time(now_sim + 5) is None
+    assert abs(clock.wall_time(now_sim - 10) - (now_wall - 1.0)) < 0.05
+    frozen = Clock(0.0, start=1000.0)
+    created = time.time()
+    assert abs(frozen.wall_time(1000.0) - created) < 0.05
+    assert frozen.wall_time(1001.0) is None
+    time.sleep(0.05)
+    jumped = time.time()
+    frozen.advance(60)
+    assert abs(frozen.wall_time(1030.0) - jumped) < 0.05  # skipped by the jump: reached at the jump
+    assert abs(frozen.wall_time(1000.0) - created) < 0.05
+    assert clock.wall_time(None) is None
+
+
+def test_state_view_says_when_tasks_and_sessions_finished(em_api) -> None:
+    api, clock, caller = em_api
+    task_id = _action(caller, f"/api/jobs/{JOB_SQL}", "action=start")
+    view = api.state_view()
+    task = next(t for t in view["tasks"] if t["task_id"] == task_id)
+    job = next(j for j in view["jobs"] if j["id"] == JOB_SQL)
+    assert task["finished_at"] is None and job["running_session"]["ended_at"] is None
+    clock.advance(1.5)
+    finished = time.time()
+    task = next(t for t in api.state_view()["tasks"] if t["task_id"] == task_id)
+    assert abs(task["finished_at"] - finished) < 0.05
+    clock.advance(2.0)
+    ended = time.time()
+    job = next(j for j in api.state_view()["jobs"] if j["id"] == JOB_SQL)
+    assert job["last_session"]["state"] == "Stopped" and abs(job["last_session"]["ended_at"] - ended) < 0.05
