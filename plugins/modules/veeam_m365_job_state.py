@@ -180,7 +180,7 @@ job:
     - The job as VB365 describes it, read again after a change (so RV(job.last_status) shows the run that was
       started, and RV(job.is_enabled) the new setting).
     - The same keys in every API version; a field the version does not have is null.
-  returned: success, and on failure once the job was found
+  returned: success, and on failure when the run ended Failed (or Warning) or the wait timed out
   type: dict
   contains:
     id:

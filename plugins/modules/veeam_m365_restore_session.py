@@ -168,7 +168,7 @@ restore_session:
     - The restore session - the one opened (O(state=present)), or the one stopped or found stopped
       (O(state=absent)), as VB365 reported it last.
     - The same keys in every API version; a field the version does not have is null.
-  returned: success, and on failure once the session was known
+  returned: success, and on failure when the wait for the stop timed out
   type: dict
   contains:
     id:
