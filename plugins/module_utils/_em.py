@@ -19,6 +19,7 @@ session that created them; an idle session expires after 15 minutes (401).
 from __future__ import annotations
 
 import base64
+import math
 import re
 import urllib.parse
 
@@ -538,20 +539,42 @@ class EnterpriseManager:
         return task
 
     def _settle_lost_start(self, job, before, lost):
-        """The start's response was lost: find out from EM whether it took effect before anything else."""
-        task = self._unknown_start_task(job)
-        latest = self.latest_session(job)
-        started = task is not None or (latest and session_running(latest) and (
-            before is None or latest["id"] != before.get("id")))
+        """The start's response was lost: find out from EM whether it took effect before anything else.
+
+        When the start timed out (rather than losing its connection), EM may still be working on it: it is given
+        as long again as ``timeout`` to show the start before the module says it saw none.
+        """
+        task, started = self._start_seen(job, before)
+        slow = bool(lost.details.get("timed_out"))
+        looks = 0
+        while slow and not started and looks < math.ceil(min(float(self.t.timeout or 1), 30.0)):
+            self.t.retry.sleep(1.0)
+            looks += 1
+            task, started = self._start_seen(job, before)
         if started:
             self.warn("The response to the start of job %r was lost; Enterprise Manager shows the job started, "
                       "so it was not started again" % job["name"])
             return task or {"id": None, "state": None, "operation": None, "success": None, "message": None,
                             "href": None, "_lost": True}
+        if slow:
+            raise VeeamError("Enterprise Manager did not answer the start of job %r within %s s (the timeout option), "
+                             "and %d s later still shows no new task or running session for it; the start was not "
+                             "sent again, but Enterprise Manager may still carry it out"
+                             % (job["name"], self.t.timeout, looks), kind=E.RESPONSE_LOST, method=lost.method,
+                             path=lost.path, hint="Check the job (backupops.veeam.veeam_em_job_info) before starting "
+                                                  "it again, and raise timeout if Enterprise Manager is slow")
         raise VeeamError("The start request for job %r got no response, and Enterprise Manager shows no new task "
                          "or running session for it, so it was not started; it was not sent again"
                          % job["name"], kind=E.RESPONSE_LOST, method=lost.method, path=lost.path,
                          hint="Run the task again once the connection to Enterprise Manager is stable")
+
+    def _start_seen(self, job, before):
+        """``(task, started)``: a start task of ours for the job, and whether EM shows the job started."""
+        task = self._unknown_start_task(job)
+        latest = self.latest_session(job)
+        started = task is not None or bool(latest and session_running(latest) and (
+            before is None or latest["id"] != before.get("id")))
+        return task, started
 
     def _unknown_start_task(self, job):
         """A start task of this logon session for ``job`` (tasks belong to the session that created them) that is

@@ -297,7 +297,7 @@ class Transport:
                               hint="Check server and port, and that a firewall lets the connection through")
         if rex is not None and isinstance(exc, rex.Timeout):
             return VeeamError("%s did not answer within %s s (the timeout option)" % (where, self.timeout),
-                              kind=E.TIMEOUT, method=method, path=shown,
+                              kind=E.TIMEOUT, method=method, path=shown, details={"timed_out": True},
                               hint="Raise timeout if the server is slow")
         if rex is not None and isinstance(exc, (rex.ConnectionError, rex.ChunkedEncodingError)):
             reason = _short(exc)
