@@ -314,8 +314,8 @@ class EnterpriseManager:
         try:
             if not self.session_id:
                 self.session_id = self.current_session_id()
-            resp = self.t.request("DELETE", "/api/logonSessions/%s" % self.session_id, headers=self._headers(),
-                                  display_path=shown_path("/api/logonSessions/%s" % self.session_id))
+            path = "/api/logonSessions/%s" % _urlquote(str(self.session_id))
+            resp = self.t.request("DELETE", path, headers=self._headers(), display_path=shown_path(path))
             if resp.status not in (200, 204, 401, 404):
                 raise self._status_error(resp, "Logoff from Enterprise Manager failed")
             return resp.status in (401, 404)
@@ -590,7 +590,7 @@ class EnterpriseManager:
         return None
 
     def get_task(self, task_id):
-        resp = self.call("GET", "/api/tasks/%s" % task_id, expect=(200, 404), what="task %s" % task_id)
+        resp = self.call("GET", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 404), what="task %s" % task_id)
         if resp.status == 404:
             raise VeeamError(
                 "Task %s was not found in this Enterprise Manager logon session: EM tasks belong to the logon "
@@ -644,7 +644,8 @@ class EnterpriseManager:
         return poller.wait_all(runs, probe, run_done, run_state, on_timeout)
 
     def delete_task(self, task_id):
-        self.call("DELETE", "/api/tasks/%s" % task_id, expect=(200, 204, 404), what="to delete task %s" % task_id)
+        self.call("DELETE", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 204, 404),
+                  what="to delete task %s" % task_id)
 
 
 def task_done(task):
