@@ -244,6 +244,7 @@ class EnterpriseManager:
         self.relogons = 0
         self.warn = warn or (lambda message: None)
         self._start_tasks = set()  # ids of the start tasks this client already accounted for
+        self.started = []  # (job name, task id or None) of every start this client made, for error messages
 
     # ------------------------------------------------------------------ session lifecycle
     def __enter__(self):
@@ -536,6 +537,7 @@ class EnterpriseManager:
             return self._settle_lost_start(job, before, exc)
         task = task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
         self._start_tasks.add(str(task["id"]))
+        self.started.append((job["name"], task["id"]))
         return task
 
     def _settle_lost_start(self, job, before, lost):
@@ -552,6 +554,7 @@ class EnterpriseManager:
             looks += 1
             task, started = self._start_seen(job, before)
         if started:
+            self.started.append((job["name"], task["id"] if task else None))
             self.warn("The response to the start of job %r was lost; Enterprise Manager shows the job started, "
                       "so it was not started again" % job["name"])
             return task or {"id": None, "state": None, "operation": None, "success": None, "message": None,

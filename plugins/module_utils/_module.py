@@ -71,6 +71,7 @@ class VeeamModule:
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
         self.warnings = []
+        self.clients = []  # the clients this run built: fail() tells what they changed before an error
         if not _http.HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(_http.REQUESTS_IMPORT_ERROR))
         if not _wire.HAS_XMLTODICT:
@@ -105,15 +106,19 @@ class VeeamModule:
     def em(self, logoff=None):
         """An Enterprise Manager client (a context manager: logon on enter unless session_token, logoff on exit)."""
         p = self.params
-        return _em.EnterpriseManager(self.transport(), username=p["username"], password=p["password"],
-                                     api_version=p["api_version"], session_token=p.get("session_token"),
-                                     logoff=logoff, warn=self.warn)
+        client = _em.EnterpriseManager(self.transport(), username=p["username"], password=p["password"],
+                                       api_version=p["api_version"], session_token=p.get("session_token"),
+                                       logoff=logoff, warn=self.warn)
+        self.clients.append(client)
+        return client
 
     def m365(self):
         """A VB365 client (a context manager: login on enter, logout on exit from v7)."""
         p = self.params
-        return _m365.Vb365(self.transport(), p["username"], p["password"], api_version=p["api_version"],
-                           warn=self.warn)
+        client = _m365.Vb365(self.transport(), p["username"], p["password"], api_version=p["api_version"],
+                             warn=self.warn)
+        self.clients.append(client)
+        return client
 
     def poller(self):
         return Poller(self.params["wait_timeout"], self.params["poll_interval"])
@@ -143,7 +148,15 @@ class VeeamModule:
         self.module.exit_json(**result)
 
     def fail(self, err, **extra):
+        """fail_json with the error; an error after a job was started says so first, with changed: true (unless the
+        error itself tells what changed)."""
         result = err.to_result()
         result.update(extra)
+        msg = str(err)
+        started = [item for client in self.clients for item in getattr(client, "started", [])]
+        if started and "changed" not in result:
+            msg = "Started %s, then: %s" % (", ".join("job %r%s" % (name, " (task %s)" % task if task else "")
+                                                      for name, task in started), msg)
+            result["changed"] = True
         result.setdefault("changed", False)
-        self.module.fail_json(msg=str(err), **result)
+        self.module.fail_json(msg=msg, **result)
