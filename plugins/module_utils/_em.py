@@ -604,29 +604,47 @@ class EnterpriseManager:
         return task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
 
     # ------------------------------------------------------------------ waiting
-    def wait_tasks(self, tasks, poller, on_timeout=None):
+    def wait_tasks(self, tasks, poller, on_timeout=None, fresh=False):
         """Poll tasks (``{key: task}``) until each is Finished; ``{key: WaitResult}``.
 
         OperationFinished means the backup server is done but EM has not collected the outcome yet, so it is
         polled on until Finished.  A task that vanished because the logon session expired and was replaced
         (EM tasks belong to their logon session) comes back with ``state`` ``Lost`` and ``lost: true``.
+        With ``fresh``, the tasks were just read (the start's answer, or ``get_task``), so the first poll comes
+        after the first pause.  While several tasks are pending, one ``GET /api/tasks`` per round reads them all
+        (the logon session's tasks, full ``Task`` entities: RestAPI.xsd ``TaskListType``); a task missing from
+        that list is read on its own.
         """
+        listed = {}
+
+        def prefetch(keys):
+            listed.clear()
+            if len(keys) > 1:
+                for entity in _entities(self.get("/api/tasks", what="tasks")):
+                    view = task_view(entity)
+                    listed[str(view["id"])] = view
+
         def probe(_key, task):
+            if str(task["id"]) in listed:
+                return listed[str(task["id"])]
             try:
                 return self.get_task(task["id"])
             except VeeamError as exc:
                 if exc.kind == E.NOT_FOUND and self.relogons:
                     return dict(task, state="Lost", lost=True)
                 raise
-        return poller.wait_all(tasks, probe, lambda t: t.get("lost") or task_done(t), _task_state, on_timeout)
+        return poller.wait_all(tasks, probe, lambda t: t.get("lost") or task_done(t), _task_state, on_timeout,
+                               fresh=fresh, prefetch=prefetch)
 
-    def wait_runs(self, runs, poller, on_timeout=None):
+    def wait_runs(self, runs, poller, on_timeout=None, fresh=False):
         """Poll job runs until each has a stopped backup session; ``{key: WaitResult}``.
 
         A run is ``{"job": job, "before": session id or None, "session": session or None, "task": task or
         None}``.  First the session this start created is looked for (the newest one that is not ``before``);
         while it has not appeared, the start's task is read too, so a start that Enterprise Manager refused
         (its task finished without success) ends the wait with ``failed_start: true`` instead of a timeout.
+        With ``fresh``, the runs were just started (or found running), so the first poll comes after the first
+        pause.
         """
         def probe(_key, run):
             if run.get("session") is not None:
@@ -644,7 +662,7 @@ class EnterpriseManager:
                     task = dict(task, lost=True)
                 return dict(run, task=task, failed_start=task_done(task) and task.get("success") is False)
             return run
-        return poller.wait_all(runs, probe, run_done, run_state, on_timeout)
+        return poller.wait_all(runs, probe, run_done, run_state, on_timeout, fresh=fresh)
 
     def delete_task(self, task_id):
         self.call("DELETE", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 204, 404),

@@ -403,7 +403,7 @@ def await_tasks(em, runs, module):
     if not tasks:
         return
     results = em.wait_tasks(tasks, module.poller(), on_timeout=lambda pending, _done, elapsed: timeout_error(
-        module, runs, [(runs[i], value) for i, (value, _h) in pending.items()], "task", elapsed))
+        module, runs, [(runs[i], value) for i, (value, _h) in pending.items()], "task", elapsed), fresh=True)
     for i, waited in results.items():
         run = runs[i]
         run.task, run.elapsed, run.history = waited.value, waited.elapsed, waited.history
@@ -429,7 +429,7 @@ def await_sessions(em, runs, module):
     if not pending:
         return
     results = em.wait_runs(pending, module.poller(), on_timeout=lambda left, _done, elapsed: timeout_error(
-        module, runs, [(runs[i], value) for i, (value, _h) in left.items()], "session", elapsed))
+        module, runs, [(runs[i], value) for i, (value, _h) in left.items()], "session", elapsed), fresh=True)
     for i, waited in results.items():
         run = runs[i]
         run.elapsed, run.history = waited.elapsed, waited.history

@@ -145,7 +145,7 @@ def task_info(module):
         task = em.get_task(task_id)
         if p["wait"] and not module.check_mode and not _em.task_done(task):
             waited = em.wait_tasks({0: task}, module.poller(), on_timeout=lambda pending, _done, elapsed:
-                                   timeout_error(module, task_id)(pending[0][0], elapsed, pending[0][1]))[0]
+                                   timeout_error(module, task_id)(pending[0][0], elapsed, pending[0][1]), fresh=True)[0]
             task = waited.value
             result.update(elapsed=waited.elapsed, history=waited.history)
         elif p["wait"]:
