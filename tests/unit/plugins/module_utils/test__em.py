@@ -779,6 +779,33 @@ def test_one_task_settles_one_lost_start_only(em_server, make_em, warnings):
     assert len(warnings) == 1
 
 
+def test_a_timed_out_start_that_never_shows(em_server, make_em, clock, warnings):
+    """A start that timed out may still be carried out: EM is watched as long again as ``timeout`` (30 s here)."""
+    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, read_timeout())
+    em_server.on("GET", "/api/tasks", xml(200, "<Tasks/>"))
+    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
+    with expect_error("response_lost", warnings=warnings) as caught:
+        with make_em() as em:
+            em.start(job_of("em_job_entity.xml"))
+    assert str(caught.error) == (
+        "Enterprise Manager did not answer the start of job 'DB Backup' within 30 s (the timeout option), and 30 s "
+        "later still shows no new task or running session for it; the start was not sent again, but Enterprise "
+        "Manager may still carry it out (POST /api/jobs/{id}). Check the job (backupops.veeam.veeam_em_job_info) "
+        "before starting it again, and raise timeout if Enterprise Manager is slow")
+    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and clock.sleeps == [1.0] * 30
+
+
+def test_a_timed_out_start_that_shows_a_little_later(em_server, make_em, clock, warnings):
+    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, read_timeout())
+    em_server.on("GET", "/api/tasks", xml(200, "<Tasks/>"), xml(200, "<Tasks/>"), xml(200, "<Tasks/>"),
+                 tasks_list("em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
+    with make_em() as em:
+        assert em.start(job_of("em_job_entity.xml"))["id"] == "task-1"
+    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and clock.sleeps == [1.0] * 3
+    assert len(warnings) == 1
+
+
 def test_a_start_whose_connection_was_refused_is_not_lost(em_server, make_em):
     em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, refused(), xml(202, "em_task_running_start_job.xml"))
     with make_em() as em:
