@@ -318,6 +318,8 @@ class Vb365:
         self._organizations = None
         self._org_records = None
         self._job_orgs = {}
+        self.started = []  # (job name, None) of every start this client made (VeeamModule.fail reads it)
+        self.changes = []  # what this client changed, in words, for errors that come after a change
 
     @property
     def version(self):
@@ -578,9 +580,25 @@ class Vb365:
             if exc.kind != E.RESPONSE_LOST:
                 raise
             self._settle_lost(job, action, exc, before)
+            self._changed(job, action)
             return None
+        self._changed(job, action)
         data = W.parse(resp.body, resp.content_type, "%s response" % action) if resp.body.strip() else None
         return data if isinstance(data, dict) and data.get("id") else None
+
+    def _changed(self, job, action):
+        if action == "start":
+            self.started.append((job["name"], None))
+        done = {"start": "Started", "stop": "Stopped", "enable": "Enabled", "disable": "Disabled"}[action]
+        self.changes.append("%s job %r" % (done, job["name"]))
+
+    def annotate(self, err):
+        """An error that came after this client changed something says so first, with changed: true (unless it
+        tells what changed itself, as a failed run or a timed-out wait does)."""
+        if self.changes and "changed" not in err.details:
+            err.message = "%s, then: %s" % ("; ".join(self.changes), err.message)
+            err.details["changed"] = True
+        return err
 
     def _settle_lost(self, job, action, lost, before):
         fresh = self.get_job(job["id"])
@@ -653,10 +671,12 @@ class Vb365:
         path, body, codes = self.routes.explore(job["id"], when, restore_type, show_deleted, show_all_versions)
         resp = self.call("POST", path, json_body=body, expect=codes, what="to explore the backup of job %r"
                          % job["name"], safe=False)
+        self.changes.append("Explored the backup of job %r" % job["name"])
         data = W.parse(resp.body, resp.content_type, "restore session")
         if not isinstance(data, dict) or not data.get("id"):
             raise VeeamError("VB365 explored the backup of job %r but sent no restore session back" % job["name"],
                              kind=E.PARSE, status=resp.status, method="POST", path=_shown(path))
+        self.changes[-1] += " (restore session %s)" % data["id"]
         return data
 
     def check_restore_type(self, restore_type):
@@ -683,6 +703,7 @@ class Vb365:
         try:
             self.call("POST", path, json_body=body, expect=codes, what="to stop restore session %s" % session_id,
                       safe=False)
+            self.changes.append("Stopped restore session %s" % session_id)
             return True
         except VeeamError as exc:
             if exc.kind not in (E.RESPONSE_LOST, E.CONFLICT, E.HTTP) or (exc.kind == E.HTTP and exc.status != 400):
@@ -697,6 +718,7 @@ class Vb365:
                                  "working; it was not sent again" % session_id, kind=E.RESPONSE_LOST,
                                  method=exc.method, path=exc.path) from None
             self.warn("The response to stopping restore session %s was lost; VB365 shows it stopped" % session_id)
+            self.changes.append("Stopped restore session %s" % session_id)
             return True
 
     def wait_restore_session_stopped(self, session, poller, on_timeout=None):

@@ -475,12 +475,15 @@ def run_job_state(module):
     if p["full"] and p["state"] != "started":
         raise VeeamError("full applies to state: started only", kind=E.USAGE)
     with module.m365() as vb:
-        job = vb.find_job(p["job_id"], p["job_name"], p["organization"])
-        if p["state"] in ("enabled", "disabled"):
-            return set_enabled(module, vb, job, p["state"] == "enabled")
-        if p["state"] == "started":
-            return start(module, vb, job)
-        return stop(module, vb, job)
+        try:
+            job = vb.find_job(p["job_id"], p["job_name"], p["organization"])
+            if p["state"] in ("enabled", "disabled"):
+                return set_enabled(module, vb, job, p["state"] == "enabled")
+            if p["state"] == "started":
+                return start(module, vb, job)
+            return stop(module, vb, job)
+        except VeeamError as err:
+            raise vb.annotate(err) from None
 
 
 def main():

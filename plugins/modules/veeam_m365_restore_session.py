@@ -324,9 +324,12 @@ def close(module, vb):
 def run_restore_session(module):
     point_in_time = check_options(module.params)
     with module.m365() as vb:
-        if module.params["state"] == "present":
-            return explore(module, vb, point_in_time)
-        return close(module, vb)
+        try:
+            if module.params["state"] == "present":
+                return explore(module, vb, point_in_time)
+            return close(module, vb)
+        except VeeamError as err:
+            raise vb.annotate(err) from None
 
 
 def main():
