@@ -28,6 +28,9 @@ WAIT_TIMEOUT = "wait_timeout"    # `wait_timeout` ran out
 JOB_FAILED = "job_failed"        # the awaited task/session ended Failed (or Warning with fail_on_warning)
 USAGE = "usage"                  # bad option values, caught before any change
 
+# Details that steer the client (retry decisions) and mean nothing to a user: kept out of module results.
+_INTERNAL_DETAILS = frozenset(("not_sent", "timed_out"))
+
 # Kinds a safe (repeatable) request may be retried on.
 TRANSIENT = frozenset((CONNECTION, TIMEOUT))
 TRANSIENT_STATUS = frozenset((429, 502, 503, 504))
@@ -71,5 +74,5 @@ class VeeamError(Exception):
         """Facts for a module's failure result (``fail_json`` keyword arguments besides ``msg``)."""
         result = {"error": {"kind": self.kind, "status": self.status, "method": self.method, "path": self.path,
                             "veeam_message": self.veeam_message, "veeam_code": self.veeam_code}}
-        result.update(self.details)
+        result.update((k, v) for k, v in self.details.items() if k not in _INTERNAL_DETAILS)
         return result
