@@ -40,6 +40,10 @@ _COLLECTION = {"vm": "/api/jobs", "nas": "/api/nas/jobs", "agent": "/api/agents/
 _QUERY_TYPE = {"vm": "Job", "nas": "NasJob", "agent": "AgentBackupJob"}
 _KIND_WORDS = {"vm": "backup, replica and backup copy jobs", "nas": "file share jobs", "agent": "agent jobs"}
 _URN_KIND = {"job": "vm", "nasjob": "nas", "agentbackupjob": "agent"}
+#: Names looked up with one query (``Name=="a",Name=="b",...``), and the longest such filter (URL-encoded): a
+#: query string of a few kilobytes at most, well inside what HTTP servers accept.
+NAMES_PER_QUERY = 25
+_MAX_FILTER = 2000
 _START_ACTION = {"backup": "start", "replica": "start", "backup_copy": "sync", "file_share": "start",
                  "agent": "start"}
 #: Veeam's JobType values -> our job_type names.
@@ -423,10 +427,54 @@ class EnterpriseManager:
             raise VeeamError("No %sjob with id %s on Enterprise Manager" % (
                 "" if job_type in (None, "auto") else job_type.replace("_", " ") + " ", guid), kind=E.NOT_FOUND,
                 hint="Check the id with backupops.veeam.veeam_em_job_info")
+        name = self._job_name(job_name)
+        return self._pick(name, self.list_jobs(name=name, job_type=job_type), backup_server)
+
+    def find_jobs(self, wanted):
+        """Several jobs, each given as ``find_job``'s keyword arguments; the jobs in the same order, with the
+        errors of ``find_job`` (the first job in error raises).
+
+        Jobs given by name are looked up together: one query per job type for up to ``NAMES_PER_QUERY`` names
+        (``Name=="a",Name=="b"``, OR in the query language) instead of one query per name and type.
+        """
+        named = [w for w in wanted if not w.get("job_id")]
+        if len(named) < 2:
+            return [self.find_job(**w) for w in wanted]
+        names_of_kind = {}
+        for w in named:
+            name = str(w.get("job_name") or "")
+            if not name.strip():
+                continue  # refused below, in its turn
+            for kind in self._kinds(w.get("job_type")):
+                names_of_kind.setdefault(kind, [])
+                if name not in names_of_kind[kind]:
+                    names_of_kind[kind].append(name)
+        found = {}
+        for kind in ("vm", "nas", "agent"):
+            for chunk in _name_chunks(names_of_kind.get(kind, [])):
+                for job in self.list_jobs(names=chunk, kinds=[kind]):
+                    found.setdefault((kind, str(job["name"] or "").casefold()), []).append(job)
+        jobs = []
+        for w in wanted:
+            if w.get("job_id"):
+                jobs.append(self.find_job(**w))
+                continue
+            name, job_type = self._job_name(w.get("job_name")), w.get("job_type")
+            matches = [job for kind in self._kinds(job_type) for job in found.get((kind, name.casefold()), [])
+                       if job_type in (None, "auto") or job["type"] == job_type]
+            jobs.append(self._pick(name, matches, w.get("backup_server")))
+        return jobs
+
+    @staticmethod
+    def _job_name(job_name):
         name = job_name if job_name is None else str(job_name)
         if not name or not name.strip():
             raise VeeamError("job_name is empty: give the exact name of the job, or job_id", kind=E.USAGE)
-        matches = self.list_jobs(name=name, job_type=job_type)
+        return name
+
+    @staticmethod
+    def _pick(name, matches, backup_server):
+        """The one job named exactly ``name`` (on ``backup_server``) among what the query service matched."""
         exact = [job for job in matches if job["name"] == name]
         if backup_server:
             exact = [job for job in exact if (job["backup_server"] or "").lower() == backup_server.lower()
@@ -459,15 +507,19 @@ class EnterpriseManager:
             raise VeeamError("Job %s (%r) is a %s job, not %s" % (shown, job["name"], job["type"], job_type),
                              kind=E.USAGE, hint="Use job_type: auto, or the job's own type")
 
-    def list_jobs(self, name=None, job_type="auto", backup_server=None, page_size=200):
-        """Jobs from the query service, optionally with one exact name (matched case-insensitively by EM)."""
+    def list_jobs(self, name=None, job_type="auto", backup_server=None, page_size=200, names=None, kinds=None):
+        """Jobs from the query service, optionally with one exact name (matched case-insensitively by EM), or any
+        of several ``names``; of the kinds of ``job_type``, or of ``kinds`` ("vm", "nas", "agent")."""
         conditions = []
         if name is not None:
             conditions.append("Name==" + quote_filter_value(name))
+        if names:
+            either = ",".join("Name==" + quote_filter_value(n) for n in names)
+            conditions.append("(%s)" % either if backup_server or name is not None else either)
         if backup_server:
             conditions.append("BackupServerName==" + quote_filter_value(backup_server))
         jobs = []
-        for kind in self._kinds(job_type):
+        for kind in kinds or self._kinds(job_type):
             page = 1
             while True:
                 params = "type=%s&format=Entities&pageSize=%d&page=%d" % (_QUERY_TYPE[kind], page_size, page)
@@ -503,6 +555,31 @@ class EnterpriseManager:
     def latest_session(self, job):
         items = self.sessions(job)
         return items[0] if items else None
+
+    def running_sessions(self, jobs, page_size=500):
+        """The running session of each of ``jobs`` that has one, ``{job id: session}``, with one query (per page)
+        instead of one session list per job: ``type=BackupJobSession`` (file share and agent sessions are backup
+        job sessions too) or, for replica jobs, ``type=ReplicaJobSession``, ``filter=State!=Stopped``."""
+        wanted = {job["id"] for job in jobs}
+        found = {}
+        for query_type in sorted({"ReplicaJobSession" if job["type"] == "replica" else "BackupJobSession"
+                                  for job in jobs}):
+            page = 1
+            while True:
+                data = self.get("/api/query?type=%s&format=Entities&pageSize=%d&page=%d&filter=%s" % (
+                    query_type, page_size, page, _urlquote("State!=Stopped")), what="running sessions")
+                for entity in _entities(data):
+                    session = session_view(entity)
+                    job_id = _id_of(session["job_uid"])
+                    if job_id in wanted and session_running(session) and (
+                            job_id not in found
+                            or str(session["creation_time"] or "") > str(found[job_id]["creation_time"] or "")):
+                        found[job_id] = session
+                page_num, pages = _paging(data)
+                if page_num >= pages:
+                    break
+                page += 1
+        return found
 
     def get_session(self, session):
         """Fresh state of one session, through its own href."""
@@ -694,6 +771,20 @@ def run_done(run):
 
 def _urlquote(text):
     return urllib.parse.quote(text, safe="")
+
+
+def _name_chunks(names):
+    """``names`` in groups for one query each: at most NAMES_PER_QUERY names and _MAX_FILTER encoded characters."""
+    chunk, size = [], 0
+    for name in names:
+        cost = len(_urlquote("Name==" + quote_filter_value(name))) + 3
+        if chunk and (len(chunk) >= NAMES_PER_QUERY or size + cost > _MAX_FILTER):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(name)
+        size += cost
+    if chunk:
+        yield chunk
 
 
 def shown_path(path):

@@ -369,15 +369,24 @@ class Run:
 
 
 def find_and_check(em, params):
-    """Find every job and read its latest session before anything is started (bad input changes nothing)."""
+    """Find every job and read its latest session before anything is started (bad input changes nothing).
+
+    Several jobs are found together (one query per job type for many names), and, unless their new backup
+    sessions must be told from the last ones (wait_for=session), their running sessions are read with one query
+    instead of each job's session list.
+    """
     runs, seen = [], set()
-    for wanted in requested_jobs(params):
-        job = em.find_job(wanted["job_id"], wanted["job_name"], wanted["job_type"], wanted["backup_server"])
+    jobs = em.find_jobs(requested_jobs(params))
+    for job in jobs:
         if job["id"] in seen:
             raise VeeamError("Job %r is given twice" % job["name"], kind=E.USAGE)
         seen.add(job["id"])
+    running = None
+    if len(jobs) > 1 and not (params["wait"] and params["wait_for"] == "session"):
+        running = em.running_sessions(jobs)
+    for job in jobs:
         run = Run(job)
-        run.before = em.latest_session(job)
+        run.before = running.get(job["id"]) if running is not None else em.latest_session(job)
         if _em.session_running(run.before):
             if params["if_running"] == "fail":
                 raise VeeamError("Job %r is already running (session %s, %s, %s%% done)" % (

@@ -2,14 +2,20 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""_em: fewer requests for many jobs - the tasks of a logon session read with one GET /api/tasks per round."""
+"""_em: fewer requests for many jobs - names looked up together, running sessions read with one query, the tasks
+of a logon session read with one GET /api/tasks per round."""
 
 from __future__ import annotations
 
+import re
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.test__em import (  # pylint: disable=unused-import
-    em_server, make_em, warnings)
-from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import xml
+    AGENT, DB_BACKUP, OTHER_SERVER_JOB, REPLICA, em_server, empty_query, entity, make_em, query_result, warnings)
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import expect_error, xml
+
+SECOND = "7a1c6e0b-3d2f-4e5a-9b8c-0d1e2f3a4b5c"
 
 
 def task_xml(num, state, success=None, message=None):
@@ -59,3 +65,126 @@ def test_one_task_is_read_on_its_own(em_server, make_em, clock):
         result = em.wait_tasks({"a": {"id": "task-1", "state": "Running"}}, poller(clock), fresh=True)["a"]
     assert result.polls == 1 and em_server.count("GET", "/api/tasks") == 0
     assert result.history == [{"state": "Running", "elapsed": 0.0}, {"state": "Finished", "elapsed": 1.0}]
+
+
+# ------------------------------------------------------------------------------------------------ find_jobs
+def queries(server):
+    return [(c.params["type"][0], c.params.get("filter", [""])[0]) for c in server.calls if c.path == "/api/query"]
+
+
+def test_several_names_are_looked_up_with_one_query_per_type(em_server, make_em):
+    db_backup, other = entity("em_job_entity.xml"), entity("em_job_entity.xml", new_name="Other", new_id=SECOND)
+    agents = xml(200, query_result(entity("em_agent_backup_job_entity.xml"), wrapper="AgentBackupJobs"))
+    answers = {"Job": xml(200, query_result(db_backup, other)), "AgentBackupJob": agents}
+    em_server.on("GET", "/api/query", lambda call: answers.get(call.params["type"][0], empty_query()))
+    with make_em() as em:
+        jobs = em.find_jobs([{"job_name": "Other"}, {"job_name": "Server Backup"}, {"job_name": "DB Backup"}])
+    assert [job["id"] for job in jobs] == [SECOND, AGENT, DB_BACKUP]
+    assert queries(em_server) == [(kind, 'Name=="Other",Name=="Server Backup",Name=="DB Backup"')
+                                  for kind in ("Job", "NasJob", "AgentBackupJob")]
+
+
+def test_one_name_is_looked_up_as_before(em_server, make_em):
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"))))
+    with make_em() as em:
+        assert [j["id"] for j in em.find_jobs([{"job_name": "DB Backup", "job_type": "backup"}])] == [DB_BACKUP]
+    assert queries(em_server) == [("Job", 'Name=="DB Backup"')]
+
+
+def test_a_job_type_narrows_the_lookup_and_the_matches(em_server, make_em):
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"),
+                                                            entity("em_job_entity_replica_vmware.xml"))))
+    with make_em() as em:
+        jobs = em.find_jobs([{"job_name": "DB Backup", "job_type": "backup"},
+                             {"job_name": "SQL Replication", "job_type": "replica"}])
+    assert [job["type"] for job in jobs] == ["backup", "replica"] and jobs[1]["id"] == REPLICA
+    assert [kind for kind, _f in queries(em_server)] == ["Job"]
+
+
+def test_many_names_are_split_into_queries_of_bounded_length(em_server, make_em):
+    em_server.on("GET", "/api/query", empty_query())
+    names = ["Job %03d with a fairly long name, to fill the filter" % i for i in range(60)]
+    with expect_error("not_found"):
+        with make_em() as em:
+            em.find_jobs([{"job_name": n, "job_type": "backup"} for n in names])
+    filters = [f for _kind, f in queries(em_server)]
+    asked = [n for f in filters for n in re.findall(r'Name=="((?:[^"]|"")*)"', f)]
+    assert asked == names and len(filters) == 3
+    assert all(f.count("Name==") <= _em.NAMES_PER_QUERY for f in filters)
+
+
+def test_the_same_errors_as_find_job_in_the_order_of_the_jobs(em_server, make_em):
+    twin = entity("em_job_entity.xml", new_id=OTHER_SERVER_JOB, server="vbr02.lab.local")
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"), twin,
+                                                            entity("em_job_entity.xml", new_name="OTHER",
+                                                                   new_id=SECOND))))
+    with expect_error("not_found", "No job named 'Other'", "same name in other case: OTHER"):
+        with make_em() as em:
+            em.find_jobs([{"job_name": "Other", "job_type": "backup"}, {"job_name": "DB Backup", "job_type": "backup"}])
+    with expect_error("ambiguous", "2 jobs are named 'DB Backup'"):
+        with make_em() as em:
+            em.find_jobs([{"job_name": "DB Backup", "job_type": "backup"}, {"job_name": "Other", "job_type": "backup"}])
+    with make_em() as em:
+        jobs = em.find_jobs([{"job_name": "DB Backup", "job_type": "backup", "backup_server": "vbr02.lab.local"},
+                             {"job_name": "OTHER", "job_type": "backup"}])
+    assert [job["id"] for job in jobs] == [OTHER_SERVER_JOB, SECOND]
+
+
+def test_an_empty_name_among_several_is_refused(em_server, make_em):
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"))))
+    with expect_error("usage", "job_name is empty"):
+        with make_em() as em:
+            em.find_jobs([{"job_name": "DB Backup", "job_type": "backup"}, {"job_name": " ", "job_type": "backup"}])
+
+
+def test_jobs_by_id_and_by_name_together(em_server, make_em):
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml", new_name="Other",
+                                                                   new_id=SECOND), entity("em_job_entity.xml",
+                                                                                          new_name="Third"))))
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, entity("em_job_entity.xml")))
+    with make_em() as em:
+        jobs = em.find_jobs([{"job_name": "Third", "job_type": "backup"}, {"job_id": DB_BACKUP, "job_type": "backup"},
+                             {"job_name": "Other", "job_type": "backup"}])
+    assert [job["name"] for job in jobs] == ["Third", "DB Backup", "Other"]
+
+
+# ------------------------------------------------------------------------------------------------ running sessions
+def session_xml(job_id, state, created, kind="Backup", job_kind="Job"):
+    root = "ReplicaJobSession" if kind == "Replica" else "BackupJobSession"
+    return ('<%s Type="%s" Href="https://em:9398/api/backupSessions/%s" Name="s@%s" '
+            'UID="urn:veeam:%s:%s"><JobUid>urn:veeam:%s:%s</JobUid><JobName>j</JobName><JobType>%s</JobType>'
+            '<CreationTimeUTC>%s</CreationTimeUTC><State>%s</State><Result>None</Result><Progress>5</Progress>'
+            '</%s>' % (root, root, created[-2:] + job_id[2:], created, root, created[-2:] + job_id[2:], job_kind,
+                       job_id, kind, created, state, root))
+
+
+def sessions_query(*sessions, wrapper="BackupJobSessions", page=1, pages=1):
+    return xml(200, '<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><%s>%s</%s></Entities>'
+                    '<PagingInfo PageNum="%d" PageSize="500" PagesCount="%d"/></QueryResult>'
+                    % (wrapper, "".join(sessions), wrapper, page, pages))
+
+
+def test_running_sessions_of_several_jobs_with_one_query(em_server, make_em):
+    em_server.on("GET", "/api/query", lambda call: {
+        "BackupJobSession": sessions_query(session_xml(DB_BACKUP, "Working", "2026-01-01T10:00:01Z"),
+                                           session_xml(DB_BACKUP, "Starting", "2026-01-01T10:05:02Z"),
+                                           session_xml(AGENT, "Working", "2026-01-01T10:00:03Z", "AgentBackup"),
+                                           session_xml(SECOND, "Working", "2026-01-01T10:00:04Z")),
+        "ReplicaJobSession": sessions_query(session_xml(REPLICA, "Working", "2026-01-01T10:00:05Z", "Replica"),
+                                            wrapper="ReplicaJobSessions")}[call.params["type"][0]])
+    jobs = [{"id": DB_BACKUP, "type": "backup"}, {"id": REPLICA, "type": "replica"}, {"id": AGENT, "type": "agent"},
+            {"id": OTHER_SERVER_JOB, "type": "backup"}]
+    with make_em() as em:
+        running = em.running_sessions(jobs)
+    assert set(running) == {DB_BACKUP, REPLICA, AGENT}  # SECOND is not one of the jobs; OTHER_SERVER_JOB is idle
+    assert running[DB_BACKUP]["state"] == "Starting"    # the newest of two
+    assert queries(em_server) == [("BackupJobSession", "State!=Stopped"), ("ReplicaJobSession", "State!=Stopped")]
+
+
+def test_running_sessions_reads_every_page(em_server, make_em):
+    em_server.on("GET", "/api/query", lambda call: sessions_query(
+        session_xml(DB_BACKUP if call.params["page"] == ["1"] else SECOND, "Working", "2026-01-01T10:00:01Z"),
+        page=int(call.params["page"][0]), pages=2))
+    with make_em() as em:
+        running = em.running_sessions([{"id": DB_BACKUP, "type": "backup"}, {"id": SECOND, "type": "backup"}])
+    assert set(running) == {DB_BACKUP, SECOND} and len(queries(em_server)) == 2
