@@ -368,7 +368,7 @@ class EnterpriseManager:
 
     def get(self, path, what="response", relogon=True, display_path=None, expect=(200,)):
         resp = self.call("GET", path, expect=expect, what=what, relogon=relogon, display_path=display_path)
-        return W.parse(resp.body, resp.content_type, what)
+        return _document(resp, what)
 
     # ------------------------------------------------------------------ errors
     @staticmethod
@@ -420,7 +420,7 @@ class EnterpriseManager:
                 resp = self.call("GET", "%s/%s?format=Entity" % (_COLLECTION[kind], guid), expect=(200, 404),
                                  what="job")
                 if resp.status == 200:
-                    root_name, entity = W.root(W.parse(resp.body, resp.content_type, "job"))
+                    root_name, entity = W.root(_document(resp, "job"))
                     job = _job(entity, kind, root_name)
                     self._check_type(job, job_type, job_id)
                     return job
@@ -612,9 +612,10 @@ class EnterpriseManager:
             if exc.kind != E.RESPONSE_LOST:
                 raise
             return self._settle_lost_start(job, before, exc)
-        task = task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
+        self.started.append((job["name"], None))
+        task = task_view(W.root(_document(resp, "task"))[1])
         self._start_tasks.add(str(task["id"]))
-        self.started.append((job["name"], task["id"]))
+        self.started[-1] = (job["name"], task["id"])
         return task
 
     def _settle_lost_start(self, job, before, lost):
@@ -678,7 +679,7 @@ class EnterpriseManager:
                 status=404, method="GET", path="/api/tasks/{id}",
                 hint="Pass session_token of the session that started the job (log on once with "
                      "backupops.veeam.veeam_em_session and hand its token to each task)")
-        return task_view(W.root(W.parse(resp.body, resp.content_type, "task"))[1])
+        return task_view(W.root(_document(resp, "task"))[1])
 
     # ------------------------------------------------------------------ waiting
     def wait_tasks(self, tasks, poller, on_timeout=None, fresh=False):
@@ -767,6 +768,16 @@ def run_state(run):
 
 def run_done(run):
     return bool(run.get("failed_start")) or (run.get("session") is not None and not session_running(run["session"]))
+
+
+def _document(resp, what):
+    """The parsed body of a successful answer.  Enterprise Manager answers every read with a document, so an empty
+    body is an error (read as "no jobs" it would claim that a job does not exist)."""
+    data = W.parse(resp.body, resp.content_type, what)
+    if data is None:
+        raise VeeamError("Enterprise Manager sent an empty answer instead of the %s" % what, kind=E.PARSE,
+                         status=resp.status, method=resp.method, path=resp.path)
+    return data
 
 
 def _urlquote(text):
