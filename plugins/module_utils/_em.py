@@ -303,7 +303,15 @@ class EnterpriseManager:
                              kind=E.PARSE, status=resp.status, method="POST", path="/api/sessionMngr/")
         self._token = token
         self.owns_session = True
-        data = W.parse(resp.body, resp.content_type, "logon response")
+        try:
+            data = W.parse(resp.body, resp.content_type, "logon response")
+        except VeeamError:
+            # The logon session exists (its token came in the header): end it before failing.
+            try:
+                self.logoff()
+            except VeeamError:
+                pass
+            raise
         body = W.root(data)[1] if data is not None else {}
         self.session_id = W.text(body.get("session_id")) or _id_of(body.get("href")) or self.session_id
         self.user_name = W.text(body.get("user_name"))
