@@ -23,7 +23,6 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
-from ansible_collections.backupops.veeam.plugins.module_utils import _m365
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
@@ -48,7 +47,28 @@ def _connection_spec(prefix, default_port, api_versions, default_version):
 
 EM_ARGSPEC = _connection_spec("VEEAM_EM", _em.DEFAULT_PORT, _em.API_VERSIONS, "latest")
 EM_ARGSPEC["session_token"] = {"type": "str", "no_log": True}
-M365_ARGSPEC = _connection_spec("VEEAM_M365", _m365.DEFAULT_PORT, _m365.API_VERSIONS, "v8")
+
+
+def _load_m365():
+    """The VB365 client module, imported when first needed: Enterprise Manager modules never load it (a module's
+    imports are part of what every task costs)."""
+    from ansible_collections.backupops.veeam.plugins.module_utils import _m365 as m365
+    return m365
+
+
+def m365_argspec():
+    """The VB365 connection options, built on first use (see ``_load_m365``); also ``M365_ARGSPEC``."""
+    spec = globals().get("M365_ARGSPEC")
+    if spec is None:
+        m365 = _load_m365()
+        spec = globals()["M365_ARGSPEC"] = _connection_spec("VEEAM_M365", m365.DEFAULT_PORT, m365.API_VERSIONS, "v8")
+    return spec
+
+
+def __getattr__(name):
+    if name == "M365_ARGSPEC":
+        return m365_argspec()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def wait_argspec(default_wait):
@@ -63,7 +83,7 @@ class VeeamModule:
     """An AnsibleModule with the shared options, the clients, and VeeamError -> fail_json."""
 
     def __init__(self, api, argument_spec, wait=None, **kwargs):
-        spec = dict(EM_ARGSPEC if api == "em" else M365_ARGSPEC)
+        spec = dict(EM_ARGSPEC if api == "em" else m365_argspec())
         if wait is not None:
             spec.update(wait_argspec(wait))
         spec.update(argument_spec)
@@ -115,8 +135,8 @@ class VeeamModule:
     def m365(self):
         """A VB365 client (a context manager: login on enter, logout on exit from v7)."""
         p = self.params
-        client = _m365.Vb365(self.transport(), p["username"], p["password"], api_version=p["api_version"],
-                             warn=self.warn)
+        client = _load_m365().Vb365(self.transport(), p["username"], p["password"],
+                                    api_version=p["api_version"], warn=self.warn)
         self.clients.append(client)
         return client
 
