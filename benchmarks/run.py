@@ -1,0 +1,590 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Benchmarks of backupops.veeam against the hand-written ``ansible.builtin.uri`` playbook (issue 9).
+
+``make bench`` runs this after building and installing the collection (``ANSIBLE_COLLECTIONS_PATH`` points at
+the installed copy).  By hand, from the repository root::
+
+    PYTHONPATH=tests .venv/bin/python benchmarks/run.py [--reps N] [--only one,many,detect,overhead] [--quick]
+
+It starts its own emulator (``tests/emulator``) on free ports in a temporary directory, with the benchmark
+scenario built below (realistic latencies for both sides: 50 ms per request, 300 ms more per logon, start tasks
+that finish 3 s after the start), resets it before every run, runs every scenario several times (ours and the
+baseline interleaved, so that a busy machine slows both alike), takes medians, prints a table and writes
+everything to ``benchmarks/results/latest.json``.  Benchmarks are not tests: nothing here fails a build.
+
+Scenarios (issue 9):
+
+1. ``one``: one job, start and await its task: wall time, HTTP requests by route, logons; ours (the
+   ``job_run`` role) against the baseline (``playbooks/baseline_one.yml``).
+2. ``many``: 20 and 100 jobs in one play: wall time, requests and logons, and the growth per job.
+3. ``detect``: detection latency, from the emulator marking a backup session finished to the module's result
+   reaching Ansible, for jobs of 2 s, 30 s and 10 min (the long one on a sped-up clock).
+4. ``overhead``: one ``veeam_task_info`` call against one ``ansible.builtin.uri`` call (the floor of what Ansible
+   costs per task), plus the import time of each module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import platform
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "benchmarks")
+PLAYBOOKS = os.path.join(BENCH, "playbooks")
+RESULTS = os.path.join(BENCH, "results")
+
+USERNAME = "VEEAM\\bench-admin"
+PASSWORD = "Bench#Adm1n-2026!"  # the emulator's own benchmark account, not a secret
+#: Realistic costs, the same for both sides.
+REQUEST_MS = 50
+LOGON_MS = 300
+TASK_RUNNING = 2.5      # simulated seconds a start task stays Running ...
+TASK_COLLECT = 0.5      # ... and then OperationFinished: Finished 3 s after the start
+#: The baseline's pause between two polls of the task (until/retries/delay): the task takes about 3 s, so a user
+#: who knows that polls every 3 s.  ``--delay`` changes it (see docs/performance.md for other values).
+BASELINE_DELAY = 3
+#: Detection latency: job lengths in simulated seconds, with the clock speed used for each.  The 10-minute job runs
+#: at speed 12, so it lasts 50 s of wall time: long enough that the module's poller has grown its pause to the
+#: full poll_interval (5 s, reached after 50 s), exactly as it has at the end of a real 10-minute job.
+DETECT = ((2, 1.0), (30, 1.0), (600, 12.0))
+#: Targets (issue 9).
+TARGET_ONE_WALL = 0.8
+TARGET_MANY_WALL = 0.1
+TARGET_OVERHEAD = 1.0
+
+_NS = uuid.UUID("0b3f6a52-9b1e-4c3a-8f00-5e1c0b3a9e00")
+
+
+def bench_job_name(i):
+    return "Bench Job %03d" % i
+
+
+def scenario():
+    """The emulator scenario of the benchmarks: 100 backup jobs for scenarios 1 and 2, three jobs of 2 s, 30 s and
+    10 min for the detection latency, and a few file share and agent jobs so that a lookup of every job type finds
+    what a real Enterprise Manager would have.  Every job has one finished session from the day before."""
+    servers = [{"id": "6b705844-2b2a-4b69-8bc0-1172e65ce82c", "name": "vbr01.lab.local", "version": "12.3.1.1139"},
+               {"id": "406f0765-0bbf-45ff-b247-3b4e799aad65", "name": "vbr02.lab.local", "version": "13.0.1.1071"}]
+    jobs = []
+    for i in range(1, 101):
+        jobs.append({"id": str(uuid.uuid5(_NS, "bench-%03d" % i)), "name": bench_job_name(i), "type": "Backup",
+                     "backup_server": servers[i % 2]["name"], "duration": 60,
+                     "history": [{"ago": 86400, "duration": 1800, "result": "Success"}]})
+    for length, _speed in DETECT:
+        name = detect_job_name(length)
+        jobs.append({"id": str(uuid.uuid5(_NS, name)), "name": name, "type": "Backup",
+                     "backup_server": servers[0]["name"], "duration": length,
+                     "history": [{"ago": 86400, "duration": length, "result": "Success"}]})
+    for i in (1, 2):
+        jobs.append({"id": str(uuid.uuid5(_NS, "nas-%d" % i)), "name": "Bench Share %d" % i, "type": "Nas",
+                     "backup_server": servers[0]["name"], "duration": 60, "objects": ["\\\\files0%d\\share" % i]})
+        jobs.append({"id": str(uuid.uuid5(_NS, "agent-%d" % i)), "name": "Bench Agent %d" % i, "type": "Agent",
+                     "platform": "AgentForWindows", "backup_server": servers[1]["name"], "duration": 60})
+    return {
+        "clock": {"speed": 1},
+        "latency": {"request_ms": 0},
+        "faults": [],
+        "em": {"session_idle_timeout": 900, "request_latency_ms": REQUEST_MS, "logon_latency_ms": LOGON_MS,
+               "task_duration": TASK_RUNNING, "task_collect_delay": TASK_COLLECT, "default_page_size": 100,
+               "users": [{"username": USERNAME, "password": PASSWORD, "role": "Portal Administrator"}],
+               "backup_servers": servers, "jobs": jobs},
+    }
+
+
+def detect_job_name(length):
+    return "Detect %s" % ("%d s" % length if length < 60 else "%d min" % (length // 60))
+
+
+# ---------------------------------------------------------------------------------------------- the emulator
+
+class Emulator:
+    """The emulator in a subprocess, on free ports, in its own directory; its control endpoint over HTTPS."""
+
+    def __init__(self, workdir, python):
+        self.dir = os.path.join(workdir, "emulator")
+        os.makedirs(self.dir)
+        self.scenario_path = os.path.join(self.dir, "scenario.json")
+        with open(self.scenario_path, "w", encoding="utf-8") as handle:
+            json.dump(scenario(), handle)
+        env = dict(os.environ, EMULATOR_DIR=self.dir, EMULATOR_EM_PORT="0", EMULATOR_M365_PORT="0",
+                   EMULATOR_SCENARIO=self.scenario_path, PYTHONPATH=os.path.join(ROOT, "tests"))
+        self.log = open(os.path.join(self.dir, "emulator.log"), "wb")  # pylint: disable=consider-using-with
+        self.proc = subprocess.Popen([python, "-m", "emulator"], cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        endpoints = os.path.join(self.dir, "endpoints.json")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(endpoints) or not os.path.getsize(endpoints):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit("the emulator did not start; see %s" % self.log.name)
+            time.sleep(0.1)
+        time.sleep(0.1)
+        with open(endpoints, encoding="utf-8") as handle:
+            info = json.load(handle)
+        parts = urllib.parse.urlsplit(info["em_url"])
+        self.server = "%s://%s" % (parts.scheme, parts.netloc)
+        self.api = info["em_url"]
+        self.ca_path = info["ca_path"]
+        self.ssl = ssl.create_default_context(cafile=self.ca_path)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def call(self, method, path, body=None, headers=None):
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(self.server + path, data=data, method=method, headers=headers or {})
+        with urllib.request.urlopen(req, context=self.ssl, timeout=60) as resp:
+            raw = resp.read()
+            return resp, (json.loads(raw.decode("utf-8-sig")) if raw.strip() else None)
+
+    def control(self, method, name, body=None):
+        return self.call(method, "/_emulator/" + name, body, {"Content-Type": "application/json"})[1]
+
+    def reset(self, speed=None, jobs=None):
+        self.control("POST", "reset")
+        if speed is not None and speed != 1:
+            self.control("POST", "clock", {"speed": speed})
+        if jobs:
+            self.control("POST", "config", {"jobs": jobs})
+
+    def logon_and_start(self, job_name):
+        """Log on and start a job the way the baseline does; (token, task id, task href), for scenario 4."""
+        basic = base64.b64encode(("%s:%s" % (USERNAME, PASSWORD)).encode("utf-8")).decode("ascii")
+        resp, _body = self.call("POST", "/api/sessionMngr/?v=latest", headers={"Authorization": "Basic " + basic,
+                                                                               "Accept": "application/json"})
+        token = resp.headers["X-RestSvcSessionId"]
+        headers = {"X-RestSvcSessionId": token, "Accept": "application/json"}
+        query = urllib.parse.quote('Name=="%s"' % job_name, safe="")
+        _resp, found = self.call("GET", "/api/query?type=Job&format=Entities&filter=" + query, headers=headers)
+        job = found["Entities"]["Jobs"]["Jobs"][0]
+        start = next(link["Href"] for link in job["Links"] if link["Rel"] == "Start")
+        _resp, task = self.call("POST", urllib.parse.urlsplit(start).path + "?action=start", headers=headers)
+        return token, task["TaskId"], task["Href"]
+
+
+# ---------------------------------------------------------------------------------------------- ansible runs
+
+class Ansible:
+    """Runs a benchmark playbook with its own HOME, temp dirs and the bench_timer callback."""
+
+    def __init__(self, workdir, python, emulator):
+        self.workdir = workdir
+        self.python = python
+        self.emu = emulator
+        self.playbook_bin = os.path.join(os.path.dirname(python), "ansible-playbook")
+        if not os.path.exists(self.playbook_bin):
+            self.playbook_bin = shutil.which("ansible-playbook") or "ansible-playbook"
+        home = os.path.join(workdir, "home")
+        os.makedirs(home)
+        self.timer_file = os.path.join(workdir, "timer.json")
+        self.env = dict(os.environ)
+        self.env.update({
+            "HOME": home,
+            "ANSIBLE_LOCAL_TEMP": os.path.join(workdir, "ansible-local"),
+            "ANSIBLE_REMOTE_TEMP": os.path.join(workdir, "ansible-remote"),
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(BENCH, "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "bench_timer",
+            "BENCH_TIMER_FILE": self.timer_file,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        })
+        self.env.pop("ANSIBLE_CONFIG", None)
+        self.base_vars = {
+            "ansible_python_interpreter": python,
+            "bench_em_url": emulator.api,
+            "bench_em_server": emulator.server,
+            "bench_ca_path": emulator.ca_path,
+            "bench_username": USERNAME,
+            "bench_password": PASSWORD,
+        }
+        self.runs = 0
+
+    def run(self, playbook, extra):
+        """Run one playbook; its wall time, the timer callback's record and whether it succeeded."""
+        self.runs += 1
+        varfile = os.path.join(self.workdir, "vars-%d.json" % self.runs)
+        with open(varfile, "w", encoding="utf-8") as handle:
+            json.dump(dict(self.base_vars, **extra), handle)
+        if os.path.exists(self.timer_file):
+            os.remove(self.timer_file)
+        cmd = [self.playbook_bin, "-i", "localhost,", "-c", "local", os.path.join(PLAYBOOKS, playbook),
+               "-e", "@" + varfile]
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, check=False)
+        wall = time.monotonic() - started
+        os.remove(varfile)
+        timer = {}
+        if os.path.exists(self.timer_file):
+            with open(self.timer_file, encoding="utf-8") as handle:
+                timer = json.load(handle)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+            print("!! %s failed (rc %d):\n%s" % (playbook, proc.returncode, tail), file=sys.stderr)
+        return {"wall": wall, "ok": proc.returncode == 0, "timer": timer}
+
+
+def emulator_counts(emu):
+    counters = emu.control("GET", "counters")
+    routes = counters["requests"]["em"]
+    return {"requests": sum(routes.values()), "routes": routes, "logons": counters["em"]["logons"],
+            "logoffs": counters["em"]["logoffs"], "open_sessions": counters["em"]["open_sessions"]}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarise(runs):
+    """Medians of the runs of one side of one scenario (routes: the counts of the median run)."""
+    walls = [r["wall"] for r in runs]
+    mid = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+    return {"runs": len(runs), "ok": all(r["ok"] for r in runs), "wall": median(walls), "wall_min": min(walls),
+            "wall_max": max(walls), "requests": median([r["requests"] for r in runs]),
+            "logons": max(r["logons"] for r in runs), "routes": mid["routes"]}
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+def scenario_one(ans, emu, reps, delay):
+    """Ours as documented (job_type auto), ours told the job's type like the baseline's query is, the baseline."""
+    plays = (("baseline", "baseline_one.yml", {}), ("ours", "ours_one.yml", {}),
+             ("ours_typed", "ours_one.yml", {"bench_job_type": "backup"}))
+    sides = {side: [] for side, _playbook, _extra in plays}
+    for _ in range(reps):
+        for side, playbook, extra in plays:
+            emu.reset()
+            run = ans.run(playbook, dict(extra, bench_job_name=bench_job_name(1), bench_delay=delay))
+            run.update(emulator_counts(emu))
+            sides[side].append(run)
+    out = {side: summarise(runs) for side, runs in sides.items()}
+    out["baseline_delay"] = delay
+    out["wall_ratio"] = out["ours"]["wall"] / out["baseline"]["wall"]
+    out["targets"] = {
+        "requests": {"target": "ours <= baseline", "ours": out["ours"]["requests"],
+                     "baseline": out["baseline"]["requests"],
+                     "met": out["ours"]["requests"] <= out["baseline"]["requests"]},
+        "wall": {"target": "ours <= %.1f x baseline" % TARGET_ONE_WALL, "ratio": round(out["wall_ratio"], 3),
+                 "met": out["wall_ratio"] <= TARGET_ONE_WALL},
+    }
+    return out
+
+
+def scenario_many(ans, emu, sizes, reps, baseline_reps, delay):
+    out = {"sizes": {}, "baseline_delay": delay}
+    for size in sizes:
+        names = [bench_job_name(i) for i in range(1, size + 1)]
+        sides = {"ours": [], "baseline": []}
+        breps = baseline_reps.get(size, reps)
+        for rep in range(max(reps, breps)):
+            plays = [("baseline", "baseline_many.yml")] if rep < breps else []
+            plays += [("ours", "ours_many.yml")] if rep < reps else []
+            for side, playbook in plays:
+                emu.reset()
+                run = ans.run(playbook, {"bench_jobs": names, "bench_job_specs": [{"job_name": n} for n in names],
+                                         "bench_delay": delay})
+                run.update(emulator_counts(emu))
+                sides[side].append(run)
+        entry = {side: summarise(runs) for side, runs in sides.items()}
+        entry["wall_ratio"] = entry["ours"]["wall"] / entry["baseline"]["wall"]
+        out["sizes"][str(size)] = entry
+    if len(sizes) >= 2:
+        small, large = str(min(sizes)), str(max(sizes))
+        span = max(sizes) - min(sizes)
+        out["growth_per_job"] = {side: (out["sizes"][large][side]["wall"] - out["sizes"][small][side]["wall"]) / span
+                                 for side in ("ours", "baseline")}
+    top = out["sizes"][str(max(sizes))]
+    out["targets"] = {
+        "wall": {"target": "ours <= %.1f x baseline at %d jobs" % (TARGET_MANY_WALL, max(sizes)),
+                 "ratio": round(top["wall_ratio"], 3), "met": top["wall_ratio"] <= TARGET_MANY_WALL},
+        "logons": {"target": "at most one logon per role run", "ours": max(e["ours"]["logons"]
+                                                                           for e in out["sizes"].values()),
+                   "met": all(e["ours"]["logons"] <= 1 for e in out["sizes"].values())},
+    }
+    return out
+
+
+def first_poll_after(log, when, path_part):
+    for entry in log:
+        if entry["time"] >= when and path_part in entry["path"]:
+            return entry["time"]
+    return None
+
+
+def scenario_detect(ans, emu, reps):
+    out = {"jobs": {}}
+    for length, speed in DETECT:
+        name = detect_job_name(length)
+        wall_length = length / speed
+        target = max(1.0, 0.1 * length)          # seconds of real time, for a real job of that length
+        window = max(1.0, 0.1 * wall_length)     # the job ends spread over one such window: its phase against the
+        runs = []                                 # module's polls differs from run to run
+        for rep in range(reps):
+            duration = length + (rep / reps) * window * speed
+            emu.reset(speed=speed, jobs={name: {"duration": duration}})
+            run = ans.run("ours_one.yml", {"bench_job_name": name, "bench_wait_for": "session"})
+            state = emu.control("GET", "state")
+            job = next(j for j in state["em"]["jobs"] if j["name"] == name)
+            ended = (job.get("last_session") or {}).get("ended_at")
+            module = [t for t in run["timer"].get("tasks", []) if t["action"] == "backupops.veeam.veeam_em_job_start"]
+            returned = module[-1]["end"] if module else None
+            log = emu.control("GET", "log?api=em")
+            seen = first_poll_after(log, ended, "backupSessions") if ended else None
+            runs.append({"ok": run["ok"], "wall": run["wall"], "duration": duration,
+                         "latency": (returned - ended) if ended and returned else None,
+                         "poll_lag": (seen - ended) if ended and seen else None,
+                         "return_lag": (returned - seen) if seen and returned else None,
+                         "requests": emulator_counts(emu)["requests"]})
+        latencies = [r["latency"] for r in runs if r["latency"] is not None]
+        entry = {"length": length, "speed": speed, "wall_length": wall_length, "runs": runs,
+                 "latency": median(latencies), "latency_max": max(latencies) if latencies else None,
+                 "poll_lag": median([r["poll_lag"] for r in runs]), "return_lag": median([r["return_lag"] for r in runs]),
+                 "requests": median([r["requests"] for r in runs]), "target": target}
+        entry["met"] = entry["latency"] is not None and entry["latency"] <= target
+        out["jobs"][name] = entry
+    out["targets"] = {"latency": {"target": "median latency <= max(1 s, 10% of the job's length)",
+                                  "met": all(e["met"] for e in out["jobs"].values())}}
+    return out
+
+
+def import_times(python, collections):
+    """Cumulative import time (ms) of what each module imports, measured with ``python -X importtime``."""
+    modules = {
+        "ansible.builtin.uri": "ansible.modules.uri",
+        "veeam_task_info": "ansible_collections.backupops.veeam.plugins.modules.veeam_task_info",
+        "veeam_em_job_start": "ansible_collections.backupops.veeam.plugins.modules.veeam_em_job_start",
+    }
+    out = {}
+    env = dict(os.environ, PYTHONPATH=collections.split(os.pathsep)[0])
+    for label, module in modules.items():
+        samples = []
+        for _ in range(3):
+            proc = subprocess.run([python, "-X", "importtime", "-c", "import %s" % module], env=env,
+                                  capture_output=True, text=True, check=False)
+            total = None
+            for line in proc.stderr.splitlines():
+                parts = [p.strip() for p in line.split("|")]
+                if len(parts) == 3 and parts[2].strip() == module:
+                    total = int(parts[1]) / 1000.0
+            samples.append(total)
+        out[label] = median(samples)
+    return out
+
+
+def scenario_overhead(ans, emu, reps, calls):
+    sides = {"uri": [], "veeam_task_info": []}
+    for _ in range(reps):
+        for side, playbook in (("uri", "overhead_uri.yml"), ("veeam_task_info", "overhead_task_info.yml")):
+            emu.reset()
+            token, task_id, href = emu.logon_and_start(bench_job_name(1))
+            run = ans.run(playbook, {"bench_token": token, "bench_task_id": task_id, "bench_task_href": href,
+                                     "bench_calls": calls})
+            tasks = run["timer"].get("tasks", [])
+            per_call = (tasks[-1]["end"] - tasks[-1]["start"]) / calls if tasks and tasks[-1]["end"] else None
+            sides[side].append({"ok": run["ok"], "per_call": per_call, "wall": run["wall"]})
+    out = {side: {"per_call": median([r["per_call"] for r in runs]), "ok": all(r["ok"] for r in runs),
+                  "runs": len(runs)} for side, runs in sides.items()}
+    out["calls_per_run"] = calls
+    out["ratio"] = out["veeam_task_info"]["per_call"] / out["uri"]["per_call"]
+    out["targets"] = {"overhead": {"target": "veeam_task_info <= %.1f x uri" % TARGET_OVERHEAD,
+                                   "ratio": round(out["ratio"], 3), "met": out["ratio"] <= TARGET_OVERHEAD}}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def fmt(value, digits=2):
+    return "-" if value is None else ("%.*f" % (digits, value))
+
+
+def yes(met):
+    return "met" if met else "MISSED"
+
+
+def report(results):
+    lines = []
+    add = lines.append
+    env = results["environment"]
+    add("backupops.veeam benchmarks, %s, commit %s, %d CPUs, load %s -> %s" % (
+        env["date"], env["commit"], env["cpus"], env["load_before"], env["load_after"]))
+    add("emulator: %d ms per request, +%d ms per logon, start tasks Finished %.1f s after the start" % (
+        REQUEST_MS, LOGON_MS, TASK_RUNNING + TASK_COLLECT))
+    one = results.get("one")
+    if one:
+        add("")
+        add("1. One job, start and await its task (median of %d; baseline delay %s s)"
+            % (one["ours"]["runs"], one["baseline_delay"]))
+        add("   %-10s %8s %9s %7s  %s" % ("side", "wall s", "requests", "logons", "requests by route"))
+        for side in ("ours", "ours_typed", "baseline"):
+            s = one[side]
+            routes = ", ".join("%s %d" % (k, v) for k, v in sorted(s["routes"].items()))
+            add("   %-10s %8s %9s %7s  %s" % (side, fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], routes))
+        t = one["targets"]
+        add("   target: requests ours <= baseline: %s (%s vs %s); wall <= %.1fx: %s (%.2fx)" % (
+            yes(t["requests"]["met"]), fmt(t["requests"]["ours"], 0), fmt(t["requests"]["baseline"], 0),
+            TARGET_ONE_WALL, yes(t["wall"]["met"]), one["wall_ratio"]))
+    many = results.get("many")
+    if many:
+        add("")
+        add("2. Several jobs in one play (medians; baseline delay %s s)" % many["baseline_delay"])
+        add("   %5s  %-9s %5s %8s %9s %7s %7s" % ("jobs", "side", "runs", "wall s", "requests", "logons", "ratio"))
+        for size, entry in many["sizes"].items():
+            for side in ("ours", "baseline"):
+                s = entry[side]
+                ratio = fmt(entry["wall_ratio"]) if side == "ours" else ""
+                add("   %5s  %-9s %5d %8s %9s %7s %7s"
+                    % (size, side, s["runs"], fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], ratio))
+        if "growth_per_job" in many:
+            growth = many["growth_per_job"]
+            add("   growth per added job: ours %s s, baseline %s s" % (fmt(growth["ours"], 3), fmt(growth["baseline"], 3)))
+        t = many["targets"]
+        add("   target: wall <= %.1fx at the largest size: %s (%.3fx); at most one logon per role run: %s" % (
+            TARGET_MANY_WALL, yes(t["wall"]["met"]), t["wall"]["ratio"], yes(t["logons"]["met"])))
+    detect = results.get("detect")
+    if detect:
+        add("")
+        add("3. Detection latency, session end to the module's result (wait_for: session; median and max)")
+        add("   %-14s %6s %7s %9s %9s %9s %9s %8s"
+            % ("job", "speed", "wall s", "latency", "max", "poll lag", "return", "target"))
+        for name, e in detect["jobs"].items():
+            add("   %-14s %6s %7s %9s %9s %9s %9s %8s  %s" % (name, fmt(e["speed"], 0), fmt(e["wall_length"], 0),
+                                                              fmt(e["latency"]), fmt(e["latency_max"]),
+                                                              fmt(e["poll_lag"]), fmt(e["return_lag"]),
+                                                              fmt(e["target"], 0), yes(e["met"])))
+    overhead = results.get("overhead")
+    if overhead:
+        add("")
+        add("4. Per-task overhead, one call (median of %d runs of %d calls)"
+            % (overhead["uri"]["runs"], overhead["calls_per_run"]))
+        add("   ansible.builtin.uri %s s, veeam_task_info %s s: %.2fx (target <= %.1fx: %s)" % (
+            fmt(overhead["uri"]["per_call"], 3), fmt(overhead["veeam_task_info"]["per_call"], 3), overhead["ratio"],
+            TARGET_OVERHEAD, yes(overhead["targets"]["overhead"]["met"])))
+        if overhead.get("import_ms"):
+            add("   import time (python -X importtime, ms): " + ", ".join(
+                "%s %s" % (k, fmt(v, 0)) for k, v in overhead["import_ms"].items()))
+    return "\n".join(lines)
+
+
+def environment(python):
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return None
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": out(["git", "rev-parse", "--short", "HEAD"]),
+        "dirty": bool(out(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "ansible_core": out([python, "-c", "import ansible.release; print(ansible.release.__version__)"]),
+        "load_before": " ".join("%.2f" % x for x in os.getloadavg()),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="one,many,detect,overhead",
+                        help="comma-separated scenarios: one, many, detect, overhead (default: all)")
+    parser.add_argument("--reps", type=int, default=3, help="runs per side of scenario 1 (default 3)")
+    parser.add_argument("--many-reps", type=int, default=3, help="runs per side of scenario 2 (default 3)")
+    parser.add_argument("--baseline-100-reps", type=int, default=1,
+                        help="runs of the 100-job baseline, which takes minutes (default 1)")
+    parser.add_argument("--detect-reps", type=int, default=3, help="runs per job length of scenario 3 (default 3)")
+    parser.add_argument("--overhead-reps", type=int, default=3, help="runs per side of scenario 4 (default 3)")
+    parser.add_argument("--calls", type=int, default=15, help="module calls per run in scenario 4 (default 15)")
+    parser.add_argument("--sizes", default="20,100", help="job counts of scenario 2 (default 20,100)")
+    parser.add_argument("--delay", type=float, default=BASELINE_DELAY,
+                        help="the baseline's delay between polls, seconds (default %s)" % BASELINE_DELAY)
+    parser.add_argument("--quick", action="store_true", help="fewer runs, 5 and 20 jobs: a smoke test of the runner")
+    parser.add_argument("--output", default=os.path.join(RESULTS, "latest.json"), help="where to write the JSON")
+    parser.add_argument("--write-scenario", metavar="FILE",
+                        help="write the emulator scenario of the benchmarks to FILE (JSON) and exit")
+    args = parser.parse_args(argv)
+    if args.write_scenario:
+        with open(args.write_scenario, "w", encoding="utf-8") as handle:
+            json.dump(scenario(), handle, indent=1)
+        return 0
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.quick:
+        args.reps = args.many_reps = args.overhead_reps = 1
+        args.detect_reps, args.calls, sizes = 1, 5, [5, 20]
+    delay = int(args.delay) if float(args.delay).is_integer() else args.delay
+    python = sys.executable
+    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
+    manifest = os.path.join((collections or "").split(os.pathsep)[0], "ansible_collections", "backupops", "veeam",
+                            "MANIFEST.json")
+    if not collections or not os.path.exists(manifest):
+        raise SystemExit("ANSIBLE_COLLECTIONS_PATH must point at an installed backupops.veeam (run `make bench`, "
+                         "which builds and installs it)")
+    workdir = tempfile.mkdtemp(prefix="veeam-bench-")
+    results = {"environment": environment(python), "settings": {
+        "request_ms": REQUEST_MS, "logon_ms": LOGON_MS, "task_finished_after": TASK_RUNNING + TASK_COLLECT,
+        "baseline_delay": delay, "collections": collections}}
+    started = time.monotonic()
+    emu = Emulator(workdir, python)
+    try:
+        ans = Ansible(workdir, python, emu)
+        print("== benchmarks: emulator at %s, work dir %s" % (emu.server, workdir), flush=True)
+        if "one" in only:
+            print("== 1. one job (%d runs per side)" % args.reps, flush=True)
+            results["one"] = scenario_one(ans, emu, args.reps, delay)
+        if "many" in only:
+            print("== 2. %s jobs (%d runs per side; the 100-job baseline %d)" % (
+                " and ".join(map(str, sizes)), args.many_reps, args.baseline_100_reps), flush=True)
+            results["many"] = scenario_many(ans, emu, sizes, args.many_reps, {100: args.baseline_100_reps}, delay)
+        if "detect" in only:
+            print("== 3. detection latency (%d runs per job length)" % args.detect_reps, flush=True)
+            results["detect"] = scenario_detect(ans, emu, args.detect_reps)
+        if "overhead" in only:
+            print("== 4. per-task overhead (%d runs of %d calls per side)" % (args.overhead_reps, args.calls),
+                  flush=True)
+            results["overhead"] = scenario_overhead(ans, emu, args.overhead_reps, args.calls)
+            results["overhead"]["import_ms"] = import_times(python, collections)
+    finally:
+        emu.stop()
+    results["environment"]["load_after"] = " ".join("%.2f" % x for x in os.getloadavg())
+    results["environment"]["duration_s"] = round(time.monotonic() - started, 1)
+    shutil.rmtree(workdir, ignore_errors=True)
+    text = report(results)
+    print()
+    print(text)
+    print("\n(%.0f s in all)" % results["environment"]["duration_s"])
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=1, sort_keys=True)
+    print("== figures written to %s" % os.path.relpath(args.output, ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
