@@ -489,7 +489,7 @@ class EnterpriseManager:
                      or (job["backup_server_id"] or "") == backup_server.lower()]
         if not exact:
             where = " on backup server %r" % backup_server if backup_server else ""
-            similar = sorted({job["name"] for job in matches})
+            similar = sorted({job["name"] for job in matches if isinstance(job["name"], str)})
             hint = ("Names are matched exactly; jobs with the same name in other case: %s" % ", ".join(similar)
                     if similar else "List the jobs with backupops.veeam.veeam_em_job_info")
             raise VeeamError("No job named %r%s on Enterprise Manager" % (name, where), kind=E.NOT_FOUND, hint=hint)
