@@ -17,6 +17,8 @@ checks every byte they print (plus the emulator's request log and access log) fo
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import re
@@ -324,6 +326,108 @@ def control_request(emu: dict[str, Any], method: str, name: str, payload: Any = 
     return json.loads(body) if body else None
 
 
+# ------------------------------------------------------------------------------------------------- proxy
+
+class RewriteProxy:
+    """A plain-HTTP proxy in front of one listener of an emulator that rewrites the bodies of chosen answers.
+
+    The emulator cannot send values that Veeam does not document (unknown states, enum values, missing fields);
+    this proxy makes them from its real answers.  Rules come through the same control endpoint as the fault
+    rules: ``POST /_emulator/faults`` with ``{"action": "rewrite", "method": "GET", "path": "<regex>",
+    "replace": [["<regex>", "<replacement>"], ...], "times": null}`` is kept here, anything else is passed on;
+    ``POST /_emulator/reset`` drops the rewrite rules and resets the emulator.  The module under test talks to
+    ``http://127.0.0.1:<proxy port>``; every other request and control call goes to the emulator unchanged.
+    """
+
+    def __init__(self, emulator: Emulator, api: str) -> None:
+        self.emulator = emulator
+        self.api = api
+        self.rules: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
+                return
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = proxy.handle(self.command, self.path, dict(self.headers.items()), body)
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"control": f"http://127.0.0.1:{self.port}/_emulator", "ca": None, "state": str(self.emulator.state_path)}
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
+        if target.startswith("/_emulator/"):
+            return self._control(method, target, body)
+        port = self.emulator.em_port if self.api == "em" else self.emulator.m365_port
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=_ssl_context(self.emulator.ca_path), timeout=120)
+        try:
+            out = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection", "proxy-connection")}
+            conn.request(method, target, body=body or None, headers=out)
+            resp = conn.getresponse()
+            payload = resp.read()
+            status = resp.status
+            kept = [(k, v) for k, v in resp.getheaders()
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+        finally:
+            conn.close()
+        return status, kept, self._rewrite(method, target, payload)
+
+    def _rewrite(self, method: str, target: str, payload: bytes) -> bytes:
+        with self.lock:
+            rules = [rule for rule in self.rules if rule.get("method", "*") in ("*", method)
+                     and re.search(rule.get("path", ""), target)
+                     and (rule.get("times") is None or rule["applied"] < rule["times"])]
+            for rule in rules:
+                rule["applied"] += 1
+        text = payload.decode("utf-8", errors="surrogateescape")
+        for rule in rules:
+            for pattern, replacement in rule["replace"]:
+                text = re.sub(pattern, replacement, text)
+        return text.encode("utf-8", errors="surrogateescape")
+
+    def _control(self, method: str, target: str, body: bytes) -> tuple[int, list, bytes]:
+        name = target[len("/_emulator/"):]
+        payload = json.loads(body) if body else None
+        if method == "POST" and name == "reset":
+            with self.lock:
+                self.rules = []
+        if method == "POST" and name == "faults":
+            items = payload if isinstance(payload, list) else [payload]
+            mine = [dict(item, applied=0) for item in items if item.get("action") == "rewrite"]
+            with self.lock:
+                self.rules.extend(mine)
+            others = [item for item in items if item.get("action") != "rewrite"]
+            answer = self.emulator.control("POST", "faults", others) if others else {"ids": []}
+            return 200, [("Content-Type", "application/json")], json.dumps(answer).encode()
+        answer = self.emulator.control(method, name.split("?")[0], payload)
+        if method == "GET" and name == "faults":
+            with self.lock:
+                answer = list(answer) + [dict(rule) for rule in self.rules]
+        return 200, [("Content-Type", "application/json")], json.dumps(answer).encode()
+
+
 # ------------------------------------------------------------------------------------------------- ansible
 
 def collections_path() -> str:
@@ -578,12 +682,13 @@ def register(batch: "Batch") -> "Batch":
 class Batch:
     """Cases run as the tasks of one playbook, against emulators started for the batch."""
 
-    def __init__(self, name: str, cases: list[Case], http_emulator: bool = False) -> None:
+    def __init__(self, name: str, cases: list[Case], http_emulator: bool = False, proxies: bool = False) -> None:
         ids = [case.id for case in cases]
         assert len(ids) == len(set(ids)), f"duplicate case ids in batch {name}"
         self.name = name
         self.cases = cases
         self.http_emulator = http_emulator
+        self.proxies = proxies
         self.outcomes: dict[str, Outcome] = {}
         self.run: Run | None = None
         self.findings: list[str] = []
@@ -591,12 +696,14 @@ class Batch:
         self.seconds = 0.0
         self._done = threading.Event()
 
-    def values(self, emus: dict[str, Emulator], closed_port: int) -> dict[str, Any]:
+    def values(self, emus: dict[str, Emulator], proxies: dict[str, RewriteProxy], closed_port: int) -> dict[str, Any]:
         main = emus["main"]
         values: dict[str, Any] = {"em_port": main.em_port, "m365_port": main.m365_port, "ca": main.ca_path,
                                   "closed_port": closed_port}
         if "http" in emus:
             values.update({"http_em_port": emus["http"].em_port, "http_m365_port": emus["http"].m365_port})
+        for name, proxy in proxies.items():
+            values[f"{name}_port"] = proxy.port
         return values
 
     def task(self, case: Case, emus: dict[str, Emulator], values: dict[str, Any]) -> dict[str, Any]:
@@ -616,12 +723,17 @@ class Batch:
         """Start the emulators, run the playbook, split what came back per case, stop the emulators."""
         started = time.monotonic()
         emus: dict[str, Emulator] = {}
+        proxies: dict[str, RewriteProxy] = {}
         try:
             emus["main"] = Emulator(root / "emu-main").start()
             if self.http_emulator:
                 emus["http"] = Emulator(root / "emu-http", tls=False).start()
-            values = self.values(emus, free_port())
-            plan = {"emulators": {name: emu.describe() for name, emu in emus.items()},
+            if self.proxies:
+                proxies = {"em_proxy": RewriteProxy(emus["main"], "em"), "m365_proxy": RewriteProxy(emus["main"], "m365")}
+            values = self.values(emus, proxies, free_port())
+            described = {name: emu.describe() for name, emu in emus.items()}
+            described.update({name: proxy.describe() for name, proxy in proxies.items()})
+            plan = {"emulators": described,
                     "cases": {case.id: {"emulator": case.emulator, "faults": _fill(case.faults, values),
                                         "config": case.config, "clock": case.clock} for case in self.cases}}
             plan_path = root / "plan.json"
@@ -637,6 +749,8 @@ class Batch:
         except BaseException as exc:  # pylint: disable=broad-exception-caught
             self.error = exc
         finally:
+            for proxy in proxies.values():
+                proxy.close()
             for emu in emus.values():
                 emu.stop()
             self.seconds = time.monotonic() - started
