@@ -29,7 +29,7 @@ TARBALL       := $(DIST)/backupops-veeam-$(VERSION).tar.gz
 PIP           := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 STEP          := $(ROOT)/tools/step.sh
 AT_OPTS       := --python $(PY_VERSION) --python-interpreter $(PYTHON_REAL) --color no
-SOURCES       := $(shell find galaxy.yml README.md LICENSE requirements.txt bindep.txt meta plugins roles tests docs \
+SOURCES       := $(shell find galaxy.yml README.md CHANGELOG.rst LICENSE requirements.txt bindep.txt meta plugins roles tests docs \
                    changelogs examples -type f -not -path 'tests/output/*' -not -name '*.pyc' 2>/dev/null)
 
 # Every tool (pip, ansible-galaxy, ansible-test, ansible-lint) keeps its caches under .work/home, not in ~.
@@ -42,13 +42,13 @@ export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help demo test setup venv venv-2.16 build install sanity sanity-2.19 sanity-2.16 units units-emulator \
         integration reliability examples lint ansible-lint changelog-lint docs-lint action-groups galaxy-importer ee-check \
-        emulator emulator-start emulator-stop bench clean
+        emulator emulator-start emulator-stop bench changelog clean
 
 help:
 	@echo "make demo         start the emulator and run examples/demo.yml (starts a job and awaits it)"
 	@echo "make test         every check: sanity (2.19, 2.16), unit, emulator, integration, lint, docs"
 	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443)"
-	@echo "make sanity | units | integration | lint | bench | clean"
+	@echo "make sanity | units | integration | reliability | examples | lint | bench | changelog | clean"
 
 # ---------------------------------------------------------------------------------------------- setup
 $(VENV)/.stamp: tools/requirements-dev.txt tools/constraints-dev.txt tests/emulator/requirements.txt
@@ -137,6 +137,11 @@ ansible-lint: setup
 
 changelog-lint: setup
 	@$(VENV)/bin/antsibull-changelog lint
+	@$(ROOT)/tools/changelog.sh $(VENV) check
+
+# Regenerate CHANGELOG.rst from changelogs/fragments/ (run after adding a fragment; `make test` checks it).
+changelog: venv
+	@$(ROOT)/tools/changelog.sh $(VENV) generate
 
 docs-lint: setup
 	@cd $(COLL_DIR) && $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .

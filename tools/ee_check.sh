@@ -15,7 +15,7 @@ cp "$tarball" "$work/ee-def/"
 cat > "$work/ee-def/requirements.yml" <<REQ
 ---
 collections:
-  - name: $(basename "$tarball")
+  - name: collections/$(basename "$tarball")
     type: file
 REQ
 cat > "$work/ee-def/execution-environment.yml" <<DEF
