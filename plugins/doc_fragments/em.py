@@ -14,9 +14,8 @@ options:
     description:
       - The Enterprise Manager server as a hostname, V(host:port) or a URL (V(https://em.example.com:9398)).
       - A port or scheme in O(server) wins over O(port) and the default V(https).
-      - If not set, the value of the E(VEEAM_EM_SERVER) environment variable is used.
+      - Required. If not set, the value of the E(VEEAM_EM_SERVER) environment variable is used.
     type: str
-    required: true
   port:
     description:
       - The port of the Enterprise Manager REST API.

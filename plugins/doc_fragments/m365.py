@@ -14,9 +14,8 @@ options:
     description:
       - The Veeam Backup for Microsoft 365 server as a hostname, V(host:port) or a URL
         (V(https://vb365.example.com:4443)). A port or scheme in O(server) wins over O(port) and V(https).
-      - If not set, the value of the E(VEEAM_M365_SERVER) environment variable is used.
+      - Required. If not set, the value of the E(VEEAM_M365_SERVER) environment variable is used.
     type: str
-    required: true
   port:
     description:
       - The port of the VB365 REST API.

@@ -286,6 +286,10 @@ class Transport:
             if "WRONG_VERSION_NUMBER" in reason.upper() or "wrong version number" in reason:
                 hint = ("%s did not answer TLS: if it serves plain HTTP, give server as http://host:port"
                         % where)
+            elif "hostname mismatch" in reason.lower() or "doesn't match" in reason:
+                hint = ("The server's certificate is not made out to the name in server: give server as one of the "
+                        "names the certificate lists (often the full host name, not an IP address), or set "
+                        "validate_certs: false to skip the check (not recommended)")
             else:
                 hint = ("Give the CA certificate that signed the server's certificate as ca_path, or set "
                         "validate_certs: false to skip the check (not recommended)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
@@ -30,11 +31,20 @@ from ansible_collections.backupops.veeam.plugins.module_utils._poll import Polle
 COLLECTION_VERSION = "0.1.0"
 
 
+def _env_fallback(*names):
+    """``env_fallback`` that treats an empty variable as unset (AWX injects every field of a credential, empty
+    ones as ``""``, which would otherwise fail the type check of port, timeout or validate_certs)."""
+    value = env_fallback(*names)
+    if value is None or not str(value).strip():
+        raise AnsibleFallbackNotFound
+    return value
+
+
 def _connection_spec(prefix, default_port, api_versions, default_version):
     def env(name):
-        return (env_fallback, ["%s_%s" % (prefix, name)])
+        return (_env_fallback, ["%s_%s" % (prefix, name)])
     return {
-        "server": {"type": "str", "required": True, "fallback": env("SERVER")},
+        "server": {"type": "str", "fallback": env("SERVER")},
         "port": {"type": "int", "default": default_port, "fallback": env("PORT")},
         "username": {"type": "str", "fallback": env("USERNAME")},
         "password": {"type": "str", "no_log": True, "fallback": env("PASSWORD")},
@@ -115,6 +125,10 @@ class VeeamModule:
         if not p["validate_certs"]:
             self.warn("validate_certs is false: the server's TLS certificate is not checked, so the connection "
                       "(and the credentials sent over it) can be intercepted; prefer ca_path")
+        if not (p["server"] or "").strip():
+            prefix = "VEEAM_EM" if self.api == "em" else "VEEAM_M365"
+            raise VeeamError("No server given: set the server option (or module_defaults for group/backupops.veeam.%s) "
+                             "or the %s_SERVER environment variable" % (self.api, prefix), kind=E.USAGE)
         base = _http.base_url(p["server"], p["port"], path="/api" if self.api == "em" else "")
         return _http.Transport(base, validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
                                user_agent="ansible-backupops.veeam/%s (%s)" % (COLLECTION_VERSION, self.name))

@@ -491,6 +491,7 @@ def timeout_error(module, runs, pending, what, elapsed):
         details={"changed": any(r.changed for r in runs), "elapsed": elapsed,
                  "task": single.task if single and single.task else None,
                  "job": _em.public(single.job) if single else None,
+                 "session": pending[0][1].get("session") if single and what == "session" else None,
                  "last_state": pending[0][1].get("state") if what == "task" else _em.run_state(pending[0][1])})
 
 

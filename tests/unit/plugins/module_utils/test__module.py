@@ -124,9 +124,26 @@ def test_the_other_apis_environment_is_not_read(module_args, monkeypatch):
     assert build(module_args, {}, api="m365").params["server"] == "vb365.example"
 
 
-def test_server_is_required(run_module):
-    exit_ = run_module({"username": USERNAME, "password": PASSWORD}, lambda: VeeamModule("em", dict(OWN)))
-    assert exit_.failed and exit_.result["msg"] == "missing required arguments: server"
+@pytest.mark.parametrize("api, variable", [("em", "VEEAM_EM_SERVER"), ("m365", "VEEAM_M365_SERVER")])
+@pytest.mark.parametrize("env_value", [None, "", "  "])
+def test_server_is_required_and_the_message_names_its_variable(run_module, monkeypatch, api, variable, env_value):
+    if env_value is None:
+        monkeypatch.delenv(variable, raising=False)
+    else:
+        monkeypatch.setenv(variable, env_value)
+    exit_ = run_module({"username": USERNAME, "password": PASSWORD},
+                       lambda: VeeamModule(api, dict(OWN)).run(lambda module: module.transport()))
+    assert exit_.failed
+    assert exit_.result["msg"] == ("No server given: set the server option (or module_defaults for "
+                                   "group/backupops.veeam.%s) or the %s environment variable" % (api, variable))
+    assert exit_.result["error"]["kind"] == "usage"
+
+
+@pytest.mark.parametrize("name, value", [("VEEAM_EM_PORT", ""), ("VEEAM_EM_TIMEOUT", " "), ("VEEAM_EM_VALIDATE_CERTS", "")])
+def test_empty_environment_variables_count_as_unset(module_args, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    params = build(module_args, {"server": "em.example"}, api="em").params
+    assert params["port"] == 9398 and params["timeout"] == 30.0 and params["validate_certs"] is True
 
 
 # ------------------------------------------------------------------------------------------------ no_log
