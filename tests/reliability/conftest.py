@@ -33,27 +33,45 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Tests that run ansible themselves first, batch judges last (their batches run in the background)."""
     selected = []
     for item in items:
-        marker = item.get_closest_marker("batch")
-        if marker and marker.args[0] not in selected:
-            selected.append(marker.args[0])
+        for marker in item.iter_markers("batch"):
+            if marker.args[0] not in selected:
+                selected.append(marker.args[0])
     _POOL["selected"] = selected
     items.sort(key=lambda item: 1 if item.get_closest_marker("batch") else 0)
 
 
+#: Background threads running batches (besides the main thread, which runs the other tests).
+WORKERS = 3
+
+
 @pytest.fixture(scope="session", autouse=True)
 def batch_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Run the selected batches one after the other in a background thread."""
-    batches = [H.BATCHES[name] for name in _POOL["selected"]]
+    """Run the selected batches in background threads, the longest first."""
+    todo = sorted((H.BATCHES[name] for name in _POOL["selected"]), key=lambda b: -len(b.cases))
     root = tmp_path_factory.mktemp("batches")
+    lock = threading.Lock()
 
     def work() -> None:
-        for batch in batches:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                batch = todo.pop(0)
             batch.execute(root / batch.name)
 
-    thread = threading.Thread(target=work, name="batches", daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=work, name=f"batches-{i}", daemon=True) for i in range(WORKERS)]
+    for thread in threads:
+        thread.start()
     yield
-    thread.join(timeout=900)
+    for thread in threads:
+        thread.join(timeout=900)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How long each batch took (its cases ran as one ansible-playbook)."""
+    ran = [batch for batch in H.BATCHES.values() if batch.seconds]
+    if ran:
+        terminalreporter.write_line("batches: " + ", ".join(f"{b.name} {len(b.cases)} cases {b.seconds:.0f} s" for b in ran))
 
 
 def _scan_emulator(emu: H.Emulator, since: int = 0) -> list[str]:

@@ -181,7 +181,8 @@ VB_CASES = [
 ]
 
 CASES = EM_CASES + VB_CASES
-BATCH = H.register(H.Batch("bad-input", CASES, http_emulator=True))
+EM_BATCH = H.register(H.Batch("bad-input-em", EM_CASES, http_emulator=True))
+VB_BATCH = H.register(H.Batch("bad-input-vb365", VB_CASES, http_emulator=True))
 
 
 def _only_reads(record: dict) -> None:
@@ -198,13 +199,21 @@ for failing in CASES:
         failing.check = _only_reads
 
 
-@pytest.mark.batch("bad-input")
-@pytest.mark.parametrize("case_id", H.params(CASES))
-def test_case(case_id: str) -> None:
-    H.judge(BATCH.outcome(case_id))
+@pytest.mark.batch("bad-input-em")
+@pytest.mark.parametrize("case_id", H.params(EM_CASES))
+def test_em_case(case_id: str) -> None:
+    H.judge(EM_BATCH.outcome(case_id))
 
 
-@pytest.mark.batch("bad-input")
+@pytest.mark.batch("bad-input-vb365")
+@pytest.mark.parametrize("case_id", H.params(VB_CASES))
+def test_vb365_case(case_id: str) -> None:
+    H.judge(VB_BATCH.outcome(case_id))
+
+
+@pytest.mark.batch("bad-input-em")
+@pytest.mark.batch("bad-input-vb365")
 def test_batch_output_has_no_secret_and_no_traceback() -> None:
-    BATCH.wait()
-    assert not BATCH.findings, "\n".join(BATCH.findings)
+    for batch in (EM_BATCH, VB_BATCH):
+        batch.wait()
+        assert not batch.findings, "\n".join(batch.findings)
