@@ -13,6 +13,7 @@ only, while the tests that run ansible themselves go first in the main thread: t
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -68,8 +69,11 @@ def batch_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """How long each batch took (its cases ran as one ansible-playbook)."""
+    """How long each batch took (its cases ran as one ansible-playbook); the report file when asked for."""
     ran = [batch for batch in H.BATCHES.values() if batch.seconds]
+    target = os.environ.get("RELIABILITY_REPORT")
+    if target:
+        Path(target).write_text(json.dumps(H.report(), indent=1, ensure_ascii=False), encoding="utf-8")
     if ran:
         terminalreporter.write_line("batches: " + ", ".join(f"{b.name} {len(b.cases)} cases {b.seconds:.0f} s" for b in ran))
 

@@ -669,6 +669,33 @@ def _fill(value: Any, values: dict[str, Any]) -> Any:
     return value
 
 
+#: What the tests that run ansible themselves saw: (area, title, result), for docs/reliability.md.
+NOTES: list[dict[str, Any]] = []
+
+
+def note(area: str, title: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Keep a run's outcome for the report (``RELIABILITY_REPORT``); returns ``result``."""
+    NOTES.append({"area": area, "title": title, "failed": bool(result.get("failed")), "msg": result.get("msg", ""),
+                  "warnings": list(result.get("warnings") or [])})
+    return result
+
+
+def report() -> list[dict[str, Any]]:
+    """Every case and noted run with what the user saw (written by conftest when RELIABILITY_REPORT is set)."""
+    rows = []
+    for batch in BATCHES.values():
+        for case in batch.cases:
+            outcome = batch.outcomes.get(case.id)
+            if outcome is None:
+                continue
+            result = outcome.result
+            rows.append({"batch": batch.name, "id": case.id, "area": case.area, "title": case.label(),
+                         "module": case.module, "failed": outcome.record.get("status") == "failed",
+                         "xfail": case.xfail, "msg": result.get("msg", ""), "warnings": list(result.get("warnings") or []),
+                         "seconds": round(outcome.record.get("end", 0) - outcome.record.get("start", 0), 1)})
+    return rows + [dict(row, batch="", id="", module="") for row in NOTES]
+
+
 #: Batches by name; the test modules register theirs at import, conftest runs the selected ones.
 BATCHES: dict[str, "Batch"] = {}
 

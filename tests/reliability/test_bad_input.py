@@ -145,8 +145,6 @@ VB_CASES = [
        ("No VB365 job named 'SharePoint \"Intranet\"'",), "names with \" ; , =="),
     vb("vb-wrong-password", {"job_name": "Müller's Mailboxes", "state": "started", "password": WRONG_PASSWORD},
        (f"VB365 rejected the username or password for '{M365_USER}'",), "wrong credentials"),
-    vb("vb-wrong-port", {"job_name": "Müller's Mailboxes", "state": "started", "port": "{closed_port}"},
-       ("Could not connect to https://127.0.0.1:",), "wrong port"),
     vb("vb-wrong-port-em", {"job_name": "Müller's Mailboxes", "state": "started", "port": "{em_port}"},
        ("HTTP 404",), "wrong port"),
     vb("vb-http-against-https", {"job_name": "Müller's Mailboxes", "state": "started",

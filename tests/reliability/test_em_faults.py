@@ -99,7 +99,7 @@ def test_start_slower_than_timeout_is_found_and_awaited(ansible: H.Ansible, emul
     emulator.clock(speed=10)
     emulator.faults(dict(START, action="latency", delay=2.0, times=1))
     run = ansible.adhoc("veeam_em_job_start", H.em_conn(emulator, timeout=1.5, **DAILY), env=H.em_env())
-    result = run.result
+    result = H.note("slower than timeout", "EM: start answered after timeout (2 s > 1.5 s)", run.result)
     assert not result["failed"], result["msg"]
     assert "Started job 'Daily SQL Backup': task task-1 Finished" in result["msg"]
     assert any(LOST in str(w) for w in result.get("warnings", [])), result.get("warnings")
@@ -123,7 +123,7 @@ def test_start_much_slower_than_timeout_is_reported_truthfully(ansible: H.Ansibl
         {"name": "log off", "backupops.veeam.veeam_em_session": dict(
             conn, state="absent", session_token="{{ em.session_token }}"), "no_log": True}]}]
     run = ansible.playbook(plays, env=H.em_env(), name="slow-start-token")
-    result = run.task("start")
+    result = H.note("slower than timeout", "EM: start carried out 6 s later (session_token)", run.task("start"))
     counters = emulator.counters()
     assert counters["em"]["open_sessions"] == 0
     assert counters["requests"]["em"].get("POST /api/jobs/{id}?action=start") == 1, counters
@@ -165,7 +165,8 @@ def test_emulator_restarted_mid_wait(ansible: H.Ansible, fresh_emulator) -> None
     time.sleep(1.0)          # a second with nothing listening: the polls meet refused connections
     emu.start()
     thread.join(timeout=180)
-    result = holder["run"].result
+    result = H.note("emulator restarted mid-wait", "EM: SIGTERM + restart while awaiting the session",
+                    holder["run"].result)
     assert not result.get("failed"), result["msg"]
     assert "ended Success" in result["msg"], result["msg"]
     after = emu.counters()

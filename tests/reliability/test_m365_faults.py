@@ -135,7 +135,7 @@ def test_start_much_slower_than_timeout_is_reported_truthfully(ansible: H.Ansibl
     emulator.clock(speed=10)
     emulator.faults(dict(START, action="latency", delay=5, times=1))
     run = ansible.adhoc(STATE, H.m365_conn(emulator, timeout=1.5, api_version="v6", **MUELLER), env=H.em_env())
-    result = run.result
+    result = H.note("slower than timeout", "VB365 v6: start carried out 5 s later", run.result)
     time.sleep(4.5)          # until the slow request has been processed by the server
     counters = emulator.counters()
     assert counters["requests"]["m365"].get("POST /v6/Jobs/{id}/start") == 1, counters
@@ -169,7 +169,8 @@ def test_emulator_restarted_mid_wait(ansible: H.Ansible, fresh_emulator) -> None
     time.sleep(1.0)
     emu.start()
     thread.join(timeout=180)
-    result = holder["run"].result
+    result = H.note("emulator restarted mid-wait", "VB365: SIGTERM + restart while awaiting the session",
+                    holder["run"].result)
     assert not result["failed"], result["msg"]
     assert DONE in result["msg"] and "ended Success" in result["msg"], result["msg"]
     after = emu.counters()

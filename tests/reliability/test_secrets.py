@@ -50,8 +50,8 @@ def test_session_token_handed_from_task_to_task(ansible: H.Ansible, emulator: H.
 def test_password_as_argument_at_vvvv_without_debug(ansible: H.Ansible, emulator: H.Emulator) -> None:
     """At -vvvv (what users run), a password given in -a is printed nowhere: not even the exemption for
     ansible-core's debug lines is needed."""
-    run = ansible.adhoc("veeam_em_job_start", H.em_conn(emulator, password=EM_PASSWORD, job_name="Daily SQL Backup",
-                                                         wait=False), debug=False)
+    args = H.em_conn(emulator, password=EM_PASSWORD, job_name="Daily SQL Backup", wait=False)
+    run = ansible.adhoc("veeam_em_job_start", args, debug=False)
     assert not run.result["failed"], run.result["msg"]
     for text in run.texts().values():
         assert EM_PASSWORD not in text
@@ -63,8 +63,8 @@ def test_password_as_argument_with_ansible_debug(ansible: H.Ansible, emulator: H
     """With ANSIBLE_DEBUG=1, ansible-core itself prints the module arguments in one debug line, as its
     documentation warns ("Debug output can also include secret information despite no_log settings being
     enabled").  That line is the only place the password appears; the scan leaves out that line and nothing else."""
-    run = ansible.adhoc("veeam_em_job_start", H.em_conn(emulator, password=EM_PASSWORD, job_name="Daily SQL Backup",
-                                                         wait=False))
+    args = H.em_conn(emulator, password=EM_PASSWORD, job_name="Daily SQL Backup", wait=False)
+    run = ansible.adhoc("veeam_em_job_start", args)
     assert not run.result["failed"], run.result["msg"]
     lines = [line for line in run.stdout.splitlines() if EM_PASSWORD in line]
     assert lines and all(": done with _execute_module (backupops.veeam.veeam_em_job_start, {" in line for line in lines)
@@ -74,9 +74,8 @@ def test_password_as_argument_with_ansible_debug(ansible: H.Ansible, emulator: H
 def test_wrong_password_is_not_echoed(ansible: H.Ansible, emulator: H.Emulator) -> None:
     """A rejected password is a secret too: the failure names the account, never the password."""
     H.SECRETS.add(WRONG_PASSWORD, "wrong password")
-    run = ansible.adhoc("veeam_em_job_start", H.em_conn(emulator, password=WRONG_PASSWORD,
-                                                         job_name="Daily SQL Backup"))
-    result = run.result
+    run = ansible.adhoc("veeam_em_job_start", H.em_conn(emulator, password=WRONG_PASSWORD, job_name="Daily SQL Backup"))
+    result = H.note("secrets", "EM: wrong password", run.result)
     assert result["failed"] and "rejected the username or password for 'VEEAM\\ansible-admin'" in result["msg"]
     assert WRONG_PASSWORD not in H.exempt(run.stdout) and not run.findings
     counters = emulator.counters()

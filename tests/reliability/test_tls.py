@@ -12,7 +12,8 @@ EM_INFO = {"job_name": "Daily SQL Backup", "latest_session": False}
 VB_ENABLED = {"job_name": "Müller's Mailboxes", "state": "enabled"}
 
 
-def _tls_failure(result: dict, url: str) -> None:
+def _tls_failure(result: dict, url: str, title: str) -> None:
+    H.note("TLS", title, result)
     msg = result["msg"]
     assert result["failed"], result
     assert f"TLS handshake with {url} failed" in msg, msg
@@ -23,31 +24,33 @@ def _tls_failure(result: dict, url: str) -> None:
 
 def test_em_default_checks_the_certificate(ansible: H.Ansible, emulator: H.Emulator) -> None:
     run = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=DROP, **EM_INFO), env=H.em_env())
-    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}/api")
+    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}/api", "EM: default validate_certs, no ca_path")
     assert emulator.counters()["em"]["logons"] == 0
 
 
 def test_em_ca_path_passes(ansible: H.Ansible, emulator: H.Emulator) -> None:
-    result = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, **EM_INFO), env=H.em_env()).result
+    result = H.note("TLS", "EM: ca_path", ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, **EM_INFO),
+                                                        env=H.em_env()).result)
     assert not result["failed"] and result["msg"] == "1 job", result
     assert not result.get("warnings"), result.get("warnings")
 
 
 def test_em_ca_path_from_the_environment_passes(ansible: H.Ansible, emulator: H.Emulator) -> None:
     env = dict(H.em_env(), VEEAM_EM_CA_PATH=emulator.ca_path)
-    result = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=DROP, **EM_INFO), env=env).result
+    result = H.note("TLS", "EM: ca_path from VEEAM_EM_CA_PATH",
+                    ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=DROP, **EM_INFO), env=env).result)
     assert not result["failed"] and result["msg"] == "1 job", result
 
 
 def test_em_ca_of_another_server_fails(ansible: H.Ansible, emulator: H.Emulator, fresh_emulator) -> None:  # type: ignore[no-untyped-def]
     other = fresh_emulator("other-ca")
     run = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=other.ca_path, **EM_INFO), env=H.em_env())
-    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}/api")
+    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}/api", "EM: ca_path of another CA")
 
 
 def test_em_validate_certs_false_passes_and_warns(ansible: H.Ansible, emulator: H.Emulator) -> None:
-    result = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=DROP, validate_certs=False, **EM_INFO),
-                           env=H.em_env()).result
+    args = H.em_conn(emulator, ca_path=DROP, validate_certs=False, **EM_INFO)
+    result = H.note("TLS", "EM: validate_certs: false", ansible.adhoc("veeam_em_job_info", args, env=H.em_env()).result)
     assert not result["failed"] and result["msg"] == "1 job", result
     assert result.get("warnings") == [INSECURE], result.get("warnings")
     assert emulator.counters()["em"]["open_sessions"] == 0
@@ -55,19 +58,21 @@ def test_em_validate_certs_false_passes_and_warns(ansible: H.Ansible, emulator: 
 
 def test_vb365_default_checks_the_certificate(ansible: H.Ansible, emulator: H.Emulator) -> None:
     run = ansible.adhoc("veeam_m365_job_state", H.m365_conn(emulator, ca_path=DROP, **VB_ENABLED), env=H.em_env())
-    _tls_failure(run.result, f"https://127.0.0.1:{emulator.m365_port}")
+    _tls_failure(run.result, f"https://127.0.0.1:{emulator.m365_port}", "VB365: default validate_certs, no ca_path")
     assert emulator.counters()["m365"]["tokens_issued"] == 0
 
 
 def test_vb365_ca_path_passes(ansible: H.Ansible, emulator: H.Emulator) -> None:
-    result = ansible.adhoc("veeam_m365_job_state", H.m365_conn(emulator, **VB_ENABLED), env=H.em_env()).result
+    result = H.note("TLS", "VB365: ca_path", ansible.adhoc("veeam_m365_job_state", H.m365_conn(emulator, **VB_ENABLED),
+                                                           env=H.em_env()).result)
     assert not result["failed"] and "is already enabled" in result["msg"], result
     assert emulator.counters()["m365"]["open_tokens"] == 0
 
 
 def test_vb365_validate_certs_false_passes_and_warns(ansible: H.Ansible, emulator: H.Emulator) -> None:
-    result = ansible.adhoc("veeam_m365_job_state", H.m365_conn(emulator, ca_path=DROP, validate_certs=False,
-                                                               **VB_ENABLED), env=H.em_env()).result
+    args = H.m365_conn(emulator, ca_path=DROP, validate_certs=False, **VB_ENABLED)
+    result = H.note("TLS", "VB365: validate_certs: false",
+                    ansible.adhoc("veeam_m365_job_state", args, env=H.em_env()).result)
     assert not result["failed"] and "is already enabled" in result["msg"], result
     assert result.get("warnings") == [INSECURE], result.get("warnings")
     assert emulator.counters()["m365"]["open_tokens"] == 0
