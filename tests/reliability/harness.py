@@ -673,10 +673,10 @@ def _fill(value: Any, values: dict[str, Any]) -> Any:
 NOTES: list[dict[str, Any]] = []
 
 
-def note(area: str, title: str, result: dict[str, Any]) -> dict[str, Any]:
+def note(area: str, title: str, result: dict[str, Any], xfail: str = "") -> dict[str, Any]:
     """Keep a run's outcome for the report (``RELIABILITY_REPORT``); returns ``result``."""
     NOTES.append({"area": area, "title": title, "failed": bool(result.get("failed")), "msg": result.get("msg", ""),
-                  "warnings": list(result.get("warnings") or [])})
+                  "warnings": list(result.get("warnings") or []), "xfail": xfail})
     return result
 
 

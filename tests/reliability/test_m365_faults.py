@@ -135,7 +135,7 @@ def test_start_much_slower_than_timeout_is_reported_truthfully(ansible: H.Ansibl
     emulator.clock(speed=10)
     emulator.faults(dict(START, action="latency", delay=5, times=1))
     run = ansible.adhoc(STATE, H.m365_conn(emulator, timeout=1.5, api_version="v6", **MUELLER), env=H.em_env())
-    result = H.note("slower than timeout", "VB365 v6: start carried out 5 s later", run.result)
+    result = H.note("slower than timeout", "VB365 v6: start carried out 5 s later", run.result, SLOW_START_BUG)
     time.sleep(4.5)          # until the slow request has been processed by the server
     counters = emulator.counters()
     assert counters["requests"]["m365"].get("POST /v6/Jobs/{id}/start") == 1, counters
