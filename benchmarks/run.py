@@ -273,19 +273,22 @@ def summarise(runs):
 
 # ---------------------------------------------------------------------------------------------- scenarios
 
-def scenario_one(ans, emu, reps, delay):
-    """Ours as documented (job_type auto), ours told the job's type like the baseline's query is, the baseline."""
-    plays = (("baseline", "baseline_one.yml", {}), ("ours", "ours_one.yml", {}),
-             ("ours_typed", "ours_one.yml", {"bench_job_type": "backup"}))
+def scenario_one(ans, emu, reps, delay, sensitivity=()):
+    """Ours as documented (job_type auto), ours told the job's type like the baseline's query is, the baseline;
+    then the baseline with each other ``sensitivity`` delay (how its cost moves with the delay it polls with)."""
+    plays = [("baseline", "baseline_one.yml", {"bench_delay": delay}), ("ours", "ours_one.yml", {}),
+             ("ours_typed", "ours_one.yml", {"bench_job_type": "backup"})]
+    plays += [("delay %s" % other, "baseline_one.yml", {"bench_delay": other}) for other in sensitivity]
     sides = {side: [] for side, _playbook, _extra in plays}
     for _ in range(reps):
         for side, playbook, extra in plays:
             emu.reset()
-            run = ans.run(playbook, dict(extra, bench_job_name=bench_job_name(1), bench_delay=delay))
+            run = ans.run(playbook, dict(extra, bench_job_name=bench_job_name(1)))
             run.update(emulator_counts(emu))
             sides[side].append(run)
-    out = {side: summarise(runs) for side, runs in sides.items()}
+    out = {side: summarise(sides[side]) for side in ("baseline", "ours", "ours_typed")}
     out["baseline_delay"] = delay
+    out["sensitivity"] = {str(other): summarise(sides["delay %s" % other]) for other in sensitivity}
     out["wall_ratio"] = out["ours"]["wall"] / out["baseline"]["wall"]
     out["targets"] = {
         "requests": {"target": "ours <= baseline", "ours": out["ours"]["requests"],
@@ -312,18 +315,19 @@ def scenario_many(ans, emu, sizes, reps, baseline_reps, delay):
                                          "bench_delay": delay})
                 run.update(emulator_counts(emu))
                 sides[side].append(run)
-        entry = {side: summarise(runs) for side, runs in sides.items()}
-        entry["wall_ratio"] = entry["ours"]["wall"] / entry["baseline"]["wall"]
+        entry = {side: summarise(runs) for side, runs in sides.items() if runs}
+        entry["wall_ratio"] = entry["ours"]["wall"] / entry["baseline"]["wall"] if "baseline" in entry else None
         out["sizes"][str(size)] = entry
     if len(sizes) >= 2:
-        small, large = str(min(sizes)), str(max(sizes))
+        small, large = out["sizes"][str(min(sizes))], out["sizes"][str(max(sizes))]
         span = max(sizes) - min(sizes)
-        out["growth_per_job"] = {side: (out["sizes"][large][side]["wall"] - out["sizes"][small][side]["wall"]) / span
-                                 for side in ("ours", "baseline")}
+        out["growth_per_job"] = {side: (large[side]["wall"] - small[side]["wall"]) / span
+                                 for side in ("ours", "baseline") if side in large and side in small}
     top = out["sizes"][str(max(sizes))]
+    ratio = top["wall_ratio"]
     out["targets"] = {
         "wall": {"target": "ours <= %.1f x baseline at %d jobs" % (TARGET_MANY_WALL, max(sizes)),
-                 "ratio": round(top["wall_ratio"], 3), "met": top["wall_ratio"] <= TARGET_MANY_WALL},
+                 "ratio": None if ratio is None else round(ratio, 3), "met": ratio is not None and ratio <= TARGET_MANY_WALL},
         "logons": {"target": "at most one logon per role run", "ours": max(e["ours"]["logons"]
                                                                            for e in out["sizes"].values()),
                    "met": all(e["ours"]["logons"] <= 1 for e in out["sizes"].values())},
@@ -398,23 +402,34 @@ def import_times(python, collections):
     return out
 
 
-def scenario_overhead(ans, emu, reps, calls):
-    sides = {"uri": [], "veeam_task_info": []}
+def scenario_overhead(ans, emu, reps):
+    """``playbooks/overhead.yml`` calls ansible.builtin.uri and veeam_task_info in turns; each task is timed from
+    its start to its result reaching Ansible.  Medians over every call of every run, and of the pairs' ratios."""
+    per_call = {"ansible.builtin.uri": [], "backupops.veeam.veeam_task_info": []}
+    ratios, ok = [], True
     for _ in range(reps):
-        for side, playbook in (("uri", "overhead_uri.yml"), ("veeam_task_info", "overhead_task_info.yml")):
-            emu.reset()
-            token, task_id, href = emu.logon_and_start(bench_job_name(1))
-            run = ans.run(playbook, {"bench_token": token, "bench_task_id": task_id, "bench_task_href": href,
-                                     "bench_calls": calls})
-            tasks = run["timer"].get("tasks", [])
-            per_call = (tasks[-1]["end"] - tasks[-1]["start"]) / calls if tasks and tasks[-1]["end"] else None
-            sides[side].append({"ok": run["ok"], "per_call": per_call, "wall": run["wall"]})
-    out = {side: {"per_call": median([r["per_call"] for r in runs]), "ok": all(r["ok"] for r in runs),
-                  "runs": len(runs)} for side, runs in sides.items()}
-    out["calls_per_run"] = calls
-    out["ratio"] = out["veeam_task_info"]["per_call"] / out["uri"]["per_call"]
+        emu.reset()
+        token, task_id, href = emu.logon_and_start(bench_job_name(1))
+        run = ans.run("overhead.yml", {"bench_token": token, "bench_task_id": task_id, "bench_task_href": href})
+        ok = ok and run["ok"]
+        last_uri = None
+        for task in run["timer"].get("tasks", []):
+            if task["action"] not in per_call or not task["end"]:
+                continue
+            took = task["end"] - task["start"]
+            per_call[task["action"]].append(took)
+            if task["action"] == "ansible.builtin.uri":
+                last_uri = took
+            elif last_uri:
+                ratios.append(took / last_uri)
+    uri, ours = median(per_call["ansible.builtin.uri"]), median(per_call["backupops.veeam.veeam_task_info"])
+    out = {"uri": {"per_call": uri, "calls": len(per_call["ansible.builtin.uri"])},
+           "veeam_task_info": {"per_call": ours, "calls": len(per_call["backupops.veeam.veeam_task_info"])},
+           "runs": reps, "ok": ok, "ratio": ours / uri if ours and uri else None,
+           "pair_ratio": median(ratios)}
     out["targets"] = {"overhead": {"target": "veeam_task_info <= %.1f x uri" % TARGET_OVERHEAD,
-                                   "ratio": round(out["ratio"], 3), "met": out["ratio"] <= TARGET_OVERHEAD}}
+                                   "ratio": None if out["ratio"] is None else round(out["ratio"], 3),
+                                   "met": out["ratio"] is not None and out["ratio"] <= TARGET_OVERHEAD}}
     return out
 
 
@@ -446,6 +461,9 @@ def report(results):
             s = one[side]
             routes = ", ".join("%s %d" % (k, v) for k, v in sorted(s["routes"].items()))
             add("   %-10s %8s %9s %7s  %s" % (side, fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], routes))
+        for other, s in sorted(one.get("sensitivity", {}).items(), key=lambda kv: float(kv[0])):
+            add("   %-10s %8s %9s %7s  (the baseline with delay %s s)" % (
+                "baseline", fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], other))
         t = one["targets"]
         add("   target: requests ours <= baseline: %s (%s vs %s); wall <= %.1fx: %s (%.2fx)" % (
             yes(t["requests"]["met"]), fmt(t["requests"]["ours"], 0), fmt(t["requests"]["baseline"], 0),
@@ -456,17 +474,18 @@ def report(results):
         add("2. Several jobs in one play (medians; baseline delay %s s)" % many["baseline_delay"])
         add("   %5s  %-9s %5s %8s %9s %7s %7s" % ("jobs", "side", "runs", "wall s", "requests", "logons", "ratio"))
         for size, entry in many["sizes"].items():
-            for side in ("ours", "baseline"):
+            for side in [side for side in ("ours", "baseline") if side in entry]:
                 s = entry[side]
                 ratio = fmt(entry["wall_ratio"]) if side == "ours" else ""
                 add("   %5s  %-9s %5d %8s %9s %7s %7s"
                     % (size, side, s["runs"], fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], ratio))
         if "growth_per_job" in many:
             growth = many["growth_per_job"]
-            add("   growth per added job: ours %s s, baseline %s s" % (fmt(growth["ours"], 3), fmt(growth["baseline"], 3)))
+            add("   growth per added job: ours %s s, baseline %s s"
+                % (fmt(growth.get("ours"), 3), fmt(growth.get("baseline"), 3)))
         t = many["targets"]
-        add("   target: wall <= %.1fx at the largest size: %s (%.3fx); at most one logon per role run: %s" % (
-            TARGET_MANY_WALL, yes(t["wall"]["met"]), t["wall"]["ratio"], yes(t["logons"]["met"])))
+        add("   target: wall <= %.1fx at the largest size: %s (%sx); at most one logon per role run: %s" % (
+            TARGET_MANY_WALL, yes(t["wall"]["met"]), fmt(t["wall"]["ratio"], 3), yes(t["logons"]["met"])))
     detect = results.get("detect")
     if detect:
         add("")
@@ -481,11 +500,12 @@ def report(results):
     overhead = results.get("overhead")
     if overhead:
         add("")
-        add("4. Per-task overhead, one call (median of %d runs of %d calls)"
-            % (overhead["uri"]["runs"], overhead["calls_per_run"]))
-        add("   ansible.builtin.uri %s s, veeam_task_info %s s: %.2fx (target <= %.1fx: %s)" % (
-            fmt(overhead["uri"]["per_call"], 3), fmt(overhead["veeam_task_info"]["per_call"], 3), overhead["ratio"],
-            TARGET_OVERHEAD, yes(overhead["targets"]["overhead"]["met"])))
+        add("4. Per-task overhead, one call (medians of %d calls each, in turns, over %d runs)"
+            % (overhead["uri"]["calls"], overhead["runs"]))
+        add("   ansible.builtin.uri %s s, veeam_task_info %s s: %sx, median of the pairs %sx (target <= %.1fx: %s)" % (
+            fmt(overhead["uri"]["per_call"], 3), fmt(overhead["veeam_task_info"]["per_call"], 3),
+            fmt(overhead["ratio"]), fmt(overhead["pair_ratio"]), TARGET_OVERHEAD,
+            yes(overhead["targets"]["overhead"]["met"])))
         if overhead.get("import_ms"):
             add("   import time (python -X importtime, ms): " + ", ".join(
                 "%s %s" % (k, fmt(v, 0)) for k, v in overhead["import_ms"].items()))
@@ -510,17 +530,24 @@ def environment(python):
     }
 
 
+def _number(text):
+    """``3`` for "3" or 3.0 (as the playbooks show it), ``1.5`` for "1.5"."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="one,many,detect,overhead",
                         help="comma-separated scenarios: one, many, detect, overhead (default: all)")
     parser.add_argument("--reps", type=int, default=3, help="runs per side of scenario 1 (default 3)")
-    parser.add_argument("--many-reps", type=int, default=3, help="runs per side of scenario 2 (default 3)")
-    parser.add_argument("--baseline-100-reps", type=int, default=1,
-                        help="runs of the 100-job baseline, which takes minutes (default 1)")
+    parser.add_argument("--many-reps", type=int, default=3, help="runs of our side of scenario 2 (default 3)")
+    parser.add_argument("--baseline-reps", default="20=2,100=1",
+                        help="runs of the baseline of scenario 2 per job count, which take minutes (default 20=2,100=1)")
+    parser.add_argument("--sensitivity", default="",
+                        help="other baseline delays for scenario 1, e.g. 1,2,5 (default none)")
     parser.add_argument("--detect-reps", type=int, default=3, help="runs per job length of scenario 3 (default 3)")
     parser.add_argument("--overhead-reps", type=int, default=3, help="runs per side of scenario 4 (default 3)")
-    parser.add_argument("--calls", type=int, default=15, help="module calls per run in scenario 4 (default 15)")
     parser.add_argument("--sizes", default="20,100", help="job counts of scenario 2 (default 20,100)")
     parser.add_argument("--delay", type=float, default=BASELINE_DELAY,
                         help="the baseline's delay between polls, seconds (default %s)" % BASELINE_DELAY)
@@ -537,8 +564,10 @@ def main(argv=None):
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
         args.reps = args.many_reps = args.overhead_reps = 1
-        args.detect_reps, args.calls, sizes = 1, 5, [5, 20]
-    delay = int(args.delay) if float(args.delay).is_integer() else args.delay
+        args.detect_reps, sizes, args.baseline_reps = 1, [5, 20], "5=1,20=1"
+    delay = _number(args.delay)
+    sensitivity = [_number(d) for d in args.sensitivity.split(",") if d.strip()]
+    baseline_reps = {int(k): int(v) for k, v in (item.split("=") for item in args.baseline_reps.split(",") if item)}
     python = sys.executable
     collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
     manifest = os.path.join((collections or "").split(os.pathsep)[0], "ansible_collections", "backupops", "veeam",
@@ -557,18 +586,17 @@ def main(argv=None):
         print("== benchmarks: emulator at %s, work dir %s" % (emu.server, workdir), flush=True)
         if "one" in only:
             print("== 1. one job (%d runs per side)" % args.reps, flush=True)
-            results["one"] = scenario_one(ans, emu, args.reps, delay)
+            results["one"] = scenario_one(ans, emu, args.reps, delay, sensitivity)
         if "many" in only:
-            print("== 2. %s jobs (%d runs per side; the 100-job baseline %d)" % (
-                " and ".join(map(str, sizes)), args.many_reps, args.baseline_100_reps), flush=True)
-            results["many"] = scenario_many(ans, emu, sizes, args.many_reps, {100: args.baseline_100_reps}, delay)
+            print("== 2. %s jobs (%d runs of ours; baseline runs %s)" % (
+                " and ".join(map(str, sizes)), args.many_reps, args.baseline_reps), flush=True)
+            results["many"] = scenario_many(ans, emu, sizes, args.many_reps, baseline_reps, delay)
         if "detect" in only:
             print("== 3. detection latency (%d runs per job length)" % args.detect_reps, flush=True)
             results["detect"] = scenario_detect(ans, emu, args.detect_reps)
         if "overhead" in only:
-            print("== 4. per-task overhead (%d runs of %d calls per side)" % (args.overhead_reps, args.calls),
-                  flush=True)
-            results["overhead"] = scenario_overhead(ans, emu, args.overhead_reps, args.calls)
+            print("== 4. per-task overhead (%d runs of 10 calls per side, in turns)" % args.overhead_reps, flush=True)
+            results["overhead"] = scenario_overhead(ans, emu, args.overhead_reps)
             results["overhead"]["import_ms"] = import_times(python, collections)
     finally:
         emu.stop()
