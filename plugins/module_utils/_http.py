@@ -216,10 +216,13 @@ class Transport:
         ``safe`` says whether the request may be repeated (default: GET/HEAD/DELETE are safe).  Safe requests
         are retried on connection errors, timeouts, 429 and 502-504; unsafe ones only when nothing was sent,
         and an unsafe request whose response is lost raises a ``VeeamError`` of kind ``response_lost``.
-        ``display_path`` is what error messages show (default: the path without its query string); ``retry``
-        replaces the transport's retry policy for this request.
+        ``display_path`` is what error messages show (default: the path without its query string).  ``retry``
+        replaces the transport's retry policy for the HTTP status retries of this request (429, 502-504: a
+        throttled endpoint may ask for longer and more pauses); connection errors and timeouts keep the
+        transport's own policy, so a wrong port or scheme fails as fast as on any other request.
         """
         policy = retry or self.retry
+        connect_policy = self.retry
         method = method.upper()
         if safe is None:
             safe = method in SAFE_METHODS
@@ -235,8 +238,8 @@ class Transport:
                     exc.kind = E.RESPONSE_LOST
                     exc.message += "; the server may or may not have acted on the request"
                     raise
-                if exc.kind in (E.CONNECTION, E.TIMEOUT) and attempt + 1 < policy.attempts:
-                    policy.sleep(policy.delay(attempt))
+                if exc.kind in (E.CONNECTION, E.TIMEOUT) and attempt + 1 < connect_policy.attempts:
+                    connect_policy.sleep(connect_policy.delay(attempt))
                     attempt += 1
                     continue
                 raise

@@ -21,6 +21,7 @@ types as the modules' ``type`` option writes them, ``vex``; backup types as v6+ 
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import time
 import urllib.parse
@@ -37,6 +38,13 @@ RESTORE_TYPES = ("vex", "veod", "vesp", "vet")
 
 #: lastStatus / status values that mean "this job is running".
 RUNNING = frozenset(("running", "queued"))
+#: Status values that end a run: the values of the specs' status enum (Stopped, Running, Success, Failed, Warning,
+#: NotConfigured, Disconnected, Queued) other than Queued and Running.  A wait ends on these only: a missing or
+#: unknown status (a value a newer VB365 may add) counts as still running, so the wait ends on a status it knows
+#: or times out naming the last one seen.  NotConfigured (the job cannot run as configured) and Disconnected (the
+#: backup proxy was unreachable) end a run without a backup, so they fail like Failed.
+ENDED = frozenset(("success", "warning", "failed", "stopped", "notconfigured", "disconnected"))
+FAILED = frozenset(("failed", "notconfigured", "disconnected"))
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
                        re.IGNORECASE)
@@ -166,6 +174,16 @@ class Routes:
     def restore_session(self, session_id):
         return self.path("RestoreSessions/{id}", id=session_id)
 
+    def restore_sessions(self, offset=0, limit=30):
+        """Restore sessions: a plain array of all of them up to v4, a page from v5; v8 sorts them newest first
+        when asked (``orderBy``, ``orderAsc``), earlier versions do not say in which order they list them."""
+        if self.number < 5:
+            return self.path("RestoreSessions")
+        query = "?offset=%d&limit=%d" % (offset, limit)
+        if self.number >= 8:
+            query += "&orderBy=CreationTime&orderAsc=false"
+        return self.path("RestoreSessions") + query
+
     def stop_restore_session(self, session_id):
         """``(path, body, codes)``: ``/Stop`` from v6 (v6/v7 200, v8 204), ``/Action {"stop": null}`` before."""
         if self.legacy_actions:
@@ -279,7 +297,19 @@ def restore_session_view(raw):
 
 
 def is_running(status):
+    """A status VB365 uses for a run that goes on (Queued, Running).  Used to decide whether to start or stop a
+    job: an unknown ``lastStatus`` is not taken as running (VB365 refuses a start of a running job anyway)."""
     return str(status or "").lower() in RUNNING
+
+
+def has_ended(status):
+    """A status that ends a run (see ``ENDED``): a missing or unknown one does not."""
+    return str(status or "").lower() in ENDED
+
+
+def ended_badly(status):
+    """Failed, NotConfigured or Disconnected: the run ended without a backup."""
+    return str(status or "").lower() in FAILED
 
 
 def restore_session_stopped(raw):
@@ -432,18 +462,23 @@ class Vb365:
         """One request with the bearer token (refreshed first when due); one refresh and retry on 401 (a 401
         means nothing was done); Veeam errors raised."""
         self._ensure_fresh()
-        resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe)
+        shown = _shown(path)
+        resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe,
+                              display_path=shown)
         if resp.status == 401:
             self.refresh()
-            resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe)
+            resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe,
+                                  display_path=shown)
         if resp.status not in expect:
             raise self._status_error(resp, ("VB365 could not return the %s" % what) if method == "GET"
                                      else ("VB365 refused %s" % what))
         return resp
 
-    def get(self, path, what="response"):
+    def get(self, path, what="response", noun=None):
+        """GET a document.  ``what`` names it in "VB365 could not return the <what>", ``noun`` (default ``what``)
+        in the parse errors: "The server sent a <noun> that is not valid JSON"."""
         resp = self.call("GET", path, what=what)
-        return W.parse(resp.body, resp.content_type, what)
+        return _document(resp, noun or what)
 
     @staticmethod
     def _veeam_message(resp):
@@ -465,7 +500,7 @@ class Vb365:
     # ------------------------------------------------------------------ organizations and jobs
     def _load_organizations(self):
         if self._org_records is None:
-            records = _items(self.get(self.routes.organizations(), what="organizations"))
+            records = _items(self.get(self.routes.organizations(), what="organizations", noun="list of organizations"))
             self._org_records = records
             self._organizations = {o.get("id"): o.get("name") for o in records}
         return self._org_records
@@ -493,7 +528,8 @@ class Vb365:
         """Learn which organization each job belongs to, for versions whose jobs lack ``organizationId``
         (``/Organizations/{id}/Jobs``, one request per organization)."""
         for oid in org_ids if org_ids is not None else list(self.organizations()):
-            for job in _items(self.get(self.routes.organization_jobs(oid), what="jobs of organization %s" % oid)):
+            for job in _items(self.get(self.routes.organization_jobs(oid), what="jobs of organization %s" % oid,
+                                       noun="list of an organization's jobs")):
                 if isinstance(job.get("id"), str):
                     self._job_orgs[job["id"]] = oid
 
@@ -506,10 +542,10 @@ class Vb365:
     def list_jobs(self, page_size=500):
         """Every job (all pages in v8), as raw dicts."""
         if not self.routes.jobs_paged:
-            return _items(self.get(self.routes.jobs(), what="jobs"))
+            return _items(self.get(self.routes.jobs(), what="jobs", noun="job list"))
         jobs, offset = [], 0
         while True:
-            page = _items(self.get(self.routes.jobs(offset, page_size), what="jobs"))
+            page = _items(self.get(self.routes.jobs(offset, page_size), what="jobs", noun="job list"))
             jobs.extend(page)
             if len(page) < page_size:
                 return jobs
@@ -520,26 +556,53 @@ class Vb365:
         if resp.status == 404:
             raise VeeamError("No VB365 job with id %s" % job_id, kind=E.NOT_FOUND,
                              hint="List the jobs with their ids in VB365, or select the job by job_name")
-        return W.parse(resp.body, resp.content_type, "job")
+        return _record(resp, "job", job_id)
 
-    def find_job(self, job_id=None, job_name=None, organization=None):
+    def find_jobs(self, wanted):
+        """Several jobs, each given as ``find_job``'s keyword arguments (``job_id``, ``job_name``,
+        ``organization``), in the same order, with the errors of ``find_job`` (the first job in error raises).
+        The job list is read once for all the jobs given by name."""
+        listing = None
+        found = []
+        for item in wanted:
+            if not item.get("job_id") and listing is None and str(item.get("job_name") or "").strip():
+                listing = self.list_jobs()
+            found.append(self.find_job(item.get("job_id"), item.get("job_name"), item.get("organization"),
+                                       jobs=listing))
+        return found
+
+    def find_job(self, job_id=None, job_name=None, organization=None, jobs=None):
         """The one job named by id, or by exact name across every page (optionally within one organization);
-        clear errors for none or several."""
+        clear errors for none or several.  ``jobs``: the job list, when it was read already.
+
+        Jobs that VB365 lists without an id are passed over, unless one of them is the job asked for: then the
+        answer is a parse error (such a job cannot be started, read or awaited)."""
         if job_id:
             if not _GUID.match(job_id.strip()):
                 raise VeeamError("job_id %r is not a VB365 job id (a GUID)" % job_id, kind=E.USAGE)
             return self.get_job(job_id.strip().lower())
         if job_name is None or not str(job_name).strip():
             raise VeeamError("job_name is empty: give the exact name of the job, or job_id", kind=E.USAGE)
-        jobs = self.list_jobs()
+        if jobs is None:
+            jobs = self.list_jobs()
         matches = [j for j in jobs if j.get("name") == job_name]
+        broken = [j for j in matches if not _has_id(j)]
+        matches = [j for j in matches if _has_id(j)]
         if organization:
             wanted = self.match_organizations(organization)
             if not self.routes.jobs_have_organization and matches:
                 self._map_job_organizations(wanted)
             matches = [j for j in matches if self.organization_of(j) in wanted]
+            if self.routes.jobs_have_organization:  # before v8 the organization of a job without id is unknown
+                broken = [j for j in broken if self.organization_of(j) in wanted]
+        if broken:
+            raise VeeamError("VB365 listed the job %r without an id, so it cannot be started, stopped or read; is the "
+                             "server's REST API healthy?" % job_name, kind=E.PARSE, method="GET",
+                             path=_shown(self.routes.jobs()),
+                             hint="Select the job by job_id if you know it")
         if not matches:
-            similar = sorted({j.get("name") for j in jobs if (j.get("name") or "").lower() == job_name.lower()})
+            similar = sorted({j["name"] for j in jobs
+                              if isinstance(j.get("name"), str) and j["name"].lower() == job_name.lower()})
             if similar:
                 hint = "Names are matched exactly; similar: %s" % ", ".join(repr(n) for n in similar)
             elif organization and any(j.get("name") == job_name for j in jobs):
@@ -566,9 +629,9 @@ class Vb365:
     # ------------------------------------------------------------------ job actions
     def act(self, job, action, full=False, before=NOT_READ):
         """POST a job action (start, stop, enable, disable).  Never repeated blindly: a lost response is settled
-        by reading the job (and its newest session) again.  Returns the job session the v8 start answers with,
-        else None.  ``before`` is the id of the newest session before a start (None: the job had none), when it
-        was read."""
+        by reading the job (and its newest session) again.  Returns the job session the v8 start answers with
+        (or, after a lost start, the new session VB365 lists), else None.  ``before`` is the id of the newest
+        session before a start (None: the job had none), when it was read."""
         if full and action == "start" and not self.routes.supports_full:
             raise VeeamError("full: true needs VB365 REST API v6 or later (this is %s, whose start action has no "
                              "option for an active full backup)" % self.version, kind=E.USAGE)
@@ -579,12 +642,12 @@ class Vb365:
         except VeeamError as exc:
             if exc.kind != E.RESPONSE_LOST:
                 raise
-            self._settle_lost(job, action, exc, before)
+            session = self._settle_lost(job, action, exc, before)
             self._changed(job, action)
-            return None
+            return session
         self._changed(job, action)
-        data = W.parse(resp.body, resp.content_type, "%s response" % action) if resp.body.strip() else None
-        return data if isinstance(data, dict) and data.get("id") else None
+        data = W.parse(resp.body, resp.content_type, "answer to the %s" % action) if resp.body.strip() else None
+        return data if isinstance(data, dict) and _has_id(data) else None
 
     def _changed(self, job, action):
         if action == "start":
@@ -601,36 +664,69 @@ class Vb365:
         return err
 
     def _settle_lost(self, job, action, lost, before):
-        fresh = self.get_job(job["id"])
+        """The response to an action was lost: find out from VB365 whether it took effect before anything else
+        (the action is never sent again).  Returns the new job session of a start when VB365 lists it.
+
+        When the request timed out (rather than losing its connection), VB365 may still be working on it: a start
+        is given as long again as ``timeout`` (30 s at most) to show, and if it does not, the error says that
+        VB365 may still carry it out (never that the job was not started while it may be)."""
         if action == "start":
-            took = is_running(fresh.get("lastStatus"))
-            if not took and before is not NOT_READ:
-                latest = self.latest_session(job["id"])
-                took = latest is not None and latest.get("id") != before
+            session, took = self._start_seen(job, before)
+            slow = bool(lost.details.get("timed_out"))
+            looks = 0
+            while slow and not took and looks < math.ceil(min(float(self.t.timeout or 1), 30.0)):
+                self.t.retry.sleep(1.0)
+                looks += 1
+                session, took = self._start_seen(job, before)
+            if not took and slow:
+                raise VeeamError("VB365 did not answer the start of job %r within %s s (the timeout option), and %d s "
+                                 "later still shows no new run of it; the start was not sent again, but VB365 may "
+                                 "still carry it out" % (job["name"], self.t.timeout, looks), kind=E.RESPONSE_LOST,
+                                 method=lost.method, path=lost.path,
+                                 hint="Check the job's last status and sessions in VB365 before starting it again "
+                                      "(a second start of a running job is refused), and raise timeout if VB365 is "
+                                      "slow")
         else:
+            session = None
+            fresh = self.get_job(job["id"])
             took = {"stop": not is_running(fresh.get("lastStatus")),
                     "enable": fresh.get("isEnabled") is True,
                     "disable": fresh.get("isEnabled") is False}[action]
         if took:
             self.warn("The response to the %s of job %r was lost; VB365 shows it took effect, so it was not sent "
                       "again" % (action, job["name"]))
-            return
+            return session
         raise VeeamError("The %s request for job %r got no response, and VB365 shows it did not take effect; it "
                          "was not sent again" % (action, job["name"]), kind=E.RESPONSE_LOST, method=lost.method,
                          path=lost.path, hint="Run the task again once the connection to VB365 is stable")
 
+    def _start_seen(self, job, before):
+        """``(new session or None, started)``: whether VB365 shows a run of the job that began after the start was
+        sent: the job runs, its ``lastRun`` moved on, or it lists a session newer than ``before``."""
+        fresh = self.get_job(job["id"])
+        if before is not NOT_READ:
+            latest = self.latest_session(job["id"])
+            if latest is not None and latest.get("id") != before:
+                return latest, True
+        moved = "lastRun" in job and fresh.get("lastRun") not in (None, job.get("lastRun"))
+        return None, is_running(fresh.get("lastStatus")) or moved
+
     # ------------------------------------------------------------------ job sessions
     def job_sessions(self, job_id):
-        """The job's sessions (the newest 30 from v5, all of them up to v4), newest first."""
+        """The job's sessions (the newest 30 from v5, all of them up to v4), newest first; sessions listed without
+        an id (which cannot be followed) are left out."""
         path = self.routes.job_sessions(job_id)[0]
-        return newest_first(_items(self.get(path, what="sessions of job %s" % job_id)))
+        return newest_first([s for s in _items(self.get(path, what="sessions of job %s" % job_id,
+                                                        noun="list of job sessions")) if _has_id(s)])
 
     def latest_session(self, job_id):
         items = self.job_sessions(job_id)
         return items[0] if items else None
 
     def get_session(self, session_id):
-        return self.get(self.routes.job_session(session_id), what="job session %s" % session_id)
+        """One job session; an empty answer or one that is not a JSON object is a parse error."""
+        resp = self.call("GET", self.routes.job_session(session_id), what="job session %s" % session_id)
+        return _record(resp, "job session", session_id)
 
     def _latest_if_listed(self, job_id):
         """The job's newest session, or ``NOT_READ`` when a server up to v5 does not list a job's sessions (404)."""
@@ -642,9 +738,10 @@ class Vb365:
             return NOT_READ
 
     def running_session(self, job_id):
-        """The job's newest session when it is running (Queued or Running), else None."""
+        """The job's newest session when it has not ended (Queued, Running, or a status this client does not know),
+        else None."""
         latest = self._latest_if_listed(job_id)
-        return latest if latest and latest is not NOT_READ and is_running(latest.get("status")) else None
+        return latest if latest and latest is not NOT_READ and not has_ended(latest.get("status")) else None
 
     def session_before_start(self, job_id):
         """What a start's new session is told apart from: the id of the job's newest session (None: it has none).
@@ -662,22 +759,116 @@ class Vb365:
     # ------------------------------------------------------------------ restore sessions
     def explore(self, job, point_in_time=None, restore_type="vex", show_deleted=False, show_all_versions=False):
         """Explore a job's backup at ``point_in_time`` (an aware datetime; None: now, which gives the latest
-        restore point): creates a restore session and returns it (raw)."""
+        restore point): creates a restore session and returns it (raw).
+
+        Never sent twice: the restore sessions VB365 lists are read first (see :meth:`restore_sessions_before`),
+        and when the explore's response is lost, the new Working restore session of that type is looked for
+        (:meth:`_settle_lost_explore`) instead of opening another one.
+        """
         if not self.routes.supports_explore:
             raise VeeamError("Exploring backups needs VB365 REST API v3 or later (this is %s)" % self.version,
                              kind=E.USAGE)
         self.check_restore_type(restore_type)
         when = point_in_time or datetime.datetime.now(datetime.timezone.utc)
         path, body, codes = self.routes.explore(job["id"], when, restore_type, show_deleted, show_all_versions)
-        resp = self.call("POST", path, json_body=body, expect=codes, what="to explore the backup of job %r"
-                         % job["name"], safe=False)
+        before = self.restore_sessions_before()
+        try:
+            resp = self.call("POST", path, json_body=body, expect=codes, what="to explore the backup of job %r"
+                             % job["name"], safe=False)
+        except VeeamError as exc:
+            if exc.kind != E.RESPONSE_LOST:
+                raise
+            data = self._settle_lost_explore(job, restore_type, before, exc)
+            self.changes.append("Explored the backup of job %r (restore session %s)" % (job["name"], data["id"]))
+            return data
         self.changes.append("Explored the backup of job %r" % job["name"])
         data = W.parse(resp.body, resp.content_type, "restore session")
-        if not isinstance(data, dict) or not data.get("id"):
+        if not isinstance(data, dict) or not _has_id(data):
             raise VeeamError("VB365 explored the backup of job %r but sent no restore session back" % job["name"],
                              kind=E.PARSE, status=resp.status, method="POST", path=_shown(path))
         self.changes[-1] += " (restore session %s)" % data["id"]
         return data
+
+    def list_restore_sessions(self, newest=None):
+        """Restore sessions as raw dicts: all of them, or with ``newest`` in v8 the newest ``newest`` ones (v8 sorts
+        them newest first when asked; earlier versions do not say in which order they list them)."""
+        noun, what = "list of restore sessions", "restore sessions"
+        if self.routes.number < 5:
+            return _items(self.get(self.routes.restore_sessions(), what=what, noun=noun))
+        if newest is not None and self.routes.number >= 8:
+            return _items(self.get(self.routes.restore_sessions(0, newest), what=what, noun=noun))
+        found, offset, size = [], 0, 1000
+        while True:
+            page = _items(self.get(self.routes.restore_sessions(offset, size), what=what, noun=noun))
+            found.extend(page)
+            if len(page) < size:
+                return found
+            offset += len(page)
+
+    def restore_sessions_before(self):
+        """What an explore's new restore session is told apart from: the ids of the restore sessions VB365 lists
+        now (v8: of the newest one, with its creation time, as v8 lists them newest first; before v8 all of them).
+        None when the server does not let this account list them (the explore then cannot be settled if its
+        response is lost)."""
+        try:
+            items = self.list_restore_sessions(newest=1)
+        except VeeamError as exc:
+            if exc.kind not in (E.NOT_FOUND, E.FORBIDDEN):
+                raise
+            return None
+        since = parse_time(items[0].get("creationTime")) if items and self.routes.number >= 8 else None
+        return {"ids": {item.get("id") for item in items}, "since": since}
+
+    def _new_restore_sessions(self, job, restore_type, before):
+        """The Working restore sessions of ``restore_type`` that VB365 lists now and did not before; when several,
+        those whose ``scopeName`` (v6+) is the job's name, if that leaves any."""
+        items = self.list_restore_sessions(newest=100)
+        new = [item for item in items if _has_id(item) and item["id"] not in before["ids"]
+               and (before["since"] is None or (parse_time(item.get("creationTime")) or _EPOCH) >= before["since"])
+               and str(item.get("state") or "").lower() == "working"
+               and restore_type_name(item.get("type")) == str(restore_type).lower()]
+        for narrower in (lambda item: item.get("scopeName") == job["name"],
+                         lambda item: str(item.get("initiatedBy") or "").lower() == self.username.lower()):
+            if len(new) > 1:
+                new = [item for item in new if narrower(item)] or new
+        return newest_first(new)
+
+    def _settle_lost_explore(self, job, restore_type, before, lost):
+        """The explore's response was lost: the restore session it opened, if VB365 lists exactly one new one.
+
+        A timed-out explore is given as long again as ``timeout`` (30 s at most) to show its session."""
+        if before is None:
+            lost.message += ("; VB365 does not let this account list restore sessions, so the module cannot tell "
+                             "whether one was opened")
+            raise lost
+        found = self._new_restore_sessions(job, restore_type, before)
+        slow = bool(lost.details.get("timed_out"))
+        looks = 0
+        while slow and not found and looks < math.ceil(min(float(self.t.timeout or 1), 30.0)):
+            self.t.retry.sleep(1.0)
+            looks += 1
+            found = self._new_restore_sessions(job, restore_type, before)
+        if len(found) == 1:
+            self.warn("The response to the explore of job %r was lost; VB365 lists the restore session it opened (%s, "
+                      "%s), so it was not sent again" % (job["name"], found[0]["id"], found[0].get("state")))
+            return found[0]
+        if found:
+            raise VeeamError("The explore request for job %r got no response, and VB365 lists %d new %s restore "
+                             "sessions since (%s); it was not sent again, and the module cannot tell which one it "
+                             "opened" % (job["name"], len(found), restore_type, ", ".join(f["id"] for f in found)),
+                             kind=E.RESPONSE_LOST, method=lost.method, path=lost.path, details={"changed": True},
+                             hint="Stop the restore sessions you do not use with state: absent and their session_id")
+        if slow:
+            raise VeeamError("VB365 did not answer the explore of job %r within %s s (the timeout option), and %d s "
+                             "later still lists no new restore session for it; the explore was not sent again, but "
+                             "VB365 may still open one" % (job["name"], self.t.timeout, looks), kind=E.RESPONSE_LOST,
+                             method=lost.method, path=lost.path,
+                             hint="Look for a Working restore session of the job in VB365 and stop it with state: "
+                                  "absent, and raise timeout if VB365 is slow")
+        raise VeeamError("The explore request for job %r got no response, and VB365 lists no new restore session for "
+                         "it, so none was opened; it was not sent again" % job["name"], kind=E.RESPONSE_LOST,
+                         method=lost.method, path=lost.path,
+                         hint="Run the task again once the connection to VB365 is stable")
 
     def check_restore_type(self, restore_type):
         if str(restore_type).lower() not in self.routes.restore_types:
@@ -693,7 +884,7 @@ class Vb365:
             raise VeeamError("No VB365 restore session with id %s" % session_id, kind=E.NOT_FOUND,
                              hint="VB365 keeps stopped restore sessions in its history, so an unknown id is a wrong "
                                   "id (or one of another VB365 server)")
-        return W.parse(resp.body, resp.content_type, "restore session")
+        return _record(resp, "restore session", session_id.strip())
 
     def stop_restore_session(self, session_id):
         """Stop a restore session.  A lost response is settled by reading the session's state; so is a refusal
@@ -775,15 +966,17 @@ def new_run(job, session=None, before=NOT_READ, ending=False):
 def _is_new_session(run, session):
     """Whether ``session`` (the job's newest) is the one this run is waiting for."""
     if run["before"] is NOT_READ:
-        return is_running(session.get("status"))
+        return not has_ended(session.get("status"))
     return session.get("id") != run["before"]
 
 
 def run_done(run):
+    """A run has ended when its session (or, followed through the job, the job's ``lastStatus``) shows a status
+    that ends a run (``ENDED``); a missing or unknown status does not end the wait."""
     if run.get("session") is not None:
-        return not is_running(run["session"].get("status"))
+        return has_ended(run["session"].get("status"))
     if run.get("via") == "job" and run.get("job_now") is not None:
-        return run["seen"] and not is_running(run["job_now"].get("lastStatus"))
+        return run["seen"] and has_ended(run["job_now"].get("lastStatus"))
     return False
 
 
@@ -791,11 +984,37 @@ def run_state(run):
     """A job run's state in words, for the wait's history and timeout messages."""
     session = run.get("session")
     if session is not None:
-        return str(session.get("status") or "unknown")
+        return str(session.get("status") or "without a status")
     if run.get("via") == "job" and run.get("job_now") is not None:
         status = run["job_now"].get("lastStatus") or "none"
         return "job lastStatus %s" % status if run["seen"] else "job lastStatus %s (new run not seen yet)" % status
     return "waiting for the new job session to appear"
+
+
+def _has_id(item):
+    return isinstance(item, dict) and isinstance(item.get("id"), str) and bool(item["id"].strip())
+
+
+def _document(resp, noun):
+    """The parsed body of a successful answer.  VB365 answers every read with a document, so an empty body is an
+    error (read as "nothing", it would claim that a job or session does not exist, or keep a wait going)."""
+    data = W.parse(resp.body, resp.content_type, noun)
+    if data is None:
+        raise VeeamError("VB365 sent an empty answer instead of the %s" % noun, kind=E.PARSE, status=resp.status,
+                         method=resp.method, path=_shown(resp.path))
+    return data
+
+
+def _record(resp, noun, asked_id):
+    """One object read by its id (a job, a job session, a restore session): a JSON object, with ``id`` set to
+    the id asked for when the answer left it out (it is the object of that id)."""
+    data = _document(resp, noun)
+    if not isinstance(data, dict):
+        raise VeeamError("VB365 sent a %s that is not a JSON object (%s)" % (noun, type(data).__name__), kind=E.PARSE,
+                         status=resp.status, method=resp.method, path=_shown(resp.path))
+    if not _has_id(data):
+        data = dict(data, id=asked_id)
+    return data
 
 
 def _shown(path):

@@ -232,6 +232,24 @@ def test_a_request_can_bring_its_own_policy(server, make_transport, clock):
     assert server.count("POST") == 6 and clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0]
 
 
+def test_a_request_policy_is_for_statuses_only_connection_errors_keep_the_transports(server, make_transport, clock):
+    """A wrong port or scheme fails as fast with the token endpoint's patient policy as without it."""
+    server.on("POST", "/v8/token", refused())
+    own = RetryPolicy(attempts=6, base=1.0, cap=20.0, sleep=clock.sleep, rand=lambda: 0.0)
+    with expect_error("connection"):
+        make_transport().request("POST", "/v8/token", safe=True, retry=own)
+    assert len(server.attempts) == 4 and clock.sleeps == [0.375, 0.75, 1.5]
+
+
+def test_a_request_policy_after_connection_trouble(server, make_transport, clock):
+    """Both kinds of retry in one request: the connection error is retried by the transport's policy, the 429s by
+    the request's, and the tries count together."""
+    server.on("POST", "/v8/token", dropped(), Reply(429), Reply(429), Reply(200))
+    own = RetryPolicy(attempts=6, base=1.0, cap=20.0, sleep=clock.sleep, rand=lambda: 0.0)
+    assert make_transport().request("POST", "/v8/token", safe=True, retry=own).status == 200
+    assert len(server.attempts) == 4 and clock.sleeps == [0.375, 1.0, 2.0]
+
+
 def test_retry_policy_delays():
     policy = RetryPolicy(attempts=0, base=0.5, cap=8.0, rand=lambda: 0.0)
     assert policy.attempts == 1

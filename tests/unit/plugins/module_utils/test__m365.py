@@ -4,8 +4,8 @@
 
 """_m365: the route table of every API version, the token lifecycle, finding jobs across pages, lost actions.
 
-Only the stable parts of the client are tested here (another engineer owns ``_m365.py``).  Bugs found in it are
-reported and, until fixed, kept as tests marked ``xfail(strict=True)`` with the reason.
+Also: the fixes of the reliability suite's VB365 bugs (a start answered later than ``timeout``, an empty job session,
+a session without status, a job without id), the token endpoint's retries, lost explores, several jobs at once.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import pytest
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
 from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy
 from ansible_collections.backupops.veeam.plugins.module_utils._m365 import Routes, Vb365
+from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     M365_ACCESS, M365_ACCESS2, M365_REFRESH, M365_REFRESH2, PASSWORD, USERNAME, Reply, assert_no_secrets, dropped,
-    expect_error, fixture_bytes, jsonr, path_re, read_timeout, refused)
+    expect_error, fixture_bytes, jsonr, path_re, read_timeout, refused, wrong_tls_version)
 
 JOB = "93089cfa-81d6-4551-8a7b-a7290868d6f9"       # m365_job_v8_reconstructed.json, "Backup Job ABC"
 ORG = "b2d9414d-c417-4a94-b3a5-85d5c3dd8ec3"
@@ -527,7 +528,8 @@ def test_a_lost_start_settled_by_a_new_session(vb_server, make_vb, warnings):
     vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
     vb_server.on("GET", "/v8/JobSessions", jsonr(200, "m365_job_sessions_page_v8_reconstructed.json"))
     with make_vb() as vb:
-        assert vb.act(job(), "start", before="00000000-0000-4000-8000-000000000000") is None
+        session = vb.act(job(), "start", before="00000000-0000-4000-8000-000000000000")
+    assert session["id"] == SESSION  # the new session VB365 lists, so the wait follows it at once
     assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1 and len(warnings) == 1
 
 
@@ -539,8 +541,8 @@ def test_a_lost_start_that_did_not_happen(vb_server, make_vb, warnings):
         with make_vb() as vb:
             vb.act(job(), "start", before=SESSION)
     assert str(caught.error) == ("The start request for job 'Backup Job ABC' got no response, and VB365 shows it did not "
-                                 "take effect; it was not sent again (POST /v8/Jobs/%s/start). Run the task again once "
-                                 "the connection to VB365 is stable" % JOB)
+                                 "take effect; it was not sent again (POST /v8/Jobs/{id}/start). Run the task again once "
+                                 "the connection to VB365 is stable")
     assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1 and warnings == []
 
 
@@ -605,3 +607,341 @@ def test_parse_point_in_time_rejects_other_text():
     with expect_error("usage") as caught:
         _m365.parse_point_in_time("yesterday")
     assert str(caught.error) == "point_in_time 'yesterday' is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z"
+
+
+# ------------------------------------------------------------------------------------------------ reliability fixes
+def session_body(status="Running", **changes):
+    data = json.loads(fixture_bytes("m365_job_session_running_v8_reconstructed.json"))
+    data.update(status=status, **changes)
+    if status is None:
+        del data["status"]
+    return data
+
+
+def poller(clock, timeout=20):
+    return Poller(timeout, 5, clock=clock.monotonic, sleep=clock.sleep)
+
+
+def slow_vb(make_transport, clock, warnings, version="v6", timeout=2):
+    return Vb365(make_transport(base=BASE, timeout=timeout), USERNAME, PASSWORD, api_version=version,
+                 warn=warnings.append, clock=clock.monotonic)
+
+
+def test_a_start_answered_later_than_timeout_is_looked_for_as_long_again(vb_server, make_transport, clock, warnings):
+    """Bug (reliability suite, v6): a start VB365 carried out after the answer timed out was reported as not taken
+    effect.  It is looked for once a second for as long again as timeout, and never sent twice."""
+    vb_server.on("POST", "/v6/Jobs/%s/start" % JOB, read_timeout())
+    vb_server.on("GET", "/v6/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")), jsonr(200, job(lastStatus="Success")),
+                 jsonr(200, job(lastStatus="Running")))
+    vb_server.on("GET", "/v6/Jobs/%s/JobSessions" % JOB, jsonr(200, {"results": [session_body("Success")]}),
+                 jsonr(200, {"results": [session_body("Success")]}),
+                 jsonr(200, {"results": [session_body("Queued", id="0a0a0a0a-0000-4000-8000-000000000001")]}))
+    with slow_vb(make_transport, clock, warnings) as vb:
+        session = vb.act(job(), "start", before=SESSION)
+    assert session["id"] == "0a0a0a0a-0000-4000-8000-000000000001"
+    assert vb_server.count("POST", "/v6/Jobs/%s/start" % JOB) == 1 and clock.sleeps == [1.0, 1.0]
+    assert warnings == ["The response to the start of job 'Backup Job ABC' was lost; VB365 shows it took effect, so it "
+                        "was not sent again"]
+
+
+def test_a_timed_out_start_that_does_not_show_may_still_be_carried_out(vb_server, make_transport, clock, warnings):
+    vb_server.on("POST", "/v6/Jobs/%s/start" % JOB, read_timeout())
+    vb_server.on("GET", "/v6/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
+    vb_server.on("GET", "/v6/Jobs/%s/JobSessions" % JOB, jsonr(200, {"results": [session_body("Success")]}))
+    with expect_error("response_lost", warnings=warnings) as caught:
+        with slow_vb(make_transport, clock, warnings, timeout=2.5) as vb:
+            vb.act(job(), "start", before=SESSION)
+    assert str(caught.error) == (
+        "VB365 did not answer the start of job 'Backup Job ABC' within 2.5 s (the timeout option), and 3 s later still "
+        "shows no new run of it; the start was not sent again, but VB365 may still carry it out (POST "
+        "/v6/Jobs/{id}/start). Check the job's last status and sessions in VB365 before starting it again (a second "
+        "start of a running job is refused), and raise timeout if VB365 is slow")
+    assert "did not take effect" not in str(caught.error)
+    assert vb_server.count("POST", "/v6/Jobs/%s/start" % JOB) == 1 and clock.sleeps == [1.0, 1.0, 1.0]
+    assert vb.changes == [] and vb.started == []
+
+
+def test_a_dropped_start_is_not_looked_for_again(vb_server, make_vb, clock):
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, dropped())
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
+    with expect_error("response_lost", "VB365 shows it did not take effect"):
+        with make_vb() as vb:
+            vb.act(job(), "start")
+    assert clock.sleeps == [] and vb_server.count("GET", "/v8/Jobs/%s" % JOB) == 1
+
+
+def test_a_lost_v8_start_is_seen_by_the_job_last_run(vb_server, make_vb, warnings):
+    """v8 reads no session before a start (the start answers with it): a job whose run already ended is told
+    started by its lastRun."""
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, dropped())
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success", lastRun="2026-11-23T10:00:00Z")))
+    with make_vb() as vb:
+        assert vb.act(job(lastRun="2026-11-22T10:00:00Z"), "start") is None
+    assert len(warnings) == 1
+
+
+def test_an_empty_job_session_is_a_parse_error(vb_server, make_vb):
+    """Bug (reliability suite): an empty 200 for GET /JobSessions/{id} was read as "no session yet"."""
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, Reply(200, b"", content_type="application/json"))
+    with expect_error("parse") as caught:
+        with make_vb() as vb:
+            vb.get_session(SESSION)
+    assert str(caught.error) == ("VB365 sent an empty answer instead of the job session (HTTP 200 on GET "
+                                 "/v8/JobSessions/{id})")
+
+
+def test_an_empty_session_ends_a_wait_at_once(vb_server, make_vb, clock):
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, Reply(200, b""))
+    with expect_error("parse", "VB365 sent an empty answer instead of the job session"):
+        with make_vb() as vb:
+            vb.wait_runs({0: _m365.new_run(job(), session=session_body())}, poller(clock))
+    assert vb_server.count("GET", "/v8/JobSessions/%s" % SESSION) == 1
+
+
+@pytest.mark.parametrize("path,call,noun", [
+    ("/v8/Jobs", lambda vb: vb.list_jobs(), "job list"),
+    ("/v8/Jobs/%s" % JOB, lambda vb: vb.get_job(JOB), "job"),
+    ("/v8/JobSessions", lambda vb: vb.job_sessions(JOB), "list of job sessions"),
+    ("/v8/Organizations", lambda vb: vb.organizations(), "list of organizations"),
+    ("/v8/RestoreSessions/%s" % SESSION, lambda vb: vb.get_restore_session(SESSION), "restore session"),
+])
+def test_every_read_names_what_it_expected(vb_server, make_vb, path, call, noun):
+    vb_server.on("GET", path, Reply(200, b""))
+    with expect_error("parse", "VB365 sent an empty answer instead of the %s" % noun):
+        with make_vb() as vb:
+            call(vb)
+    vb_server.on("GET", path, Reply(200, b'{"results": [', content_type="application/json"))
+    with expect_error("parse", "The server sent a %s that is not valid JSON" % noun):
+        with make_vb() as vb:
+            call(vb)
+
+
+def test_a_session_read_by_id_without_its_id_keeps_the_id_asked_for(vb_server, make_vb):
+    body = session_body("Success")
+    del body["id"]
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, body))
+    with make_vb() as vb:
+        assert vb.get_session(SESSION)["id"] == SESSION
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, ["not", "an", "object"]))
+    with expect_error("parse", "VB365 sent a job session that is not a JSON object (list)"):
+        with make_vb() as vb:
+            vb.get_session(SESSION)
+
+
+@pytest.mark.parametrize("status,done", [
+    ("Running", False), ("Queued", False), (None, False), ("", False), ("Throttling", False), ("running", False),
+    ("Success", True), ("Warning", True), ("Failed", True), ("Stopped", True), ("NotConfigured", True),
+    ("Disconnected", True), ("success", True)])
+def test_a_run_ends_on_a_known_terminal_status_only(status, done):
+    """Bug (reliability suite): a session without status counted as ended (is_running(None) is false)."""
+    run = dict(_m365.new_run(job()), session=session_body(status) if status is not None else session_body(None))
+    assert _m365.run_done(run) is done
+    assert _m365.has_ended(status) is done
+    assert _m365.ended_badly(status) is (str(status) in ("Failed", "NotConfigured", "Disconnected"))
+
+
+def test_a_session_without_status_is_awaited_until_the_timeout(vb_server, make_vb, clock):
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body(None)))
+    with expect_error("wait_timeout", "Gave up waiting after 20 s; last state: without a status"):
+        with make_vb() as vb:
+            vb.wait_runs({0: _m365.new_run(job(), session=session_body())}, poller(clock))
+
+
+def test_a_session_with_an_unknown_status_is_awaited_until_it_shows_a_known_one(vb_server, make_vb, clock):
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Throttling")),
+                 jsonr(200, session_body("Success")))
+    with make_vb() as vb:
+        waited = vb.wait_runs({0: _m365.new_run(job(), session=session_body())}, poller(clock))[0]
+    assert [h["state"] for h in waited.history] == ["Throttling", "Success"]
+
+
+def test_a_job_followed_through_its_last_status_ends_on_a_known_one(vb_server, make_vb, clock):
+    vb_server.on("GET", "/v5/Jobs/%s/JobSessions" % JOB, jsonr(404, {"message": "Not found."}))
+    vb_server.on("GET", "/v5/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Running")), jsonr(200, job(lastStatus="Mystery")),
+                 jsonr(200, job(lastStatus="Warning")))
+    with make_vb("v5") as vb:
+        waited = vb.wait_runs({0: _m365.new_run(job())}, poller(clock))[0]
+    assert [h["state"] for h in waited.history] == ["job lastStatus Running", "job lastStatus Mystery",
+                                                    "job lastStatus Warning"]
+
+
+def test_a_new_session_without_status_is_the_one_started(vb_server, make_vb, clock):
+    """v8 start answered without a session: the newest session that has not ended is the new one."""
+    vb_server.on("GET", "/v8/JobSessions", jsonr(200, {"results": [session_body(None)]}),
+                 jsonr(200, {"results": [session_body("Success")]}))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    with make_vb() as vb:
+        waited = vb.wait_runs({0: _m365.new_run(job())}, poller(clock))[0]
+    assert waited.value["session"]["status"] == "Success"
+
+
+def test_a_job_listed_without_an_id(vb_server, make_vb):
+    """Bug (reliability suite): a job without id in the job list crashed the module with KeyError."""
+    broken = job()
+    del broken["id"]
+    vb_server.on("GET", "/v8/Jobs", page([broken, job(id=SESSION, name="Other")]))
+    with expect_error("parse") as caught:
+        with make_vb() as vb:
+            vb.find_job(job_name="Backup Job ABC")
+    assert str(caught.error) == ("VB365 listed the job 'Backup Job ABC' without an id, so it cannot be started, stopped "
+                                 "or read; is the server's REST API healthy? (GET /v8/Jobs). Select the job by job_id "
+                                 "if you know it")
+    with make_vb() as vb:  # other jobs without id are passed over
+        assert vb.find_job(job_name="Other")["id"] == SESSION
+    vb_server.on("GET", "/v8/Jobs", page([dict(broken, id=None, name="Else"), {"name": 7}, {"id": 7}, "junk", job()]))
+    with make_vb() as vb:
+        assert vb.find_job(job_name="Backup Job ABC")["id"] == JOB
+    with expect_error("not_found", "similar: 'Backup Job ABC'"):
+        with make_vb() as vb:
+            vb.find_job(job_name="backup job ABC")
+
+
+def test_a_job_without_id_in_another_organization_is_passed_over(vb_server, make_vb):
+    broken = job(organizationId=ORG2)
+    del broken["id"]
+    vb_server.on("GET", "/v8/Jobs", page([broken, job()]))
+    vb_server.on("GET", "/v8/Organizations", jsonr(200, {"results": [
+        {"id": ORG, "name": "tech.onmicrosoft.com"}, {"id": ORG2, "name": "fabrikam.onmicrosoft.com"}]}))
+    with make_vb() as vb:
+        assert vb.find_job(job_name="Backup Job ABC", organization="tech.onmicrosoft.com")["id"] == JOB
+    with expect_error("parse", "VB365 listed the job 'Backup Job ABC' without an id"):
+        with make_vb() as vb:
+            vb.find_job(job_name="Backup Job ABC", organization="fabrikam.onmicrosoft.com")
+
+
+def test_a_job_read_by_id_without_its_id(vb_server, make_vb):
+    body = job()
+    del body["id"]
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, body))
+    with make_vb() as vb:
+        assert vb.find_job(job_id=JOB)["id"] == JOB
+
+
+def test_find_jobs_reads_the_job_list_once(vb_server, make_vb):
+    other = job(id="0f0f0f0f-1111-4222-8333-444455556666", name="Other")
+    vb_server.on("GET", "/v8/Jobs", page([job(), other]))
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
+    with make_vb() as vb:
+        found = vb.find_jobs([{"job_name": "Other"}, {"job_id": JOB}, {"job_name": "Backup Job ABC"}])
+    assert [j["id"] for j in found] == [other["id"], JOB, JOB]
+    assert vb_server.count("GET", "/v8/Jobs") == 1
+
+
+def test_error_paths_show_ids_as_placeholders(vb_server, make_vb):
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, wrong_tls_version())
+    with expect_error("tls") as caught:
+        with make_vb() as vb:
+            vb.get_job(JOB)
+    assert caught.error.path == "/v8/Jobs/{id}" and JOB not in str(caught.error)
+
+
+def test_token_retries_on_throttling_only_not_on_connection_errors(vb_server, make_vb, clock):
+    """The token endpoint's own policy (6 tries, up to 20 s) is for 429; a port nobody listens on fails after the
+    transport's 4 tries (about 3 s), as on any other request."""
+    vb_server.on("POST", "/v8/token", refused())
+    with expect_error("connection", "Connection refused"):
+        with make_vb():
+            pass
+    assert len(vb_server.attempts) == 4 and clock.sleeps == [0.375, 0.75, 1.5]
+
+
+# ------------------------------------------------------------------------------------------------ lost explores
+NEW = "0b0b0b0b-0000-4000-8000-000000000001"
+
+
+def restore(session_id, state="Working", created="2026-11-22T19:23:04.3761470Z", rtype="Vex", **changes):
+    data = json.loads(fixture_bytes("m365_restore_session_explore_reconstructed.json"))
+    data.update(id=session_id, state=state, creationTime=created, type=rtype, **changes)
+    return data
+
+
+@pytest.mark.parametrize("version", ["v8", "v6", "v5", "v3"])
+def test_a_lost_explore_is_settled_by_the_new_restore_session(vb_server, make_vb, warnings, version):
+    old = restore(SESSION, created="2026-11-22T10:00:00Z")
+    new = restore(NEW, created="2026-11-22T19:23:04Z", rtype="Vex" if version >= "v6" else "vex")
+    listing = (lambda items: jsonr(200, items)) if version == "v3" else (lambda items: jsonr(200, {"results": items}))
+    vb_server.on("GET", "/%s/RestoreSessions" % version, listing([old]), listing([new, old]))
+    path = "/%s/Jobs/%s/%s" % (version, JOB, "explore" if version >= "v6" else "Action")
+    vb_server.on("POST", path, dropped())
+    with make_vb(version) as vb:
+        assert vb.explore(job(), restore_type="vex")["id"] == NEW
+        assert vb.changes == ["Explored the backup of job 'Backup Job ABC' (restore session %s)" % NEW]
+    assert vb_server.count("POST", path) == 1
+    assert warnings == ["The response to the explore of job 'Backup Job ABC' was lost; VB365 lists the restore session "
+                        "it opened (%s, Working), so it was not sent again" % NEW]
+    reads = [c for c in vb_server.calls if c.path.endswith("/RestoreSessions")]
+    if version == "v8":
+        assert reads[0].params == {"offset": ["0"], "limit": ["1"], "orderBy": ["CreationTime"], "orderAsc": ["false"]}
+
+
+def test_a_lost_explore_that_opened_nothing(vb_server, make_vb, warnings):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": [restore(SESSION)]}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, dropped())
+    with expect_error("response_lost", warnings=warnings) as caught:
+        with make_vb() as vb:
+            vb.explore(job())
+    assert str(caught.error) == ("The explore request for job 'Backup Job ABC' got no response, and VB365 lists no new "
+                                 "restore session for it, so none was opened; it was not sent again (POST "
+                                 "/v8/Jobs/{id}/explore). Run the task again once the connection to VB365 is stable")
+    assert warnings == [] and vb.changes == []
+
+
+def test_a_lost_explore_ignores_sessions_of_other_types_and_stopped_ones(vb_server, make_vb):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}), jsonr(200, {"results": [
+        restore(NEW, rtype="Vesp"), restore(SESSION, state="Stopped")]}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, dropped())
+    with expect_error("response_lost", "lists no new restore session"):
+        with make_vb() as vb:
+            vb.explore(job())
+
+
+def test_a_lost_explore_with_several_new_sessions(vb_server, make_vb):
+    third = "0c0c0c0c-0000-4000-8000-000000000001"
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}), jsonr(200, {"results": [
+        restore(NEW, scopeName="Other Job"), restore(third, scopeName="Other Job", created="2026-11-22T19:23:05Z")]}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, dropped())
+    with expect_error("response_lost") as caught:
+        with make_vb() as vb:
+            vb.explore(job())
+    assert str(caught.error).startswith(
+        "The explore request for job 'Backup Job ABC' got no response, and VB365 lists 2 new vex restore sessions since "
+        "(%s, %s); it was not sent again, and the module cannot tell which one it opened" % (third, NEW))
+    assert caught.error.details["changed"] is True
+
+
+def test_a_lost_explore_picks_the_session_of_the_job_among_several(vb_server, make_vb):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}), jsonr(200, {"results": [
+        restore(NEW, scopeName="Backup Job ABC"), restore(SESSION, scopeName="Other Job")]}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, dropped())
+    with make_vb() as vb:
+        assert vb.explore(job())["id"] == NEW
+
+
+def test_a_timed_out_explore_is_looked_for_as_long_again(vb_server, make_transport, clock, warnings):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}), jsonr(200, {"results": []}),
+                 jsonr(200, {"results": [restore(NEW)]}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, read_timeout())
+    with slow_vb(make_transport, clock, warnings, version="v8", timeout=5) as vb:
+        assert vb.explore(job())["id"] == NEW
+    assert clock.sleeps == [1.0] and vb_server.count("POST", "/v8/Jobs/%s/explore" % JOB) == 1
+
+
+def test_a_timed_out_explore_that_does_not_show(vb_server, make_transport, clock, warnings):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, read_timeout())
+    with expect_error("response_lost", warnings=warnings) as caught:
+        with slow_vb(make_transport, clock, warnings, version="v8", timeout=1.5) as vb:
+            vb.explore(job())
+    assert str(caught.error).startswith(
+        "VB365 did not answer the explore of job 'Backup Job ABC' within 1.5 s (the timeout option), and 2 s later still "
+        "lists no new restore session for it; the explore was not sent again, but VB365 may still open one")
+
+
+def test_an_explore_without_the_right_to_list_restore_sessions(vb_server, make_vb):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(403, {"message": "Access denied."}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, jsonr(201, restore(NEW)), dropped())
+    with make_vb() as vb:
+        assert vb.explore(job())["id"] == NEW
+    with expect_error("response_lost", "does not let this account list restore sessions"):
+        with make_vb() as vb:
+            vb.explore(job())
