@@ -107,13 +107,10 @@ units: setup
 units-emulator: setup
 	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/tests
 
-# Integration: start the emulator on free ports, point the targets at it, stop it whatever happens.
+# Integration: every target against the emulator (two groups at once, each with its own emulator on free ports).
+# `make integration TARGETS="veeam_em_job_start role_job_run"` runs just those.
 integration: setup
-	@$(MAKE) --no-print-directory emulator-start
-	@rc=0; cd $(COLL_DIR) && $(ROOT)/tools/integration_config.py $(EMU_DIR)/endpoints.json \
-	    > tests/integration/integration_config.yml && \
-	  $(VENV)/bin/ansible-test integration --venv --requirements $(AT_OPTS) $(TARGETS) || rc=$$?; \
-	  cd $(ROOT) && $(MAKE) --no-print-directory emulator-stop; exit $$rc
+	@$(ROOT)/tools/integration.sh $(VENV) $(WORK)/$(WORKSET) $(COLL_DIR) $(VENV)/bin/python $(TARGETS)
 
 # The reliability and security suite (faults, bad input, secrets at -vvvv, TLS): pytest driving ansible against
 # emulators it starts and restarts itself.
