@@ -15,8 +15,10 @@ description:
   - V(enabled) and V(disabled) decide whether the job runs on its schedule. A job already in that state is left
     alone.
   - V(started) starts the job unless it is already running (its last status is C(Queued) or C(Running)), and by
-    default waits until the run ends. The task fails when the run ends C(Failed), or C(Warning) with
-    O(fail_on_warning).
+    default waits until the run ends. The task fails when the run ends C(Failed), C(NotConfigured) or
+    C(Disconnected), or C(Warning) with O(fail_on_warning).
+  - V(started) also takes several jobs at once with O(jobs) - one login for all of them, all started first and
+    then awaited together, so the task takes about as long as the slowest job.
   - V(stopped) stops a running job and by default waits until it no longer runs. A job that is not running is
     left alone.
   - The job is found by O(job_id), or by its exact O(job_name) among all jobs (all pages of the list in V(v8)),
@@ -27,20 +29,51 @@ options:
   job_id:
     description:
       - The id of the job (a GUID, such as V(3a6c1f10-5b1e-4e0a-9c11-000000000001)).
-      - Mutually exclusive with O(job_name) and O(organization).
+      - Mutually exclusive with O(job_name), O(jobs) and O(organization).
     type: str
   job_name:
     description:
       - The exact name of the job (case, spaces and quotes matter).
       - Jobs of different organizations may share a name; the module then fails and lists them with their
         organizations. Choose one with O(organization) or O(job_id).
+      - Mutually exclusive with O(job_id) and O(jobs).
     type: str
+  jobs:
+    description:
+      - With O(state=started), several jobs to start in one task, each given like the single-job options.
+      - The module logs in once, finds every job and checks the whole list (unknown or ambiguous names, a job
+        given twice, O(full) where the API version has no active full backup) before the first start, starts the
+        jobs that are not running one after the other, then awaits all of them together (with O(wait)), so the
+        task takes about as long as the slowest job. A job that is already running is not started again; its
+        current run is awaited.
+      - A start that VB365 refuses fails that job only; the others are started and awaited.
+      - The result has one entry per job in RV(results); the task fails if any job fails.
+      - Mutually exclusive with O(job_id) and O(job_name). Only valid with O(state=started).
+    type: list
+    elements: dict
+    suboptions:
+      job_id:
+        description: The id of the job, as for the module's O(job_id). Mutually exclusive with O(jobs[].job_name)
+          and O(jobs[].organization).
+        type: str
+      job_name:
+        description: The exact name of the job, as for the module's O(job_name).
+        type: str
+      organization:
+        description: The organization of the job named O(jobs[].job_name), as for the module's O(organization);
+          the module's O(organization) when not given.
+        type: str
+      full:
+        description: Run an active full backup of this job, as for the module's O(full); the module's O(full)
+          when not given.
+        type: bool
   organization:
     description:
       - The organization of the job named O(job_name), given as its name (V(contoso.onmicrosoft.com)), its
         Microsoft 365 name (V(Contoso)) or its id; names are matched regardless of case.
       - Before V(v8) jobs do not say which organization they belong to, so the module reads
         C(/Organizations/{id}/Jobs) as well; in V(v8) the jobs carry C(organizationId).
+      - With O(jobs), the organization of the entries that are given by name and do not set their own.
     type: str
   state:
     description:
@@ -56,14 +89,17 @@ options:
         C({\"full\": true}))."
       - Needs REST API V(v6) or later; with V(v2) to V(v5) the module fails before anything is started, as those
         versions have no such option.
-      - Only valid with O(state=started).
+      - Only valid with O(state=started). With O(jobs), the default of the entries that do not set their own.
     type: bool
     default: false
   wait:
     description:
-      - With O(state=started), wait until the run ends (its session is no longer C(Queued) or C(Running)), then
-        fail on C(Failed) (and on C(Warning) with O(fail_on_warning)). When the job was already running, its
-        current run is awaited.
+      - With O(state=started), wait until the run ends - until its session shows one of the statuses that end a
+        run (C(Success), C(Warning), C(Failed), C(Stopped), C(NotConfigured), C(Disconnected)) - then fail on
+        C(Failed), C(NotConfigured) and C(Disconnected) (and on C(Warning) with O(fail_on_warning)). When the job
+        was already running, its current run is awaited.
+      - A session without a status, or with a status this module does not know, counts as still running: the
+        wait goes on until a known status shows, or fails after O(wait_timeout) naming the last status seen.
       - With O(state=stopped), wait until the job no longer runs.
       - With V(false) the module returns as soon as VB365 accepted the request.
       - Has no effect with O(state=enabled) or O(state=disabled). Never waits in check mode.
@@ -105,7 +141,17 @@ notes:
     first and does not send them. If another client started or stopped the job in between, the module reports
     the job as it found it then, with C(changed=false) and a warning."
   - "The module never sends a start twice: if the connection breaks after the start was sent, it asks VB365
-    whether the job started before doing anything else."
+    whether the job started (it runs, its C(lastRun) moved on, or it lists a new session) before doing anything
+    else. When the start's answer did not come within O(timeout), VB365 may still be working on it: the module
+    looks for the new run once a second for as long again as O(timeout) (30 s at most), and if it still sees
+    none, it fails saying that VB365 may still carry the start out (check the job before starting it again)."
+  - "How a run's status is read: C(Queued) and C(Running) go on; C(Success), C(Warning), C(Failed), C(Stopped),
+    C(NotConfigured) and C(Disconnected) end it (the values of the status enum of the VB365 REST API). A
+    C(NotConfigured) or C(Disconnected) run made no backup, so the task fails as for C(Failed); a C(Stopped) one
+    gives a warning. A missing or unknown status is taken as still running (assumption: a value added by a newer
+    VB365 more likely names a state of a running job than an end). A job whose C(lastStatus) is unknown counts
+    as not running when the module decides whether to start it: VB365 refuses a start of a running job, and the
+    module then reports the job as running."
 seealso:
   - module: backupops.veeam.veeam_m365_restore_session
   - name: VB365 REST API reference (v8) - Jobs
@@ -166,6 +212,22 @@ EXAMPLES = r"""
     job_name: Exchange Daily
     state: enabled
 
+- name: Start three jobs with one login and wait for all of them (about as long as the slowest one)
+  backupops.veeam.veeam_m365_job_state:
+    state: started
+    jobs:
+      - job_name: Exchange Daily
+        organization: contoso.onmicrosoft.com
+      - job_name: OneDrive Nightly
+        full: true
+      - job_id: 3a6c1f10-5b1e-4e0a-9c11-000000000002
+    wait_timeout: 7200
+  register: nightly
+
+- name: Report each job
+  ansible.builtin.debug:
+    msg: "{{ nightly.results | map(attribute='msg') | list }}"
+
 - name: Credentials from the environment (VEEAM_M365_SERVER, VEEAM_M365_USERNAME, VEEAM_M365_PASSWORD), newest API
   backupops.veeam.veeam_m365_job_state:
     job_name: Exchange Daily
@@ -180,6 +242,7 @@ job:
     - The job as VB365 describes it, read again after a change (so RV(job.last_status) shows the run that was
       started, and RV(job.is_enabled) the new setting).
     - The same keys in every API version; a field the version does not have is null.
+    - Not returned with O(jobs) (see RV(results)).
   returned: success, and on failure when the run ended Failed (or Warning) or the wait timed out
   type: dict
   contains:
@@ -244,7 +307,7 @@ session:
     - With O(state=started) and O(wait=false) it is returned in V(v8) (the start answers with it) and, before
       V(v8), when VB365 listed the new session by the time the module looked.
     - Not returned when nothing runs, nor when the run was followed through the job's C(lastStatus) (see the
-      notes).
+      notes), nor with O(jobs) (see RV(results)).
   returned: when known
   type: dict
   contains:
@@ -257,8 +320,8 @@ session:
       type: str
       sample: 3a6c1f10-5b1e-4e0a-9c11-000000000001
     status:
-      description: C(Queued), C(Running), C(Success), C(Warning), C(Failed) or C(Stopped) (V(v2) to V(v4) have no
-        C(Queued)).
+      description: C(Queued), C(Running), C(Success), C(Warning), C(Failed), C(Stopped), C(NotConfigured) or
+        C(Disconnected) (V(v2) to V(v4) have no C(Queued)).
       type: str
       sample: Success
     progress:
@@ -303,27 +366,46 @@ session:
       type: dict
       sample: {"processed_objects": 285, "transferred_data_bytes": 13680000, "bottleneck": "Source"}
 elapsed:
-  description: Seconds from the start (or stop, or from finding the running job) to the end of the wait.
-  returned: when the module waited
+  description:
+    - Seconds from the start (or stop, or from finding the running job) to the end of the wait.
+    - With O(jobs), those of the slowest job.
+  returned: when the module waited, and with O(jobs)
   type: float
   sample: 3.6
 history:
   description: The states seen while waiting, with the seconds elapsed when each was first seen.
-  returned: when the module waited
+  returned: when the module waited for one job
   type: list
   elements: dict
   sample: [{"state": "Queued", "elapsed": 0.0}, {"state": "Running", "elapsed": 1.0}, {"state": "Success", "elapsed": 3.6}]
+results:
+  description:
+    - One entry per job given in O(jobs), in the same order, each with RV(job), RV(session) (when known),
+      C(changed), C(failed), C(msg), RV(elapsed) and, when the module waited, RV(history), as for a single job.
+    - Also returned when the task fails (a job failed or the wait timed out), with each job as far as it got.
+  returned: when O(jobs) is given
+  type: list
+  elements: dict
+  sample: [{"job": {"id": "3a6c1f10-5b1e-4e0a-9c11-000000000001", "name": "Exchange Daily", "last_status": "Success"},
+            "session": {"id": "9a415259-b211-4522-920a-98a2cba33f54", "status": "Success"}, "changed": true,
+            "failed": false, "elapsed": 3.6,
+            "msg": "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"}]
 api_version:
   description: The REST API version used (the one found with O(api_version=auto)).
   returned: success
   type: str
   sample: v8
 msg:
-  description: What happened, in words.
+  description:
+    - What happened, in words.
+    - With O(jobs), a count such as C(3 jobs: 2 started, 1 already running, 0 failed); when the task fails, the
+      messages of the failed jobs follow.
   returned: always
   type: str
   sample: "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"
 """
+
+import time
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
@@ -361,26 +443,28 @@ def set_enabled(module, vb, job, enabled):
 def already_running(module, vb, job, why):
     """The job runs: report its run, and await it when asked to."""
     session = vb.running_session(job["id"])
-    msg = "Job %r %s%s; not started again" % (job["name"], why, " (session %s, %s)" % (
-        session["id"], session.get("status")) if session else "")
+    msg = running_msg(job, why, session)
     if module.check_mode or not module.params["wait"]:
         return report(vb, job, False, msg, session)
     return await_run(module, vb, _m365.new_run(job, session=session, ending=True), False, msg)
 
 
-def start(module, vb, job):
-    p = module.params
-    if p["full"] and not vb.routes.supports_full:
+def running_msg(job, why, session):
+    return "Job %r %s%s; not started again" % (job["name"], why, " (session %s, %s)" % (
+        session["id"], session.get("status")) if session else "")
+
+
+def check_full(vb, job, full):
+    if full and not vb.routes.supports_full:
         raise VeeamError("full: true needs VB365 REST API v6 or later; %s has no active full backup in its start "
                          "action" % vb.version, kind=E.USAGE, details={"job": vb.job_view(job)})
-    if _m365.is_running(job.get("lastStatus")):
-        return already_running(module, vb, job, "is already running")
-    kind = "an active full backup of " if p["full"] else ""
-    if module.check_mode:
-        return report(vb, job, True, "Would start %sjob %r" % (kind, job["name"]))
-    before = vb.session_before_start(job["id"])
+
+
+def send_start(module, vb, job, full, before):
+    """Start the job: ``(session or None, None)``, or ``(None, fresh job)`` when VB365 refused the start because the
+    job started meanwhile (with a warning).  Other refusals and errors are raised."""
     try:
-        session = vb.act(job, "start", full=p["full"], before=before)
+        return vb.act(job, "start", full=full, before=before), None
     except VeeamError as err:
         if not refused(err):
             raise
@@ -389,11 +473,32 @@ def start(module, vb, job):
             raise
         module.warn("VB365 refused to start job %r: %s. It started since the module read it, so it was left "
                     "running" % (job["name"], err.veeam_message or err))
+        return None, fresh
+
+
+def new_session(vb, job, session, before):
+    """The session of a start that was not awaited: the one VB365 answered with (v8), else the job's newest one
+    when it is not the one seen before the start."""
+    if session is None and before is not _m365.NOT_READ:
+        latest = vb.latest_session(job["id"])
+        session = latest if latest and latest["id"] != before else None
+    return session
+
+
+def start(module, vb, job):
+    p = module.params
+    check_full(vb, job, p["full"])
+    if _m365.is_running(job.get("lastStatus")):
+        return already_running(module, vb, job, "is already running")
+    kind = "an active full backup of " if p["full"] else ""
+    if module.check_mode:
+        return report(vb, job, True, "Would start %sjob %r" % (kind, job["name"]))
+    before = vb.session_before_start(job["id"])
+    session, fresh = send_start(module, vb, job, p["full"], before)
+    if fresh is not None:
         return already_running(module, vb, fresh, "started meanwhile")
     if not p["wait"]:
-        if session is None and before is not _m365.NOT_READ:
-            latest = vb.latest_session(job["id"])
-            session = latest if latest and latest["id"] != before else None
+        session = new_session(vb, job, session, before)
         return report(vb, vb.get_job(job["id"]), True, "Started %sjob %r%s" % (
             kind, job["name"], " (session %s)" % session["id"] if session else ""), session)
     return await_run(module, vb, _m365.new_run(job, session=session, before=before), True,
@@ -429,9 +534,17 @@ def stop(module, vb, job):
 
 def await_run(module, vb, run, changed, intro, stopping=False):
     """Wait for a run to end, then judge how it ended."""
-    p = module.params
     waited = vb.wait_runs({0: run}, module.poller(), on_timeout=lambda pending, _done, elapsed: timeout_error(
         module, vb, pending[0][0], changed, elapsed, stopping))[0]
+    result, failed = outcome(module, vb, waited, changed, intro, stopping)
+    if failed:
+        raise VeeamError(result.pop("msg"), kind=E.JOB_FAILED, details=result)
+    return result
+
+
+def outcome(module, vb, waited, changed, intro, stopping=False):
+    """How an awaited run ended: ``(result, failed)``.  Failed when the run ended Failed, NotConfigured or
+    Disconnected (no backup was made), or Warning with fail_on_warning; other endings than Success warn."""
     run = waited.value
     session = run["session"]
     job = vb.get_job(run["job"]["id"])
@@ -445,37 +558,224 @@ def await_run(module, vb, run, changed, intro, stopping=False):
     if stopping:
         if lowered != "stopped":
             module.warn("Job %r ended %s before the stop took effect" % (job["name"], status or "in no known state"))
-        return result
-    if lowered == "failed" or (lowered == "warning" and p["fail_on_warning"]):
-        raise VeeamError(result.pop("msg"), kind=E.JOB_FAILED, details=result)
+        return result, False
+    if _m365.ended_badly(status) or (lowered == "warning" and module.params["fail_on_warning"]):
+        return result, True
     if lowered == "warning":
         module.warn("Job %r ended with a warning%s" % (job["name"], ": %s" % details if details else ""))
     elif lowered != "success":
         module.warn("Job %r ended %s" % (job["name"], status or "in no known state"))
-    return result
+    return result, False
+
+
+def waiting_for(run):
+    """The state a run is still in, in words, for timeout messages."""
+    session = run.get("session")
+    return "session %s %s" % (session["id"], _m365.run_state(run)) if session else _m365.run_state(run)
 
 
 def timeout_error(module, vb, run, changed, elapsed, stopping):
     """The wait ran out: say which job, its last state, and how to go on."""
     session = run.get("session")
-    what = "session %s %s" % (session["id"], _m365.run_state(run)) if session else _m365.run_state(run)
     if stopping:
         how = "VB365 may take a while to stop a job; run the task again to go on waiting (the stop is not sent twice)"
     else:
         how = ("The job keeps running; to go on waiting, run the task again with state: started (a running job is "
                "not started twice)")
     return VeeamError("Gave up waiting after %.0f s (wait_timeout %s s) for job %r: %s" % (
-        elapsed, module.params["wait_timeout"], run["job"]["name"], what), kind=E.WAIT_TIMEOUT, hint=how,
+        elapsed, module.params["wait_timeout"], run["job"]["name"], waiting_for(run)), kind=E.WAIT_TIMEOUT, hint=how,
         details={"changed": changed, "elapsed": elapsed, "job": vb.job_view(run.get("job_now") or run["job"]),
                  "session": _m365.session_view(session), "api_version": vb.version})
+
+
+# ---------------------------------------------------------------------------------------------- several jobs
+class Run:
+    """One job of ``jobs``: found, checked, maybe started, maybe awaited."""
+
+    def __init__(self, job, full):
+        self.job = job
+        self.full = full
+        self.before = _m365.NOT_READ   # the newest session before the start (see Vb365.session_before_start)
+        self.session = None            # the run's session, when known
+        self.running = False           # it was running already (or started meanwhile): not started
+        self.changed = False
+        self.failed = False
+        self.msg = ""
+        self.started_at = None
+        self.elapsed = 0.0
+        self.history = None
+        self.view = None               # the job as read after its run ended
+
+    @property
+    def kind(self):
+        return "an active full backup of " if self.full else ""
+
+    def result(self, vb):
+        out = {"job": self.view or vb.job_view(self.job), "changed": self.changed, "failed": self.failed, "msg": self.msg,
+               "elapsed": round(self.elapsed, 2)}
+        if self.session:
+            out["session"] = _m365.session_view(self.session)
+        if self.history is not None:
+            out["history"] = self.history
+        return out
+
+
+def requested_jobs(params):
+    """The entries of ``jobs``, with the task's organization and full for the entries that do not set them."""
+    wanted = []
+    for entry in params["jobs"]:
+        if entry.get("job_id") and entry.get("organization"):
+            raise VeeamError("A job of jobs has both job_id and organization: organization chooses among jobs of the "
+                             "same name, give it with job_name", kind=E.USAGE)
+        wanted.append({"job_id": entry.get("job_id"), "job_name": entry.get("job_name"),
+                       "organization": None if entry.get("job_id") else (
+                           entry.get("organization") or params["organization"]),
+                       "full": params["full"] if entry.get("full") is None else entry["full"]})
+    return wanted
+
+
+def find_and_check(module, vb):
+    """Find every job, check the whole list, and read what each start's session is told apart from, before anything
+    is started (bad input changes nothing)."""
+    wanted = requested_jobs(module.params)
+    jobs = vb.find_jobs(wanted)
+    runs, seen = [], set()
+    for item, job in zip(wanted, jobs):
+        if job["id"] in seen:
+            raise VeeamError("Job %r is given twice in jobs" % job["name"], kind=E.USAGE)
+        seen.add(job["id"])
+        check_full(vb, job, item["full"])
+        runs.append(Run(job, item["full"]))
+    for run in runs:
+        if _m365.is_running(run.job.get("lastStatus")):
+            run.running = True
+            run.session = vb.running_session(run.job["id"])
+            run.msg = running_msg(run.job, "is already running", run.session)
+        elif not module.check_mode:
+            run.before = vb.session_before_start(run.job["id"])
+    return runs
+
+
+def start_each(module, vb, runs):
+    """Start the jobs that do not run, one after the other.  A start that VB365 refuses fails that job (the others
+    go on); any other error ends the task (and says what was started before it)."""
+    for run in runs:
+        if run.running:
+            continue
+        run.started_at = time.monotonic()
+        try:
+            session, fresh = send_start(module, vb, run.job, run.full, run.before)
+        except VeeamError as err:
+            if not refused(err):
+                raise
+            run.failed = True
+            run.msg = str(err)
+            continue
+        if fresh is not None:
+            run.job, run.running = fresh, True
+            run.session = vb.running_session(fresh["id"])
+            run.msg = running_msg(fresh, "started meanwhile", run.session)
+            continue
+        run.changed, run.session = True, session
+        run.msg = "Started %sjob %r" % (run.kind, run.job["name"])
+
+
+def await_all(module, vb, runs):
+    """Await every started or running job together: one wait, each job's outcome as for a single job."""
+    keys = [i for i, run in enumerate(runs) if run.changed or run.running]
+    pending = {i: _m365.new_run(runs[i].job, session=runs[i].session, before=runs[i].before,
+                                ending=runs[i].running) for i in keys}
+    if not pending:
+        return
+    waited = vb.wait_runs(pending, module.poller(), on_timeout=lambda left, done, elapsed: jobs_timeout_error(
+        module, vb, runs, left, done, elapsed))
+    for i, result in waited.items():
+        judge(module, vb, runs[i], result)
+
+
+def judge(module, vb, run, waited):
+    """Take an awaited run's outcome into its Run."""
+    result, failed = outcome(module, vb, waited, run.changed, run.msg)
+    run.session = waited.value["session"]
+    run.failed, run.msg, run.elapsed, run.history = failed, result["msg"], waited.elapsed, waited.history
+    run.view = result["job"]
+
+
+def jobs_timeout_error(module, vb, runs, left, done, elapsed):
+    """The wait for several jobs ran out: name each job still running and its state; the jobs that ended are
+    reported as they ended."""
+    for i, result in done.items():
+        judge(module, vb, runs[i], result)
+    lines = []
+    for i, (value, history) in left.items():
+        run = runs[i]
+        run.session, run.elapsed, run.history = value.get("session"), elapsed, history
+        run.msg = "%s: still %s after %.0f s" % (run.msg, waiting_for(value), elapsed)
+        lines.append("job %r: %s" % (run.job["name"], waiting_for(value)))
+    results = [run.result(vb) for run in runs]
+    return VeeamError("Gave up waiting after %.0f s (wait_timeout %s s): %s" % (
+        elapsed, module.params["wait_timeout"], "; ".join(lines)), kind=E.WAIT_TIMEOUT,
+        hint="The jobs keep running; to go on waiting, run the task again (a running job is not started twice)",
+        details={"changed": any(r["changed"] for r in results), "elapsed": elapsed, "results": results,
+                 "api_version": vb.version})
+
+
+def run_jobs(module, vb):
+    """``state: started`` with ``jobs``: one login, every job found and checked, then started one after the other,
+    then all awaited together."""
+    p = module.params
+    runs = find_and_check(module, vb)
+    if module.check_mode:
+        for run in runs:
+            if not run.running:
+                run.changed = True
+                run.msg = "Would start %sjob %r" % (run.kind, run.job["name"])
+        return jobs_report(vb, runs, "would be started")
+    try:
+        start_each(module, vb, runs)
+        if p["wait"]:
+            await_all(module, vb, runs)
+        else:
+            for run in runs:
+                if run.changed:
+                    run.session = new_session(vb, run.job, run.session, run.before)
+                    run.job = vb.get_job(run.job["id"])
+                    if run.session:
+                        run.msg += " (session %s)" % run.session["id"]
+    except VeeamError as err:
+        err.details.setdefault("results", [run.result(vb) for run in runs])
+        raise
+    for run in runs:
+        if run.started_at and not run.elapsed:
+            run.elapsed = time.monotonic() - run.started_at
+    return jobs_report(vb, runs)
+
+
+def jobs_report(vb, runs, started="started"):
+    results = [run.result(vb) for run in runs]
+    failed = [r for r in results if r["failed"]]
+    msg = "%d job%s: %d %s, %d already running, %d failed" % (
+        len(runs), "" if len(runs) == 1 else "s", sum(1 for r in runs if r.changed), started,
+        sum(1 for r in runs if r.running), len(failed))
+    changed = any(r["changed"] for r in results)
+    if failed:
+        raise VeeamError(msg + ": " + "; ".join(r["msg"] for r in failed), kind=E.JOB_FAILED,
+                         details={"results": results, "changed": changed, "api_version": vb.version})
+    return {"changed": changed, "results": results, "msg": msg, "api_version": vb.version,
+            "elapsed": max([r["elapsed"] for r in results] or [0.0])}
 
 
 def run_job_state(module):
     p = module.params
     if p["full"] and p["state"] != "started":
         raise VeeamError("full applies to state: started only", kind=E.USAGE)
+    if p["jobs"] and p["state"] != "started":
+        raise VeeamError("jobs applies to state: started only; give one job with job_id or job_name for state: %s"
+                         % p["state"], kind=E.USAGE)
     with module.m365() as vb:
         try:
+            if p["jobs"]:
+                return run_jobs(module, vb)
             job = vb.find_job(p["job_id"], p["job_name"], p["organization"])
             if p["state"] in ("enabled", "disabled"):
                 return set_enabled(module, vb, job, p["state"] == "enabled")
@@ -492,14 +792,21 @@ def main():
         {
             "job_id": {"type": "str"},
             "job_name": {"type": "str"},
+            "jobs": {"type": "list", "elements": "dict", "options": {
+                "job_id": {"type": "str"},
+                "job_name": {"type": "str"},
+                "organization": {"type": "str"},
+                "full": {"type": "bool"},
+            }, "mutually_exclusive": [["job_id", "job_name"], ["job_id", "organization"]],
+                "required_one_of": [["job_id", "job_name"]]},
             "organization": {"type": "str"},
             "state": {"type": "str", "required": True, "choices": ["enabled", "disabled", "started", "stopped"]},
             "full": {"type": "bool", "default": False},
             "fail_on_warning": {"type": "bool", "default": False},
         },
         wait=True,
-        mutually_exclusive=[["job_id", "job_name"], ["job_id", "organization"]],
-        required_one_of=[["job_id", "job_name"]],
+        mutually_exclusive=[["job_id", "job_name", "jobs"], ["job_id", "organization"]],
+        required_one_of=[["job_id", "job_name", "jobs"]],
         supports_check_mode=True,
     )
     module.run(run_job_state)
