@@ -94,6 +94,8 @@ attributes:
       - O(state=present) opens a new restore session every time it runs, because VB365 cannot tell which of the
         open sessions (of other users and tools, too) a task would mean. Stop the session with O(state=absent)
         when done, for example in an C(always) section.
+      - The explore is never sent twice within a run - when its answer is lost, the module looks for the session
+        it opened (see the notes).
 notes:
   - "How the versions differ, where you notice it:"
   - "V(v2): no explore action; O(state=present) fails before anything is sent."
@@ -109,6 +111,17 @@ notes:
     stop a stopped session, so the module reads the session first."
   - "A restore session keeps the backup open in VB365 until it is stopped (VB365 closes idle sessions after a
     while on its own)."
+  - "A lost answer to the explore is settled the way a lost start is settled, never by sending the explore again:
+    before the explore, the module reads the restore sessions VB365 lists (V(v8) - the newest one, as V(v8) sorts
+    them newest first; V(v3) to V(v7) - all of them, as those versions do not say in which order they list them);
+    when the explore's answer is lost, it takes the one new C(Working) restore session of the O(type) asked for,
+    returns it and warns. When VB365 lists none, the task fails saying none was opened (or, when the answer timed
+    out, after looking once a second for as long again as O(timeout), that VB365 may still open one). When it
+    lists several new ones (other users exploring at the same moment) and neither their C(scopeName) (the job's
+    name, V(v6) and later) nor their C(initiatedBy) tells which is this task's, the task fails and names them, so
+    they can be stopped with O(state=absent)."
+  - "An account that may not list restore sessions (C(403) or C(404) on C(GET /RestoreSessions)) can still
+    explore; only a lost answer then cannot be settled, and the task fails saying so."
 seealso:
   - module: backupops.veeam.veeam_m365_job_state
   - name: VB365 REST API reference (v8) - Create Restore Session
