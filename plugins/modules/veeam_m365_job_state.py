@@ -98,7 +98,7 @@ options:
         run (C(Success), C(Warning), C(Failed), C(Stopped), C(NotConfigured), C(Disconnected)) - then fail on
         C(Failed), C(NotConfigured) and C(Disconnected) (and on C(Warning) with O(fail_on_warning)). When the job
         was already running, its current run is awaited.
-      - A session without a status, or with a status this module does not know, counts as still running: the
+      - A session without a status, or with a status this module does not know, counts as still running - the
         wait goes on until a known status shows, or fails after O(wait_timeout) naming the last status seen.
       - With O(state=stopped), wait until the job no longer runs.
       - With V(false) the module returns as soon as VB365 accepted the request.
@@ -398,8 +398,8 @@ api_version:
 msg:
   description:
     - What happened, in words.
-    - With O(jobs), a count such as C(3 jobs: 2 started, 1 already running, 0 failed); when the task fails, the
-      messages of the failed jobs follow.
+    - "With O(jobs), a count such as C(3 jobs: 2 started, 1 already running, 0 failed); when the task fails, the
+      messages of the failed jobs follow."
   returned: always
   type: str
   sample: "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"
