@@ -46,7 +46,9 @@ options:
         jobs that are not running one after the other, then awaits all of them together (with O(wait)), so the
         task takes about as long as the slowest job. A job that is already running is not started again; its
         current run is awaited.
-      - A start that VB365 refuses fails that job only; the others are started and awaited.
+      - A start that VB365 answers with an error status fails that job only; the others are started and awaited.
+        Any other error (connection, login, a lost answer that VB365 cannot settle) ends the task, and its message
+        says which jobs were started before it.
       - The result has one entry per job in RV(results); the task fails if any job fails.
       - Mutually exclusive with O(job_id) and O(job_name). Only valid with O(state=started).
     type: list
@@ -657,8 +659,9 @@ def find_and_check(module, vb):
 
 
 def start_each(module, vb, runs):
-    """Start the jobs that do not run, one after the other.  A start that VB365 refuses fails that job (the others
-    go on); any other error ends the task (and says what was started before it)."""
+    """Start the jobs that do not run, one after the other.  A start that VB365 answers with an error status fails
+    that job (the others go on); any other error (the connection, the token, a lost answer VB365 cannot settle) ends
+    the task, and says what was started before it."""
     for run in runs:
         if run.running:
             continue
@@ -666,7 +669,7 @@ def start_each(module, vb, runs):
         try:
             session, fresh = send_start(module, vb, run.job, run.full, run.before)
         except VeeamError as err:
-            if not refused(err):
+            if err.status is None or err.kind not in (E.CONFLICT, E.HTTP, E.FORBIDDEN, E.NOT_FOUND):
                 raise
             run.failed = True
             run.msg = str(err)
