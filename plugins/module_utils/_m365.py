@@ -348,6 +348,7 @@ class Vb365:
         self._organizations = None
         self._org_records = None
         self._job_orgs = {}
+        self._mapped_orgs = set()  # organizations whose job list was read (several jobs of one task share them)
         self.started = []  # (job name, None) of every start this client made (VeeamModule.fail reads it)
         self.changes = []  # what this client changed, in words, for errors that come after a change
 
@@ -528,10 +529,13 @@ class Vb365:
         """Learn which organization each job belongs to, for versions whose jobs lack ``organizationId``
         (``/Organizations/{id}/Jobs``, one request per organization)."""
         for oid in org_ids if org_ids is not None else list(self.organizations()):
+            if oid in self._mapped_orgs:
+                continue
             for job in _items(self.get(self.routes.organization_jobs(oid), what="jobs of organization %s" % oid,
                                        noun="list of an organization's jobs")):
                 if isinstance(job.get("id"), str):
                     self._job_orgs[job["id"]] = oid
+            self._mapped_orgs.add(oid)
 
     def organization_of(self, raw_job):
         """The organization id of a job, when VB365 said it (v8) or it was looked up."""

@@ -945,3 +945,15 @@ def test_an_explore_without_the_right_to_list_restore_sessions(vb_server, make_v
     with expect_error("response_lost", "does not let this account list restore sessions"):
         with make_vb() as vb:
             vb.explore(job())
+
+
+def test_find_jobs_reads_each_organization_once_before_v8(vb_server, make_vb):
+    vb_server.on("GET", "/v7/Jobs", jsonr(200, [job(name="A"), job(id=SESSION, name="B")]))
+    vb_server.on("GET", "/v7/Organizations", jsonr(200, [{"id": ORG, "name": "tech.onmicrosoft.com"}]))
+    vb_server.on("GET", "/v7/Organizations/%s/Jobs" % ORG, jsonr(200, [job(name="A"), job(id=SESSION, name="B")]))
+    with make_vb("v7") as vb:
+        found = vb.find_jobs([{"job_name": "A", "organization": "tech.onmicrosoft.com"},
+                              {"job_name": "B", "organization": "tech.onmicrosoft.com"}])
+    assert [j["id"] for j in found] == [JOB, SESSION]
+    assert vb_server.count("GET", "/v7/Organizations/%s/Jobs" % ORG) == 1
+    assert vb_server.count("GET", "/v7/Jobs") == 1 and vb_server.count("GET", "/v7/Organizations") == 1
