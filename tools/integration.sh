@@ -33,7 +33,10 @@ run_group() {  # <index> <targets>
   fi
   "$python" "$root/tools/integration_config.py" "$dir/emulator/endpoints.json" > "$tree/tests/integration/integration_config.yml"
   # shellcheck disable=SC2086
-  (cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$dir/collections" "$venv/bin/ansible-test" integration --local \
+  # Each group has its own HOME: ansible-test creates ~/.ansible/test/id_rsa on first use, and two groups sharing
+  # one HOME race to create it (ssh-keygen then asks "Overwrite (y/n)?" and the group fails).
+  mkdir -p "$dir/home"
+  (cd "$tree" && HOME="$dir/home" ANSIBLE_COLLECTIONS_PATH="$dir/collections" "$venv/bin/ansible-test" integration --local \
      --python 3.11 --color no $targets) >>"$dir/log" 2>&1
   rc=$?
   "$root/tools/emulator_ctl.sh" stop "$dir/emulator"
