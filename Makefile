@@ -109,7 +109,7 @@ units: setup
 units-emulator: setup
 	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/tests
 
-# Integration: every target against the emulator (two groups at once, each with its own emulator on free ports).
+# Integration: every target against the emulator (three groups at once, each with its own emulator on free ports).
 # `make integration TARGETS="veeam_em_job_start role_job_run"` runs just those.
 integration: setup
 	@$(ROOT)/tools/integration.sh $(VENV) $(WORK)/$(WORKSET) $(COLL_DIR) $(VENV)/bin/python $(TARGETS)
@@ -154,20 +154,18 @@ galaxy-importer: setup
 ee-check: setup
 	@$(ROOT)/tools/ee_check.sh $(VENV) $(COLLECTIONS) $(TARBALL) $(WORK)
 
-test: setup
+# The checks run in two stages of streams side by side (tools/stage.sh): a check that waits (on pip, on the
+# emulator's job runs) leaves a core idle that another uses.  Each check's log is shown when its stage ends.
+test:
+	@$(MAKE) -j2 --no-print-directory venv venv-2.16
+	@$(MAKE) --no-print-directory setup
 	@rm -f $(SUMMARY); mkdir -p $(LOGS)
-	@$(STEP) "sanity (2.19 and 2.16)"       $(MAKE) --no-print-directory sanity
-	@$(STEP) "unit tests"                   $(MAKE) --no-print-directory units
-	@$(STEP) "emulator tests"               $(MAKE) --no-print-directory units-emulator
-	@$(STEP) "integration (emulator)"       $(MAKE) --no-print-directory integration
-	@$(STEP) "reliability and security"     $(MAKE) --no-print-directory reliability
-	@$(STEP) "examples/ playbooks"          $(MAKE) --no-print-directory examples
-	@$(STEP) "ansible-lint (production)"    $(MAKE) --no-print-directory ansible-lint
-	@$(STEP) "antsibull-changelog lint"     $(MAKE) --no-print-directory changelog-lint
-	@$(STEP) "antsibull-docs lint"          $(MAKE) --no-print-directory docs-lint
-	@$(STEP) "action groups complete"       $(MAKE) --no-print-directory action-groups
-	@$(STEP) "galaxy-importer"              $(MAKE) --no-print-directory galaxy-importer
-	@$(STEP) "ansible-builder create"       $(MAKE) --no-print-directory ee-check
+	@$(ROOT)/tools/stage.sh "$(MAKE)" \
+	  "sanity (2.19 and 2.16)=sanity" \
+	  "unit tests=units,emulator tests=units-emulator,ansible-lint (production)=ansible-lint,antsibull-changelog lint=changelog-lint,antsibull-docs lint=docs-lint,action groups complete=action-groups,galaxy-importer=galaxy-importer,ansible-builder create=ee-check"
+	@$(ROOT)/tools/stage.sh "$(MAKE)" \
+	  "integration (emulator)=integration" \
+	  "reliability and security=reliability,examples/ playbooks=examples"
 	@$(ROOT)/tools/summary.sh $(SUMMARY)
 
 # ---------------------------------------------------------------------------------------------- emulator
