@@ -19,7 +19,6 @@ session that created them; an idle session expires after 15 minutes (401).
 from __future__ import annotations
 
 import base64
-import math
 import re
 import urllib.parse
 
@@ -632,13 +631,9 @@ class EnterpriseManager:
         When the start timed out (rather than losing its connection), EM may still be working on it: it is given
         as long again as ``timeout`` to show the start before the module says it saw none.
         """
-        task, started = self._start_seen(job, before)
+        (task, started), looks = self.t.look_after_lost(lost, lambda: self._start_seen(job, before),
+                                                        seen=lambda seen: seen[1])
         slow = bool(lost.details.get("timed_out"))
-        looks = 0
-        while slow and not started and looks < math.ceil(min(float(self.t.timeout or 1), 30.0)):
-            self.t.retry.sleep(1.0)
-            looks += 1
-            task, started = self._start_seen(job, before)
         if started:
             self.started.append((job["name"], task["id"] if task else None))
             self.warn("The response to the start of job %r was lost; Enterprise Manager shows the job started, "

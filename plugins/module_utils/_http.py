@@ -17,6 +17,7 @@ the server whether it took effect before doing anything else.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import urllib.parse
@@ -196,6 +197,20 @@ class Transport:
             self.verify = ca_path if ca_path else True
         self.session.headers["User-Agent"] = user_agent or "backupops.veeam"
         self.requests_sent = 0
+
+    def look_after_lost(self, lost, look, seen=bool):
+        """``(result, looks)``: what ``look()`` finds after a request whose response was lost (never sent again).
+
+        A request that timed out, rather than losing its connection, may still be carried out by the server: until
+        ``seen(result)`` says it shows, it is looked for again once a second, for as long again as ``timeout``
+        (30 s at most); ``looks`` counts those extra looks."""
+        result, looks = look(), 0
+        if lost.details.get("timed_out"):
+            while not seen(result) and looks < math.ceil(min(float(self.timeout or 1), 30.0)):
+                self.retry.sleep(1.0)
+                looks += 1
+                result = look()
+        return result, looks
 
     def url(self, path):
         """An absolute URL for ``path``; links from the server keep only their path and query, so a server

@@ -21,7 +21,6 @@ types as the modules' ``type`` option writes them, ``vex``; backup types as v6+ 
 from __future__ import annotations
 
 import datetime
-import math
 import re
 import time
 import urllib.parse
@@ -675,13 +674,9 @@ class Vb365:
         is given as long again as ``timeout`` (30 s at most) to show, and if it does not, the error says that
         VB365 may still carry it out (never that the job was not started while it may be)."""
         if action == "start":
-            session, took = self._start_seen(job, before)
+            (session, took), looks = self.t.look_after_lost(lost, lambda: self._start_seen(job, before),
+                                                            seen=lambda seen: seen[1])
             slow = bool(lost.details.get("timed_out"))
-            looks = 0
-            while slow and not took and looks < math.ceil(min(float(self.t.timeout or 1), 30.0)):
-                self.t.retry.sleep(1.0)
-                looks += 1
-                session, took = self._start_seen(job, before)
             if not took and slow:
                 raise VeeamError("VB365 did not answer the start of job %r within %s s (the timeout option), and %d s "
                                  "later still shows no new run of it; the start was not sent again, but VB365 may "
@@ -845,13 +840,8 @@ class Vb365:
             lost.message += ("; VB365 does not let this account list restore sessions, so the module cannot tell "
                              "whether one was opened")
             raise lost
-        found = self._new_restore_sessions(job, restore_type, before)
+        found, looks = self.t.look_after_lost(lost, lambda: self._new_restore_sessions(job, restore_type, before))
         slow = bool(lost.details.get("timed_out"))
-        looks = 0
-        while slow and not found and looks < math.ceil(min(float(self.t.timeout or 1), 30.0)):
-            self.t.retry.sleep(1.0)
-            looks += 1
-            found = self._new_restore_sessions(job, restore_type, before)
         if len(found) == 1:
             self.warn("The response to the explore of job %r was lost; VB365 lists the restore session it opened (%s, "
                       "%s), so it was not sent again" % (job["name"], found[0]["id"], found[0].get("state")))

@@ -410,3 +410,30 @@ def test_requests_library_missing(monkeypatch):
     with expect_error("usage") as caught:
         _http.Transport(BASE)
     assert str(caught.error) == "The requests Python library is required"
+
+
+def _lost(timed_out):
+    return _http.VeeamError("lost", kind="response_lost", details={"timed_out": timed_out} if timed_out else {})
+
+
+def test_after_a_dropped_connection_the_server_is_looked_at_once(make_transport, clock):
+    looked = []
+    result, looks = make_transport().look_after_lost(_lost(False), lambda: looked.append(1) or None)
+    assert (result, looks, len(looked), clock.sleeps) == (None, 0, 1, [])
+
+
+def test_after_a_timeout_the_server_is_looked_at_each_second_until_it_shows(make_transport, clock):
+    answers = iter([[], [], ["session"]])
+    result, looks = make_transport(timeout=10).look_after_lost(_lost(True), lambda: next(answers))
+    assert (result, looks, clock.sleeps) == (["session"], 2, [1.0, 1.0])
+
+
+def test_after_a_timeout_the_looking_stops_after_as_long_again_as_the_timeout(make_transport, clock):
+    result, looks = make_transport(timeout=2.5).look_after_lost(_lost(True), lambda: (None, False),
+                                                                seen=lambda seen: seen[1])
+    assert (result, looks, clock.sleeps) == ((None, False), 3, [1.0, 1.0, 1.0])
+
+
+def test_after_a_timeout_the_looking_is_capped_at_30_s(make_transport, clock):
+    _, looks = make_transport(timeout=300).look_after_lost(_lost(True), lambda: None)
+    assert looks == 30 and len(clock.sleeps) == 30
