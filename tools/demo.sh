@@ -4,17 +4,7 @@
 set -euo pipefail
 endpoints=$1; venv=$2; collections=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
-read -r em_hostport ca < <("$venv/bin/python" - "$endpoints" <<'PY'
-import json, sys, urllib.parse
-e = json.load(open(sys.argv[1]))
-u = urllib.parse.urlsplit(e["em_url"])
-print(f"{u.scheme}://{u.netloc}", e["ca_path"])
-PY
-)
-export VEEAM_EM_SERVER="$em_hostport"
-export VEEAM_EM_USERNAME='VEEAM\ansible-admin'
-export VEEAM_EM_PASSWORD='Em#Adm1n-Ans1ble-2026!x'
-export VEEAM_EM_CA_PATH="$ca"
+eval "$("$root/tools/emulator_env.sh" "$endpoints" "$venv/bin/python")"
 export ANSIBLE_COLLECTIONS_PATH="$collections"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 echo

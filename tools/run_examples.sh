@@ -10,23 +10,8 @@ set -uo pipefail
 endpoints=$1; venv=$2; collections=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
 py="$venv/bin/python"
-read -r em_hostport m365_hostport ca control < <("$py" - "$endpoints" <<'PY'
-import json, sys, urllib.parse
-e = json.load(open(sys.argv[1]))
-em = urllib.parse.urlsplit(e["em_url"])
-m365 = urllib.parse.urlsplit(e["m365_url"])
-print(f"{em.scheme}://{em.netloc}", f"{m365.scheme}://{m365.netloc}", e["ca_path"] or "-", f"{em.scheme}://{em.netloc}/_emulator")
-PY
-)
-[ "$ca" = "-" ] && ca=""
-export VEEAM_EM_SERVER="$em_hostport"
-export VEEAM_EM_USERNAME='VEEAM\ansible-admin'
-export VEEAM_EM_PASSWORD='Em#Adm1n-Ans1ble-2026!x'
-export VEEAM_EM_CA_PATH="$ca"
-export VEEAM_M365_SERVER="$m365_hostport"
-export VEEAM_M365_USERNAME='svc-ansible@contoso.example'
-export VEEAM_M365_PASSWORD='M365#Adm1n-Ans1ble-2026!z'
-export VEEAM_M365_CA_PATH="$ca"
+eval "$("$root/tools/emulator_env.sh" "$endpoints" "$py")"
+ca=$VEEAM_EM_CA_PATH; control=$EMULATOR_CONTROL
 export ANSIBLE_COLLECTIONS_PATH="$collections"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Print the `export` lines that point the collection at a running emulator, as a user (or an AWX/AAP credential
+# of the collection's types) sets the connection: VEEAM_EM_* and VEEAM_M365_*, with the default scenario's
+# accounts, plus EMULATOR_CONTROL (the control endpoint).  Used by tools/demo.sh and tools/run_examples.sh:
+#   eval "$(tools/emulator_env.sh <endpoints.json> <python>)"
+set -euo pipefail
+"$2" - "$1" <<'PY'
+import json, shlex, sys, urllib.parse
+e = json.load(open(sys.argv[1]))
+em = urllib.parse.urlsplit(e["em_url"])
+m365 = urllib.parse.urlsplit(e["m365_url"])
+ca = e.get("ca_path") or ""
+env = {
+    "VEEAM_EM_SERVER": f"{em.scheme}://{em.netloc}",
+    "VEEAM_EM_USERNAME": "VEEAM\\ansible-admin",
+    "VEEAM_EM_PASSWORD": "Em#Adm1n-Ans1ble-2026!x",
+    "VEEAM_EM_CA_PATH": ca,
+    "VEEAM_M365_SERVER": f"{m365.scheme}://{m365.netloc}",
+    "VEEAM_M365_USERNAME": "svc-ansible@contoso.example",
+    "VEEAM_M365_PASSWORD": "M365#Adm1n-Ans1ble-2026!z",
+    "VEEAM_M365_CA_PATH": ca,
+    "EMULATOR_CONTROL": f"{em.scheme}://{em.netloc}/_emulator",
+}
+for name, value in env.items():
+    print(f"export {name}={shlex.quote(value)}")
+PY
