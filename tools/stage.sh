@@ -8,7 +8,6 @@
 set -u
 make=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
-logs="$root/.work/logs"; mkdir -p "$logs"
 summary="$root/.work/summary.txt"
 start=$(date +%s)
 names=""
@@ -19,7 +18,6 @@ done
 echo
 echo "==================== at once: $names"
 
-log_of() { echo "$logs/$(echo "$1" | tr -c 'a-zA-Z0-9.\n' '-' | tr -s '-').log"; }
 
 for stream in "$@"; do
   (
@@ -36,7 +34,7 @@ wait
 for stream in "$@"; do
   IFS=',' read -r -a steps <<< "$stream"
   for step in "${steps[@]}"; do
-    name=${step%%=*}; log=$(log_of "$name")
+    name=${step%%=*}; log=$("$root/tools/step.sh" --log-of "$name")
     echo
     echo "==================== $name"
     cat "$log"

@@ -3,11 +3,14 @@
 # Usage: tools/step.sh "<name>" <command> [args...]   (always exits 0; tools/summary.sh decides)
 # With STEP_QUIET=1 (tools/stage.sh, which runs checks side by side) the output goes to the log only, and the
 # summary line to <log>.summary, for tools/stage.sh to show in order.
+# `tools/step.sh --log-of "<name>"` prints the path of a check's log.
 set -u
-name=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 logs="$root/.work/logs"; mkdir -p "$logs"
-log="$logs/$(echo "$name" | tr -c 'a-zA-Z0-9.\n' '-' | tr -s '-').log"
+log_of() { echo "$logs/$(echo "$1" | tr -c 'a-zA-Z0-9.\n' '-' | tr -s '-').log"; }
+if [ "$1" = --log-of ]; then log_of "$2"; exit 0; fi
+name=$1; shift
+log=$(log_of "$name")
 quiet=${STEP_QUIET:-0}
 start=$(date +%s)
 if [ "$quiet" = 1 ]; then
