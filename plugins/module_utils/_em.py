@@ -2,33 +2,34 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Veeam Backup Enterprise Manager REST API client.  Private to backupops.veeam: not a public API.
+"""Veeam Backup Enterprise Manager REST API: the client and the job lifecycle's adapter.  Private to
+backupops.veeam: not a public API.
 
-What to ask Enterprise Manager (EM), and what its answers mean: logon and logoff, the token hand-off, jobs
-(found by id or by exact name through the query service), the start route of each job type, tasks and backup
-sessions.  How to ask (TLS, retries) is ``_http``; what came back (XML/JSON) is ``_wire``; waiting is
-``_poll``.  Every route string of the EM API is in this file, and only here.
+What to ask Enterprise Manager (EM), and what its answers mean: jobs (found by id or by exact name through the
+query service), the start route of each job type, tasks and backup sessions (:class:`EnterpriseManager`); and
+how a job run looks in EM terms (:class:`EmJobs`: a start answers with a task, which belongs to the logon session
+that created it; the run is its backup session).  The logon session is ``_auth.EmLogon``; how to ask (TLS,
+retries) is ``_http``; what came back (XML/JSON) is ``_wire``.  Every route string of the EM API, but the logon
+ones, is in this file, and only here.
 
-Facts used (see docs/api-notes.md for the sources): logon is ``POST /api/sessionMngr/?v=<version>`` with Basic
-auth, answered 201 with the token in the ``X-RestSvcSessionId`` header (the token is taken from that header,
-never derived from the body); the same token also comes as a cookie, which EM prefers over the header, so no
-cookie is ever kept; logoff is ``DELETE /api/logonSessions/{SessionId}`` (204); tasks belong to the logon
-session that created them; an idle session expires after 15 minutes (401).
+Facts used (see docs/emulator.md and ../shared/veeam-api.md for the sources): the token also comes as a cookie,
+which EM prefers over the header, so no cookie is ever kept (``_http``); tasks belong to the logon session that
+created them; an idle session expires after 15 minutes (401).
 """
 
 from __future__ import annotations
 
-import base64
 import re
 import urllib.parse
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._auth import EmLogon
+from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, document
+from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 9398
 API_VERSIONS = ("latest", "v1_5", "v1_6", "v1_7")
-TOKEN_HEADER = "X-RestSvcSessionId"
 
 #: User-facing job types -> where the job lives and how it is started (the documented routes).
 #: vm jobs: POST /api/jobs/{id}?action=start (backup copy: ?action=sync); file share (NAS) jobs:
@@ -68,12 +69,12 @@ def parse_job_id(value):
     if match:
         kind = _URN_KIND.get(match.group(1).lower())
         if kind is None:
-            raise VeeamError("job_id %r is a URN of type %r, not of a job (Job, NasJob or AgentBackupJob)"
-                             % (value, match.group(1)), kind=E.USAGE)
+            raise E.UsageError("job_id %r is a URN of type %r, not of a job (Job, NasJob or AgentBackupJob)"
+                               % (value, match.group(1)))
         text = match.group(2)
     if not _GUID.match(text):
-        raise VeeamError("job_id %r is not a job id: give a GUID such as 5658281f-625e-4627-89dd-d2a0c48be99e or "
-                         "urn:veeam:Job:<guid>" % value, kind=E.USAGE)
+        raise E.UsageError("job_id %r is not a job id: give a GUID such as 5658281f-625e-4627-89dd-d2a0c48be99e or "
+                           "urn:veeam:Job:<guid>" % value)
     return text.lower(), kind
 
 
@@ -219,220 +220,76 @@ def _paging(data):
     return W.as_int(info.get("page_num"), 1), W.as_int(info.get("pages_count"), 1)
 
 
-class EnterpriseManager:
-    """One Enterprise Manager logon session, used as a context manager: logon on enter, logoff on exit.
+def task_done(task):
+    return str((task or {}).get("state") or "").lower() == TASK_DONE
 
-    With ``session_token`` (from ``veeam_em_session``) the token is used as is and not logged off, unless
-    ``logoff`` is true.  With credentials as well, an expired token (401) is replaced by a new logon, which
-    this client then logs off itself.
-    """
 
-    def __init__(self, transport, username=None, password=None, api_version="latest", session_token=None,
-                 session_id=None, logoff=None, warn=None):
-        if api_version not in API_VERSIONS:
-            raise VeeamError("api_version %r is not one of %s" % (api_version, ", ".join(API_VERSIONS)),
-                             kind=E.USAGE)
-        if not session_token and not (username and password):
-            raise VeeamError("username and password are required (or session_token from "
-                             "backupops.veeam.veeam_em_session)", kind=E.USAGE)
-        self.t = transport
-        self.username = username
-        self._password = password
-        self.api_version = api_version
-        self._token = session_token or None
-        self.session_id = session_id
-        self.user_name = None
-        self.owns_session = False
-        self.logoff_on_exit = logoff
-        self.relogons = 0
-        self.warn = warn or (lambda message: None)
-        self._start_tasks = set()  # ids of the start tasks this client already accounted for
-        self.started = []  # (job name, task id or None) of every start this client made, for error messages
+def run_state(session):
+    """A backup session's state in words: its state and result, or that it has not appeared yet."""
+    if session is None:
+        return "waiting for the backup session to appear"
+    result = session.get("result")
+    return "%s%s" % (session.get("state") or "unknown", "/%s" % result if result and result != "None" else "")
 
-    # ------------------------------------------------------------------ session lifecycle
-    def __enter__(self):
-        if not self._token:
-            self.logon()
-        return self
 
-    def __exit__(self, exc_type, exc, tb):
-        if self._token and (self.owns_session if self.logoff_on_exit is None else self.logoff_on_exit):
-            try:
-                self.logoff()
-            except VeeamError as err:
-                self.warn("Could not log off from Enterprise Manager (%s); EM ends idle logon sessions after "
-                          "15 minutes" % err)
-        self.t.close()
-        return False
+def _urlquote(text):
+    return urllib.parse.quote(text, safe="")
 
-    @property
-    def token(self):
-        """The current session token (for ``veeam_em_session`` to hand to later tasks)."""
-        return self._token
 
-    @property
-    def can_logon(self):
-        return bool(self.username and self._password)
+def _name_chunks(names):
+    """``names`` in groups for one query each: at most NAMES_PER_QUERY names and _MAX_FILTER encoded characters."""
+    chunk, size = [], 0
+    for name in names:
+        cost = len(_urlquote("Name==" + quote_filter_value(name))) + 3
+        if chunk and (len(chunk) >= NAMES_PER_QUERY or size + cost > _MAX_FILTER):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(name)
+        size += cost
+    if chunk:
+        yield chunk
 
-    def logon(self):
-        """``POST /api/sessionMngr/?v=<api_version>`` with Basic auth; the token comes from the header."""
-        if not self.can_logon:
-            raise VeeamError("The Enterprise Manager session has expired or was logged off, and no username and "
-                             "password were given to log on again (EM ends idle sessions after 15 minutes)",
-                             kind=E.AUTH, hint="Log on again with backupops.veeam.veeam_em_session")
-        basic = base64.b64encode(("%s:%s" % (self.username, self._password)).encode("utf-8")).decode("ascii")
-        resp = self.t.request("POST", "/api/sessionMngr/?v=%s" % self.api_version, safe=True,
-                              headers={"Authorization": "Basic " + basic, "Accept": "application/xml",
-                                       "Content-Length": "0"},
-                              display_path="/api/sessionMngr/")
-        if resp.status == 401:
-            raise VeeamError("Enterprise Manager rejected the username or password for '%s'" % self.username,
-                             kind=E.AUTH, status=401, method="POST", path="/api/sessionMngr/",
-                             veeam_message=self._veeam_message(resp)[0],
-                             hint="Check username (DOMAIN\\user) and password; the account needs the Portal "
-                                  "Administrator role to start jobs")
-        if resp.status in (400, 404) and self.api_version != "latest":
-            raise self._version_error(resp)
-        if resp.status not in (200, 201):
-            raise self._status_error(resp, "Logon to Enterprise Manager failed")
-        token = resp.header(TOKEN_HEADER)
-        if not token:
-            raise VeeamError("Enterprise Manager accepted the logon but sent no %s header; is this the "
-                             "Enterprise Manager REST API (port 9398, path /api)?" % TOKEN_HEADER,
-                             kind=E.PARSE, status=resp.status, method="POST", path="/api/sessionMngr/")
-        self._token = token
-        self.owns_session = True
-        try:
-            data = W.parse(resp.body, resp.content_type, "logon response")
-        except VeeamError:
-            # The logon session exists (its token came in the header): end it before failing.
-            try:
-                self.logoff()
-            except VeeamError:
-                pass
-            raise
-        body = W.root(data)[1] if data is not None else {}
-        self.session_id = W.text(body.get("session_id")) or _id_of(body.get("href")) or self.session_id
-        self.user_name = W.text(body.get("user_name"))
-        return self._token
 
-    def logoff(self):
-        """``DELETE /api/logonSessions/{SessionId}`` (204).  Finds the id first when only a token is known.
+class EnterpriseManager(Client):
+    """What to ask Enterprise Manager, through one logon session (``auth``, an ``_auth.EmLogon``)."""
 
-        Returns True when the session was already gone (expired or logged off: 401 or 404).
-        """
-        if not self._token:
-            return True
-        try:
-            if not self.session_id:
-                self.session_id = self.current_session_id()
-            path = "/api/logonSessions/%s" % _urlquote(str(self.session_id))
-            resp = self.t.request("DELETE", path, headers=self._headers(), display_path=shown_path(path))
-            if resp.status not in (200, 204, 401, 404):
-                raise self._status_error(resp, "Logoff from Enterprise Manager failed")
-            return resp.status in (401, 404)
-        finally:
-            self._token = None
-            self.owns_session = False
+    product = "Enterprise Manager"
+    accept = "application/xml"
 
-    def current_session_id(self):
-        """The SessionId of our token's session: the one logon session ``GET /api/logonSessions`` shows us."""
-        data = self.get("/api/logonSessions", what="logon sessions", relogon=False)
-        body = W.root(data)[1]
-        items = body if isinstance(body, list) else (body.get("refs") or body.get("logon_sessions")
-                                                     or _entities(data) or [])
-        ids = [W.text(i.get("session_id")) or _id_of(i.get("uid")) or _id_of(i.get("href"))
-               for i in items if isinstance(i, dict)]
-        ids = [i for i in ids if i]
-        if len(ids) != 1:
-            raise VeeamError("Cannot tell which logon session the session token belongs to (%d listed); pass "
-                             "session_id as well" % len(ids), kind=E.USAGE)
-        return ids[0]
+    def __init__(self, transport, auth, journal):
+        super().__init__(transport, auth, journal)
+        self.started_tasks = set()  # ids of the start tasks this client made or already accounted for
 
-    # ------------------------------------------------------------------ requests
-    def _headers(self):
-        return {TOKEN_HEADER: self._token, "Accept": "application/xml"}
-
-    def call(self, method, path, expect=(200,), what="response", relogon=True, display_path=None, safe=None):
-        """One request with the session token; re-logon once on 401 when we can; Veeam errors raised.
-
-        A 401 means the server did nothing with the request (it was not authenticated), so repeating it after
-        a new logon cannot double an action.
-        """
-        shown = display_path or shown_path(path)
-        resp = self.t.request(method, path, headers=self._headers(), display_path=shown, safe=safe)
-        if resp.status == 401 and relogon and self.can_logon:
-            self.relogons += 1
-            if not self.owns_session:
-                self.warn("The Enterprise Manager session token was rejected (expired or logged off); logged on "
-                          "again, and this task logs the new session off when it ends")
-            self.logon()
-            resp = self.t.request(method, path, headers=self._headers(), display_path=shown, safe=safe)
-        if resp.status not in expect:
-            raise self._status_error(resp, "Enterprise Manager could not return the %s" % what
-                                     if method == "GET" else "Enterprise Manager refused %s" % what)
-        return resp
-
-    def get(self, path, what="response", relogon=True, display_path=None, expect=(200,)):
-        resp = self.call("GET", path, expect=expect, what=what, relogon=relogon, display_path=display_path)
-        return _document(resp, what)
-
-    # ------------------------------------------------------------------ errors
-    @staticmethod
-    def _veeam_message(resp):
-        try:
-            return W.error_text(W.parse(resp.body, resp.content_type, "error response"))
-        except VeeamError:
-            return None, None
-
-    def _status_error(self, resp, text):
-        message, code = self._veeam_message(resp)
-        kind = {401: E.AUTH, 403: E.FORBIDDEN, 404: E.NOT_FOUND, 409: E.CONFLICT}.get(resp.status, E.HTTP)
-        hint = None
-        if resp.status == 401 and not self.owns_session:
-            hint = ("The session token is no longer valid (Enterprise Manager ends sessions idle for 15 minutes): log "
+    def hint(self, resp):
+        if resp.status == 401 and not self.auth.owns_session:
+            return ("The session token is no longer valid (Enterprise Manager ends sessions idle for 15 minutes): log "
                     "on again with backupops.veeam.veeam_em_session, or give username and password as well so the "
                     "module can log on by itself")
-        elif resp.status == 401:
-            hint = "The logon session is no longer valid (Enterprise Manager ends idle sessions after 15 minutes)"
-        elif resp.status == 403:
-            hint = ("The account '%s' lacks the Enterprise Manager role for this; starting jobs needs Portal "
-                    "Administrator" % (self.username or self.user_name or "in use"))
-        if message:
-            text += ": " + message.rstrip(".")
-        return VeeamError(text, kind=kind, status=resp.status, method=resp.method, path=resp.path,
-                          veeam_message=message, veeam_code=code, hint=hint)
+        if resp.status == 401:
+            return "The logon session is no longer valid (Enterprise Manager ends idle sessions after 15 minutes)"
+        if resp.status == 403:
+            return ("The account '%s' lacks the Enterprise Manager role for this; starting jobs needs Portal "
+                    "Administrator" % (self.auth.username or self.auth.user_name or "in use"))
+        return None
 
-    def _version_error(self, resp):
-        supported = []
-        try:
-            entry = W.root(W.parse(self.t.request("GET", "/api/").body))[1]
-            for version in (entry.get("supported_versions") if isinstance(entry, dict) else None) or []:
-                if isinstance(version, dict) and version.get("name"):
-                    supported.append(version["name"])
-        except VeeamError:
-            pass
-        return VeeamError("Enterprise Manager does not offer REST API version %s%s" % (
-            self.api_version, "; it offers " + ", ".join(supported) if supported else ""),
-            kind=E.USAGE, status=resp.status, method="POST", path="/api/sessionMngr/",
-            hint="Use api_version: latest")
+    def read(self, path, what):
+        return document(self.call("GET", path, what=what), what, self.product)
 
     # ------------------------------------------------------------------ jobs
     def find_job(self, job_id=None, job_name=None, job_type="auto", backup_server=None):
         """The one job named by id or exact name; clear errors when none or several match."""
         if job_id:
             guid, urn_kind = parse_job_id(job_id)
-            kinds = self._kinds(job_type, urn_kind)
-            for kind in kinds:
+            for kind in self._kinds(job_type, urn_kind):
                 resp = self.call("GET", "%s/%s?format=Entity" % (_COLLECTION[kind], guid), expect=(200, 404),
                                  what="job")
                 if resp.status == 200:
-                    root_name, entity = W.root(_document(resp, "job"))
+                    root_name, entity = W.root(document(resp, "job", self.product))
                     job = _job(entity, kind, root_name)
                     self._check_type(job, job_type, job_id)
                     return job
-            raise VeeamError("No %sjob with id %s on Enterprise Manager" % (
-                "" if job_type in (None, "auto") else job_type.replace("_", " ") + " ", guid), kind=E.NOT_FOUND,
+            raise E.NotFoundError("No %sjob with id %s on Enterprise Manager" % (
+                "" if job_type in (None, "auto") else job_type.replace("_", " ") + " ", guid),
                 hint="Check the id with backupops.veeam.veeam_em_job_info")
         name = self._job_name(job_name)
         return self._pick(name, self.list_jobs(name=name, job_type=job_type), backup_server)
@@ -476,7 +333,7 @@ class EnterpriseManager:
     def _job_name(job_name):
         name = job_name if job_name is None else str(job_name)
         if not name or not name.strip():
-            raise VeeamError("job_name is empty: give the exact name of the job, or job_id", kind=E.USAGE)
+            raise E.UsageError("job_name is empty: give the exact name of the job, or job_id")
         return name
 
     @staticmethod
@@ -491,13 +348,13 @@ class EnterpriseManager:
             similar = sorted({job["name"] for job in matches if isinstance(job["name"], str)})
             hint = ("Names are matched exactly; jobs with the same name in other case: %s" % ", ".join(similar)
                     if similar else "List the jobs with backupops.veeam.veeam_em_job_info")
-            raise VeeamError("No job named %r%s on Enterprise Manager" % (name, where), kind=E.NOT_FOUND, hint=hint)
+            raise E.NotFoundError("No job named %r%s on Enterprise Manager" % (name, where), hint=hint)
         if len(exact) > 1:
             listed = "; ".join("%s (%s job on backup server %s)" % (job["id"], job["type"], job["backup_server"])
                                for job in exact)
-            raise VeeamError("%d jobs are named %r: %s" % (len(exact), name, listed), kind=E.AMBIGUOUS,
-                             hint="Choose one with backup_server or job_id",
-                             details={"matches": [public(job) for job in exact]})
+            raise E.AmbiguousError("%d jobs are named %r: %s" % (len(exact), name, listed),
+                                   hint="Choose one with backup_server or job_id",
+                                   details={"matches": [public(job) for job in exact]})
         return exact[0]
 
     @staticmethod
@@ -511,8 +368,8 @@ class EnterpriseManager:
     @staticmethod
     def _check_type(job, job_type, shown):
         if job_type not in (None, "auto") and job["type"] != job_type:
-            raise VeeamError("Job %s (%r) is a %s job, not %s" % (shown, job["name"], job["type"], job_type),
-                             kind=E.USAGE, hint="Use job_type: auto, or the job's own type")
+            raise E.UsageError("Job %s (%r) is a %s job, not %s" % (shown, job["name"], job["type"], job_type),
+                               hint="Use job_type: auto, or the job's own type")
 
     def list_jobs(self, name=None, job_type="auto", backup_server=None, page_size=200, names=None, kinds=None):
         """Jobs from the query service, optionally with one exact name (matched case-insensitively by EM), or any
@@ -532,7 +389,7 @@ class EnterpriseManager:
                 params = "type=%s&format=Entities&pageSize=%d&page=%d" % (_QUERY_TYPE[kind], page_size, page)
                 if conditions:
                     params += "&filter=" + _urlquote(";".join(conditions))
-                data = self.get("/api/query?" + params, what="list of %s" % _KIND_WORDS[kind])
+                data = self.read("/api/query?" + params, "list of %s" % _KIND_WORDS[kind])
                 for entity in _entities(data):
                     job = _job(entity, kind)
                     if job_type in (None, "auto") or job["type"] == job_type:
@@ -554,7 +411,7 @@ class EnterpriseManager:
                 break
         path = link["href"] if link else "%s/%s/backupSessions" % (_COLLECTION[job["_kind"]], job["id"])
         path = path.split("?")[0] + "?format=Entity"
-        data = self.get(path, what="sessions of job %r" % job["name"])
+        data = self.read(path, "sessions of job %r" % job["name"])
         items = [session_view(entity) for entity in _entities(data)]
         items.sort(key=lambda s: str(s.get("creation_time") or ""), reverse=True)
         return items
@@ -573,8 +430,8 @@ class EnterpriseManager:
                                   for job in jobs}):
             page = 1
             while True:
-                data = self.get("/api/query?type=%s&format=Entities&pageSize=%d&page=%d&filter=%s" % (
-                    query_type, page_size, page, _urlquote("State!=Stopped")), what="running sessions")
+                data = self.read("/api/query?type=%s&format=Entities&pageSize=%d&page=%d&filter=%s" % (
+                    query_type, page_size, page, _urlquote("State!=Stopped")), "running sessions")
                 for entity in _entities(data):
                     session = session_view(entity)
                     job_id = _id_of(session["job_uid"])
@@ -593,8 +450,7 @@ class EnterpriseManager:
         href = (session.get("href") or "").split("?")[0]
         if not href:
             href = "/api/backupSessions/%s" % session["id"]
-        data = self.get(href + "?format=Entity", what="backup session %s" % session.get("name"))
-        return session_view(W.root(data)[1])
+        return session_view(W.root(self.read(href + "?format=Entity", "backup session %s" % session.get("name")))[1])
 
     # ------------------------------------------------------------------ actions and tasks
     def start_path(self, job):
@@ -607,201 +463,229 @@ class EnterpriseManager:
             return "/api/nas/jobs/%s/%s" % (job["id"], action)
         return "%s/%s?action=%s" % (_COLLECTION[job["_kind"]], job["id"], action)
 
-    def start(self, job, before=None):
-        """Start the job; a Task (202).  Never sent twice: a lost response is settled by asking the server.
-
-        ``before`` is the newest session seen before the start (to recognise the session this start created).
-        """
-        path = self.start_path(job)
-        try:
-            resp = self.call("POST", path, expect=(200, 201, 202), what="to start job %r" % job["name"], safe=False)
-        except VeeamError as exc:
-            if exc.kind != E.RESPONSE_LOST:
-                raise
-            return self._settle_lost_start(job, before, exc)
-        self.started.append((job["name"], None))
-        task = task_view(W.root(_document(resp, "task"))[1])
-        self._start_tasks.add(str(task["id"]))
-        self.started[-1] = (job["name"], task["id"])
+    def start(self, job):
+        """Start the job: its Task (202).  Sent once: a lost answer raises LostAnswerError."""
+        resp = self.call("POST", self.start_path(job), expect=(200, 201, 202), what="to start job %r" % job["name"],
+                         safe=False)
+        task = task_view(W.root(document(resp, "task", self.product))[1])
+        self.started_tasks.add(str(task["id"]))
         return task
 
-    def _settle_lost_start(self, job, before, lost):
-        """The start's response was lost: find out from EM whether it took effect before anything else.
+    def tasks(self):
+        """The tasks of this logon session (tasks belong to the session that created them)."""
+        return [task_view(entity) for entity in _entities(self.read("/api/tasks", "tasks"))]
 
-        When the start timed out (rather than losing its connection), EM may still be working on it: it is given
-        as long again as ``timeout`` to show the start before the module says it saw none.
-        """
-        (task, started), looks = self.t.look_after_lost(lost, lambda: self._start_seen(job, before),
-                                                        seen=lambda seen: seen[1])
-        slow = bool(lost.details.get("timed_out"))
-        if started:
-            self.started.append((job["name"], task["id"] if task else None))
-            self.warn("The response to the start of job %r was lost; Enterprise Manager shows the job started, "
-                      "so it was not started again" % job["name"])
-            return task or {"id": None, "state": None, "operation": None, "success": None, "message": None,
-                            "href": None, "_lost": True}
-        if slow:
-            raise VeeamError("Enterprise Manager did not answer the start of job %r within %s s (the timeout option), "
-                             "and %d s later still shows no new task or running session for it; the start was not "
-                             "sent again, but Enterprise Manager may still carry it out"
-                             % (job["name"], self.t.timeout, looks), kind=E.RESPONSE_LOST, method=lost.method,
-                             path=lost.path, hint="Check the job (backupops.veeam.veeam_em_job_info) before starting "
-                                                  "it again, and raise timeout if Enterprise Manager is slow")
-        raise VeeamError("The start request for job %r got no response, and Enterprise Manager shows no new task "
-                         "or running session for it, so it was not started; it was not sent again"
-                         % job["name"], kind=E.RESPONSE_LOST, method=lost.method, path=lost.path,
-                         hint="Run the task again once the connection to Enterprise Manager is stable")
-
-    def _start_seen(self, job, before):
-        """``(task, started)``: a start task of ours for the job, and whether EM shows the job started."""
-        task = self._unknown_start_task(job)
-        latest = self.latest_session(job)
-        started = task is not None or bool(latest and session_running(latest) and (
-            before is None or latest["id"] != before.get("id")))
-        return task, started
-
-    def _unknown_start_task(self, job):
-        """A start task of this logon session for ``job`` (tasks belong to the session that created them) that is
-        not the task of a start this client already accounted for (several jobs are started in one session)."""
-        data = self.get("/api/tasks", what="tasks")
-        for entity in _entities(data):
-            task = task_view(entity)
+    def unknown_start_task(self, job):
+        """A start task of this logon session for ``job`` that no start of this client accounted for yet (several
+        jobs are started in one session)."""
+        for task in self.tasks():
             message = task.get("message") or ""
-            if str(task["id"]) not in self._start_tasks and str(task.get("operation") or "").lower().startswith(
+            if str(task["id"]) not in self.started_tasks and str(task.get("operation") or "").lower().startswith(
                     "start") and (not message or job["name"] in str(message)):
-                self._start_tasks.add(str(task["id"]))
+                self.started_tasks.add(str(task["id"]))
                 return task
         return None
 
     def get_task(self, task_id):
         resp = self.call("GET", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 404), what="task %s" % task_id)
         if resp.status == 404:
-            raise VeeamError(
+            raise E.NotFoundError(
                 "Task %s was not found in this Enterprise Manager logon session: EM tasks belong to the logon "
-                "session that created them, so a new logon cannot see them" % task_id, kind=E.NOT_FOUND,
+                "session that created them, so a new logon cannot see them" % task_id,
                 status=404, method="GET", path="/api/tasks/{id}",
                 hint="Pass session_token of the session that started the job (log on once with "
                      "backupops.veeam.veeam_em_session and hand its token to each task)")
-        return task_view(W.root(_document(resp, "task"))[1])
-
-    # ------------------------------------------------------------------ waiting
-    def wait_tasks(self, tasks, poller, on_timeout=None, fresh=False):
-        """Poll tasks (``{key: task}``) until each is Finished; ``{key: WaitResult}``.
-
-        OperationFinished means the backup server is done but EM has not collected the outcome yet, so it is
-        polled on until Finished.  A task that vanished because the logon session expired and was replaced
-        (EM tasks belong to their logon session) comes back with ``state`` ``Lost`` and ``lost: true``.
-        With ``fresh``, the tasks were just read (the start's answer, or ``get_task``), so the first poll comes
-        after the first pause.  While several tasks are pending, one ``GET /api/tasks`` per round reads them all
-        (the logon session's tasks, full ``Task`` entities: RestAPI.xsd ``TaskListType``); a task missing from
-        that list is read on its own.
-        """
-        listed = {}
-
-        def prefetch(keys):
-            listed.clear()
-            if len(keys) > 1:
-                for entity in _entities(self.get("/api/tasks", what="tasks")):
-                    view = task_view(entity)
-                    listed[str(view["id"])] = view
-
-        def probe(_key, task):
-            if str(task["id"]) in listed:
-                return listed[str(task["id"])]
-            try:
-                return self.get_task(task["id"])
-            except VeeamError as exc:
-                if exc.kind == E.NOT_FOUND and self.relogons:
-                    return dict(task, state="Lost", lost=True)
-                raise
-        return poller.wait_all(tasks, probe, lambda t: t.get("lost") or task_done(t), _task_state, on_timeout,
-                               fresh=fresh, prefetch=prefetch)
-
-    def wait_runs(self, runs, poller, on_timeout=None, fresh=False):
-        """Poll job runs until each has a stopped backup session; ``{key: WaitResult}``.
-
-        A run is ``{"job": job, "before": session id or None, "session": session or None, "task": task or
-        None}``.  First the session this start created is looked for (the newest one that is not ``before``);
-        while it has not appeared, the start's task is read too, so a start that Enterprise Manager refused
-        (its task finished without success) ends the wait with ``failed_start: true`` instead of a timeout.
-        With ``fresh``, the runs were just started (or found running), so the first poll comes after the first
-        pause.
-        """
-        def probe(_key, run):
-            if run.get("session") is not None:
-                return dict(run, session=self.get_session(run["session"]))
-            latest = self.latest_session(run["job"])
-            if latest and latest["id"] != run.get("before"):
-                return dict(run, session=latest)
-            task = run.get("task")
-            if task and task.get("id") and not task.get("lost"):
-                try:
-                    task = self.get_task(task["id"])
-                except VeeamError as exc:
-                    if exc.kind != E.NOT_FOUND:
-                        raise
-                    task = dict(task, lost=True)
-                return dict(run, task=task, failed_start=task_done(task) and task.get("success") is False)
-            return run
-        return poller.wait_all(runs, probe, run_done, run_state, on_timeout, fresh=fresh)
+        return task_view(W.root(document(resp, "task", self.product))[1])
 
     def delete_task(self, task_id):
         self.call("DELETE", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 204, 404),
                   what="to delete task %s" % task_id)
 
-
-def task_done(task):
-    return str(task.get("state") or "").lower() == TASK_DONE
-
-
-def _task_state(task):
-    return task.get("state") or "unknown"
+    def wait_task(self, task, poller):
+        """Poll one task until it is Finished: a ``_poll.WaitResult`` (``done`` False when the wait ran out)."""
+        return poller.wait(lambda: self.get_task(task["id"]), task_done, lambda t: t.get("state") or "unknown",
+                           value=task, fresh=True)
 
 
-def run_state(run):
-    """A job run's state in words: its session's state and result, or that the session has not appeared yet."""
-    session = run.get("session")
-    if run.get("failed_start"):
-        return "start failed"
-    if session is None:
-        return "waiting for the backup session to appear"
-    result = session.get("result")
-    return "%s%s" % (session.get("state") or "unknown", "/%s" % result if result and result != "None" else "")
+class EmJobs(JobAdapter):
+    """The job lifecycle in Enterprise Manager terms: a start answers with a task of this logon session, and the run
+    is the job's backup session.  ``wait_for``: ``task`` awaits the start task (until the backup server took the
+    start), ``session`` the backup session (until the job stopped).  ``handed_token``: the logon session came
+    from ``veeam_em_session``, so its tasks can be read by later tasks."""
+
+    product = "Enterprise Manager"
+
+    def __init__(self, client, wait_for="task", wait=True, handed_token=False):
+        super().__init__(client)
+        self.wait_for = wait_for
+        self.need_before = wait and wait_for == "session"
+        self.handed_token = handed_token
+        self._listed = {}
+
+    def find(self, wanted):
+        return self.client.find_jobs([{k: w.get(k) for k in ("job_id", "job_name", "job_type", "backup_server")}
+                                      for w in wanted])
+
+    # ------------------------------------------------------------------ state
+    def survey(self, runs, action, acting):
+        """The newest session of each job (the new session of a start is told apart from it), or, for several jobs
+        whose new sessions need not be told apart, their running sessions with one query."""
+        if len(runs) > 1 and not self.need_before:
+            running = self.client.running_sessions([run.job for run in runs])
+            for run in runs:
+                run.before = run.current = running.get(run.job["id"])
+            return
+        for run in runs:
+            run.before = self.client.latest_session(run.job)
+            run.current = run.before if session_running(run.before) else None
+
+    def running(self, run):
+        return run.current is not None
+
+    def running_label(self, run):
+        session = run.current
+        if not session:
+            return None
+        done = ", %s%% done" % session["progress"] if session.get("progress") is not None else ""
+        return "session %s, %s%s" % (session["name"], session["state"], done)
+
+    # ------------------------------------------------------------------ acting
+    def send(self, run, action):
+        return self.client.start(run.job)
+
+    def look(self, run, action):
+        """After a lost start: a start task of ours for the job, and whether EM shows the job started (that task,
+        or a running session that is not the one seen before)."""
+        task = self.client.unknown_start_task(run.job)
+        latest = self.client.latest_session(run.job)
+        before = (run.before or {}).get("id")
+        return task, task is not None or bool(latest and session_running(latest) and latest["id"] != before)
+
+    def note(self, run):
+        return "task %s" % run.receipt["id"] if run.receipt else None
+
+    # ------------------------------------------------------------------ waiting
+    def watch(self, run, action):
+        if self.wait_for == "task":
+            return {"task": run.receipt} if run.changed and run.receipt else None
+        return {"job": run.job, "before": (run.before or {}).get("id"), "task": None if run.skipped else run.receipt,
+                "session": run.current if run.skipped else None, "refused": False}
+
+    def prefetch(self, watches):
+        """With several start tasks pending, one ``GET /api/tasks`` a round reads them all (a logon session's tasks
+        are full Task entities: RestAPI.xsd ``TaskListType``); a task missing from it is read on its own."""
+        self._listed = {}
+        if len([w for w in watches if "job" not in w]) > 1:
+            self._listed = {str(task["id"]): task for task in self.client.tasks()}
+
+    def _read_task(self, task):
+        if str(task["id"]) in self._listed:
+            return self._listed[str(task["id"])]
+        try:
+            return self.client.get_task(task["id"])
+        except E.NotFoundError:
+            if self.client.auth.renewals:  # the logon session expired and was replaced: its tasks are gone
+                return dict(task, state="Lost", lost=True)
+            raise
+
+    def progress(self, watch):
+        if "job" not in watch:
+            return dict(watch, task=self._read_task(watch["task"]))
+        if watch["session"] is not None:
+            return dict(watch, session=self.client.get_session(watch["session"]))
+        task = watch["task"]
+        if task and task.get("id") and not task.get("lost") and not task_done(task):
+            # The new session is ours only once our start task says the job was started: with other operators
+            # starting the same job, a new session may be theirs while EM refuses our start.
+            try:
+                task = self.client.get_task(task["id"])
+            except E.NotFoundError:
+                task = dict(task, lost=True)
+            if task_done(task) and task.get("success") is False:
+                return dict(watch, task=task, refused=True)
+            if not task_done(task) and not task.get("lost"):
+                return dict(watch, task=task)
+        latest = self.client.latest_session(watch["job"])
+        if latest and latest["id"] != watch["before"]:
+            return dict(watch, task=task, session=latest)
+        return dict(watch, task=task)
+
+    def ended(self, watch):
+        if "job" not in watch:
+            return bool(watch["task"].get("lost")) or task_done(watch["task"])
+        return watch["refused"] or (watch["session"] is not None and not session_running(watch["session"]))
+
+    def state(self, watch):
+        if "job" not in watch:
+            return watch["task"].get("state") or "unknown"
+        return "start refused" if watch["refused"] else run_state(watch["session"])
+
+    def waiting_for(self, watch):
+        if "job" not in watch:
+            return "task %s still %s" % (watch["task"].get("id"), watch["task"].get("state"))
+        if watch["session"] is None:
+            return run_state(None)
+        return "session %s still %s" % (watch["session"]["name"], run_state(watch["session"]))
+
+    def outcome(self, run, watch):
+        task = watch["task"]
+        if task is not None:
+            run.receipt = task
+        if "job" not in watch:
+            if task.get("lost"):
+                self.client.warn("The Enterprise Manager logon session expired while waiting for task %s of job %r; "
+                                 "the task belonged to it, so the job's backup session was read instead"
+                                 % (task["id"], run.name))
+                run.session = self.client.latest_session(run.job)
+                return Outcome("its backup session is %s" % run_state(run.session), timed=False)
+            if task.get("success") is False:
+                return Outcome("task %s finished with %r" % (task["id"], task.get("message") or "no message"),
+                               refused=True)
+            return Outcome("task %s %s" % (task["id"], task["state"]))
+        if watch["refused"]:
+            return Outcome("task %s finished with %r" % (task["id"], task.get("message") or "no message"),
+                           refused=True)
+        run.session = watch["session"]
+        if task and task.get("id") and not task.get("lost") and not task_done(task):
+            try:
+                run.receipt = self.client.get_task(task["id"])  # the start task's final state, read once
+            except E.NotFoundError:
+                pass
+        return Outcome("session %s ended %s" % (run.session["name"], run.session.get("result")),
+                       result=run.session.get("result"), reason=run.session.get("failure_message"))
+
+    def resume_hint(self, action, runs):
+        if self.wait_for != "task":
+            return super().resume_hint(action, runs)
+        task_ids = ", ".join(str(run.receipt["id"]) for run in runs if run.receipt and not task_done(run.receipt))
+        if self.handed_token:
+            return ("To go on waiting, run backupops.veeam.veeam_task_info with task_id=%s, wait: true and the same "
+                    "session_token" % task_ids)
+        return ("The task (%s) belonged to this module's own logon session, which ended with it: to await a task "
+                "later, log on with backupops.veeam.veeam_em_session and pass its session_token to veeam_em_job_start "
+                "and backupops.veeam.veeam_task_info; or await the backup session with wait_for: session" % task_ids)
+
+    # ------------------------------------------------------------------ reporting
+    def view(self, run):
+        out = {"job": public(run.job)}
+        if run.receipt:
+            out["task"] = {k: run.receipt.get(k) for k in ("id", "state", "operation", "success", "message")}
+        session = run.session or run.current
+        if session:
+            out["session"] = {k: v for k, v in session.items() if k not in ("href", "job_uid", "job_name")}
+        return out
 
 
-def run_done(run):
-    return bool(run.get("failed_start")) or (run.get("session") is not None and not session_running(run["session"]))
+def connect(transport, params, journal, logoff=None):
+    """The Enterprise Manager client of a module run (not logged on yet: use it as a context manager)."""
+    if not params.get("session_token") and not (params.get("username") and params.get("password")):
+        raise E.UsageError("username and password are required (or session_token from "
+                           "backupops.veeam.veeam_em_session)")
+    auth = EmLogon(transport, params.get("username"), params.get("password"), params["api_version"],
+                   token=params.get("session_token"), session_id=params.get("session_id"), logoff=logoff,
+                   journal=journal)
+    return EnterpriseManager(transport, auth, journal)
 
 
-def _document(resp, what):
-    """The parsed body of a successful answer.  Enterprise Manager answers every read with a document, so an empty
-    body is an error (read as "no jobs" it would claim that a job does not exist)."""
-    data = W.parse(resp.body, resp.content_type, what)
-    if data is None:
-        raise VeeamError("Enterprise Manager sent an empty answer instead of the %s" % what, kind=E.PARSE,
-                         status=resp.status, method=resp.method, path=resp.path)
-    return data
-
-
-def _urlquote(text):
-    return urllib.parse.quote(text, safe="")
-
-
-def _name_chunks(names):
-    """``names`` in groups for one query each: at most NAMES_PER_QUERY names and _MAX_FILTER encoded characters."""
-    chunk, size = [], 0
-    for name in names:
-        cost = len(_urlquote("Name==" + quote_filter_value(name))) + 3
-        if chunk and (len(chunk) >= NAMES_PER_QUERY or size + cost > _MAX_FILTER):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(name)
-        size += cost
-    if chunk:
-        yield chunk
-
-
-def shown_path(path):
-    """A path as error messages show it: no scheme/host, no query string, ids replaced by ``{id}``."""
-    parts = urllib.parse.urlsplit(path)
-    return re.sub(r"/(task-\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27})(?=/|$)", "/{id}", parts.path or "/")
+CONNECTION = Connection("em", "VEEAM_EM", "Enterprise Manager", DEFAULT_PORT, API_VERSIONS, "latest", connect,
+                        base_path="/api", options={"session_token": {"type": "str", "no_log": True}})

@@ -11,8 +11,8 @@ knows nothing of Veeam: callers say which requests are safe to repeat.
 
 A request that is not safe to repeat (starting a job) is sent at most once.  When its connection fails before
 anything was sent (connection refused), it is not sent at all and may be tried again; when the connection
-breaks after the request went out, the caller gets a ``VeeamError`` of kind ``response_lost`` and must ask
-the server whether it took effect before doing anything else.
+breaks after the request went out, the caller gets a ``LostAnswerError`` and must ask the server whether it took
+effect before doing anything else.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import random
 import time
 import urllib.parse
 
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import (
+    TRANSIENT_STATUS, LostAnswerError, ParseError, RequestTimeoutError, TlsError, TransportError, UsageError,
+    VeeamError)
 
 try:
     import requests
@@ -151,24 +152,24 @@ def base_url(server, port, default_scheme="https", path=""):
     """
     server = (server or "").strip()
     if not server:
-        raise VeeamError("No server given: set the server option or its environment variable", kind=E.USAGE)
+        raise UsageError("No server given: set the server option or its environment variable")
     if "://" not in server and server.count(":") > 1 and not server.startswith("["):
         server = "[%s]" % server
     if "://" not in server:
         server = "%s://%s" % (default_scheme, server)
     parts = urllib.parse.urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise VeeamError("server %r is not a hostname, host:port or http(s) URL" % server, kind=E.USAGE)
+        raise UsageError("server %r is not a hostname, host:port or http(s) URL" % server)
     try:
         url_port = parts.port
     except ValueError:
-        raise VeeamError("server %r has an invalid port" % server, kind=E.USAGE) from None
+        raise UsageError("server %r has an invalid port" % server) from None
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = "[%s]" % host
     final_port = port if url_port is None else url_port
     if not isinstance(final_port, int) or isinstance(final_port, bool) or not 0 < final_port < 65536:
-        raise VeeamError("port %r is not a TCP port (1-65535)" % (final_port,), kind=E.USAGE)
+        raise UsageError("port %r is not a TCP port (1-65535)" % (final_port,))
     return "%s://%s:%s%s" % (parts.scheme, host, final_port, path)
 
 
@@ -177,7 +178,7 @@ class Transport:
 
     def __init__(self, base, validate_certs=True, ca_path=None, timeout=30, retry=None, user_agent=None):
         if not HAS_REQUESTS:
-            raise VeeamError("The requests Python library is required", kind=E.USAGE)
+            raise UsageError("The requests Python library is required")
         self.base = base.rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -205,7 +206,7 @@ class Transport:
         ``seen(result)`` says it shows, it is looked for again once a second, for as long again as ``timeout``
         (30 s at most); ``looks`` counts those extra looks."""
         result, looks = look(), 0
-        if lost.details.get("timed_out"):
+        if lost.timed_out:
             while not seen(result) and looks < math.ceil(min(float(self.timeout or 1), 30.0)):
                 self.retry.sleep(1.0)
                 looks += 1
@@ -230,7 +231,7 @@ class Transport:
 
         ``safe`` says whether the request may be repeated (default: GET/HEAD/DELETE are safe).  Safe requests
         are retried on connection errors, timeouts, 429 and 502-504; unsafe ones only when nothing was sent,
-        and an unsafe request whose response is lost raises a ``VeeamError`` of kind ``response_lost``.
+        and an unsafe request whose response is lost raises a ``LostAnswerError``.
         ``display_path`` is what error messages show (default: the path without its query string).  ``retry``
         replaces the transport's retry policy for the HTTP status retries of this request (429, 502-504: a
         throttled endpoint may ask for longer and more pauses); connection errors and timeouts keep the
@@ -247,18 +248,19 @@ class Transport:
         while True:
             try:
                 response = self._once(method, url, shown, params, headers, data, json_body, auth)
-            except VeeamError as exc:
-                not_sent = exc.details.get("not_sent", False)
-                if exc.kind in (E.CONNECTION, E.TIMEOUT) and not safe and not not_sent:
-                    exc.kind = E.RESPONSE_LOST
-                    exc.message += "; the server may or may not have acted on the request"
+            except TransportError as exc:
+                if not exc.transient:
                     raise
-                if exc.kind in (E.CONNECTION, E.TIMEOUT) and attempt + 1 < connect_policy.attempts:
+                if not safe and not exc.not_sent:
+                    raise LostAnswerError(exc.message + "; the server may or may not have acted on the request",
+                                          timed_out=isinstance(exc, RequestTimeoutError), method=exc.method,
+                                          path=exc.path, hint=exc.hint) from None
+                if attempt + 1 < connect_policy.attempts:
                     connect_policy.sleep(connect_policy.delay(attempt))
                     attempt += 1
                     continue
                 raise
-            if safe and response.status in E.TRANSIENT_STATUS and attempt + 1 < policy.attempts:
+            if safe and response.status in TRANSIENT_STATUS and attempt + 1 < policy.attempts:
                 policy.sleep(policy.delay(attempt, _retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -279,14 +281,14 @@ class Transport:
         try:
             length = raw.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-                raise VeeamError("The server sent a response of %s bytes, more than the %d this collection reads"
-                                 % (length, MAX_BODY_BYTES), kind=E.PARSE, method=method, path=shown)
+                raise ParseError("The server sent a response of %s bytes, more than the %d this collection reads"
+                                 % (length, MAX_BODY_BYTES), method=method, path=shown)
             chunks, size = [], 0
             for chunk in raw.iter_content(1024 * 256):
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
-                    raise VeeamError("The server sent a response larger than the %d bytes this collection reads"
-                                     % MAX_BODY_BYTES, kind=E.PARSE, method=method, path=shown)
+                    raise ParseError("The server sent a response larger than the %d bytes this collection reads"
+                                     % MAX_BODY_BYTES, method=method, path=shown)
                 chunks.append(chunk)
             return b"".join(chunks)
         except VeeamError:
@@ -297,7 +299,7 @@ class Transport:
             raise self._translate(exc, method, shown) from None
 
     def _translate(self, exc, method, shown):
-        """A requests/urllib3 exception as a VeeamError that names the problem and what to do."""
+        """A requests/urllib3 exception as a TransportError that names the problem and what to do."""
         where = self.base
         if rex is not None and isinstance(exc, rex.SSLError):
             reason = _short(exc)
@@ -311,31 +313,27 @@ class Transport:
             else:
                 hint = ("Give the CA certificate that signed the server's certificate as ca_path, or set "
                         "validate_certs: false to skip the check (not recommended)")
-            return VeeamError("TLS handshake with %s failed: %s" % (where, reason), kind=E.TLS, method=method,
-                              path=shown, hint=hint)
+            return TlsError("TLS handshake with %s failed: %s" % (where, reason), method=method, path=shown,
+                            hint=hint)
         if rex is not None and isinstance(exc, (rex.ConnectTimeout,)):
-            return VeeamError("Could not connect to %s within %s s" % (where, self.timeout), kind=E.TIMEOUT,
-                              method=method, path=shown, details={"not_sent": True},
-                              hint="Check server and port, and that a firewall lets the connection through")
+            return RequestTimeoutError("Could not connect to %s within %s s" % (where, self.timeout), not_sent=True,
+                                       method=method, path=shown,
+                                       hint="Check server and port, and that a firewall lets the connection through")
         if rex is not None and isinstance(exc, rex.Timeout):
-            return VeeamError("%s did not answer within %s s (the timeout option)" % (where, self.timeout),
-                              kind=E.TIMEOUT, method=method, path=shown, details={"timed_out": True},
-                              hint="Raise timeout if the server is slow")
+            return RequestTimeoutError("%s did not answer within %s s (the timeout option)" % (where, self.timeout),
+                                       method=method, path=shown, hint="Raise timeout if the server is slow")
         if rex is not None and isinstance(exc, (rex.ConnectionError, rex.ChunkedEncodingError)):
             reason = _short(exc)
             if _not_sent(exc):
-                return VeeamError("Could not connect to %s: %s" % (where, reason), kind=E.CONNECTION,
-                                  method=method, path=shown, details={"not_sent": True},
-                                  hint="Check server and port, and that the Veeam REST service is running")
+                return TransportError("Could not connect to %s: %s" % (where, reason), not_sent=True, method=method,
+                                      path=shown, hint="Check server and port, and that the Veeam REST service is running")
             closed = {type(item).__name__ for item in _reason_chain(exc)} & {"RemoteDisconnected", "BadStatusLine"}
             if closed or "BadStatusLine" in reason or "RemoteDisconnected" in reason or "Connection aborted" in reason:
                 reason = "the connection was closed before a response arrived"
             if self.base.startswith("http://"):
                 reason += " (if the server expects HTTPS, give server as https://host:port)"
-            return VeeamError("Lost the connection to %s: %s" % (where, reason), kind=E.CONNECTION, method=method,
-                              path=shown)
+            return TransportError("Lost the connection to %s: %s" % (where, reason), method=method, path=shown)
         if rex is not None and isinstance(exc, rex.RequestException):
-            return VeeamError("Request to %s failed: %s" % (where, _short(exc)), kind=E.CONNECTION, method=method,
-                              path=shown)
-        return VeeamError("Request to %s failed: %s: %s" % (where, type(exc).__name__, str(exc)[:300]),
-                          kind=E.CONNECTION, method=method, path=shown)
+            return TransportError("Request to %s failed: %s" % (where, _short(exc)), method=method, path=shown)
+        return TransportError("Request to %s failed: %s: %s" % (where, type(exc).__name__, str(exc)[:300]),
+                              method=method, path=shown)

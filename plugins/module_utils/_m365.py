@@ -2,11 +2,12 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Veeam Backup for Microsoft 365 REST API client.  Private to backupops.veeam: not a public API.
+"""Veeam Backup for Microsoft 365 REST API: the client and the job lifecycle's adapter.  Private to
+backupops.veeam: not a public API.
 
-What to ask VB365, version by version: the token lifecycle (password grant, refresh before expiry during long
-waits, back-off on 429, logout on v7+), jobs (a plain list up to v7, pages in v8), job actions, job sessions,
-restore sessions, and waiting for a job run or a restore session to end.  Every route string and request body of
+What to ask VB365, version by version: jobs (a plain list up to v7, pages in v8), job actions, job sessions and
+restore sessions (:class:`Vb365`), and how a job run looks in VB365 terms (:class:`Vb365Jobs`).  The token (password
+grant, refresh before expiry during long waits, back-off on 429, logout on v7+) is ``_auth.Vb365Token``.  Every route string and request body of
 the VB365 API is in :class:`Routes`, and only there: ``/vN/Jobs/{id}/Action`` with ``{"start": null}``-style
 bodies up to v5, one endpoint per action from v6, the ``{"full": bool}`` start body (required by the v6-v8
 specs; v8 answers with the job session), job sessions as a plain array up to v4 and pages from v5,
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 import datetime
 import re
-import time
 import urllib.parse
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
-from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy
+from ansible_collections.backupops.veeam.plugins.module_utils._auth import Vb365Token
+from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, document, shown_path
+from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 4443
 VERSIONS = ("v2", "v3", "v4", "v5", "v6", "v7", "v8")
@@ -49,7 +50,7 @@ _ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\
                        re.IGNORECASE)
 _EPOCH = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 
-#: ``before`` of :meth:`Vb365.act` when the newest session before the action was not read.
+#: ``Run.before`` when the newest session before a start was not read.
 NOT_READ = object()
 
 
@@ -58,7 +59,7 @@ class Routes:
 
     def __init__(self, version):
         if version not in VERSIONS:
-            raise VeeamError("api_version %r is not one of %s" % (version, ", ".join(API_VERSIONS)), kind=E.USAGE)
+            raise E.UsageError("api_version %r is not one of %s" % (version, ", ".join(API_VERSIONS)))
         self.version = version
         self.number = int(version[1:])
 
@@ -196,7 +197,7 @@ def _items(data):
         return [item for item in data if isinstance(item, dict)]
     if isinstance(data, dict) and isinstance(data.get("results"), list):
         return [item for item in data["results"] if isinstance(item, dict)]
-    raise VeeamError("VB365 sent a list in an unexpected shape (%s)" % type(data).__name__, kind=E.PARSE)
+    raise E.ParseError("VB365 sent a list in an unexpected shape (%s)" % type(data).__name__)
 
 
 def parse_time(value):
@@ -315,64 +316,38 @@ def restore_session_stopped(raw):
     return str((raw or {}).get("state") or "").lower() == "stopped"
 
 
-class Vb365:
-    """One VB365 token for one module run, used as a context manager: log in on enter, log out on exit (v7+).
+class Vb365(Client):
+    """What to ask VB365, through one token (``auth``, an ``_auth.Vb365Token``).  ``routes`` is None until the API
+    version is known (``api_version: auto`` asks the server when the client is entered)."""
 
-    The access token is refreshed (refresh_token grant, falling back to the password grant) when it is about to
-    expire, so a long wait never meets a 401; a 401 anyway (token revoked) gets one refresh and one retry.
-    """
+    product = "VB365"
+    conflict_codes = ("OperationConflict",)
 
-    def __init__(self, transport, username, password, api_version="v8", warn=None, clock=time.monotonic,
-                 token_retry=None):
-        if api_version not in API_VERSIONS:
-            raise VeeamError("api_version %r is not one of %s" % (api_version, ", ".join(API_VERSIONS)),
-                             kind=E.USAGE)
-        if not (username and password):
-            raise VeeamError("username and password are required", kind=E.USAGE)
-        self.t = transport
+    def __init__(self, transport, routes, journal, username=None, password=None):
+        super().__init__(transport, None, journal)
+        self.routes = routes
         self.username = username
         self._password = password
-        self.requested_version = api_version
-        self.routes = None if api_version == "auto" else Routes(api_version)
-        self.warn = warn or (lambda message: None)
-        self.clock = clock
-        # The token endpoint throttles (429 "Quota Exceeded"): wait longer and more often there.
-        self.token_retry = token_retry or RetryPolicy(attempts=6, base=1.0, cap=20.0)
-        self._access = None
-        self._refresh_token = None
-        self._expires_at = None
-        self._lifetime = None
-        self.logins = 0
-        self.refreshes = 0
         self._organizations = None
         self._org_records = None
         self._job_orgs = {}
         self._mapped_orgs = set()  # organizations whose job list was read (several jobs of one task share them)
-        self.started = []  # (job name, None) of every start this client made (VeeamModule.fail reads it)
-        self.changes = []  # what this client changed, in words, for errors that come after a change
 
     @property
     def version(self):
         return self.routes.version if self.routes else None
 
-    # ------------------------------------------------------------------ token lifecycle
     def __enter__(self):
         if self.routes is None:
             self.routes = Routes(self.detect_version())
-        self.login()
-        return self
+        self.auth = Vb365Token(self.t, self.username, self._password, self.routes, journal=self.journal)
+        return super().__enter__()
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            if self._access and self.routes.has_logout:
-                try:
-                    self.logout()
-                except VeeamError as err:
-                    self.warn("Could not log out from VB365 (%s); the token expires on its own" % err)
-        finally:
-            self._access = self._refresh_token = None
+        if self.auth is None:
             self.t.close()
-        return False
+            return False
+        return super().__exit__(exc_type, exc, tb)
 
     def detect_version(self):
         """The newest API version the server offers: ``GET /vN/ServiceInstance`` without a token answers 401
@@ -382,120 +357,10 @@ class Vb365:
             if resp.status in (200, 401, 403):
                 return version
             if resp.status not in (404, 400):
-                raise self._status_error(resp, "Could not detect the VB365 REST API version")
-        raise VeeamError("The server offers none of the VB365 REST API versions v2-v8 (every probe of "
+                raise self.error(resp, "Could not detect the VB365 REST API version")
+        raise E.NotFoundError("The server offers none of the VB365 REST API versions v2-v8 (every probe of "
                          "/vN/ServiceInstance answered 404); is this the VB365 REST API port (4443 by default), "
-                         "and is the REST API enabled in VB365?", kind=E.NOT_FOUND)
-
-    def _token_request(self, form, what):
-        resp = self.t.request("POST", self.routes.token(), data=form, safe=True, retry=self.token_retry,
-                              headers={"Content-Type": "application/x-www-form-urlencoded",
-                                       "Accept": "application/json"})
-        if resp.status == 429:
-            raise VeeamError("VB365 throttled %s (429 Quota Exceeded) and kept doing so after %d tries"
-                             % (what, self.token_retry.attempts), kind=E.HTTP, status=429, method="POST",
-                             path=self.routes.token(),
-                             hint="Fewer logins per minute help: VB365 limits the token endpoint for clients that "
-                                  "are not on the server itself")
-        if resp.status != 200:
-            return resp, None
-        data = W.parse(resp.body, resp.content_type, "token response")
-        if not isinstance(data, dict) or not data.get("access_token"):
-            raise VeeamError("VB365 answered the token request without an access token", kind=E.PARSE,
-                             status=resp.status, method="POST", path=self.routes.token())
-        self._access = data["access_token"]
-        self._refresh_token = data.get("refresh_token")
-        lifetime = W.as_int(data.get("expires_in"), 3600) or 3600
-        self._lifetime = lifetime
-        self._expires_at = self.clock() + lifetime
-        return resp, data
-
-    def login(self):
-        """Password grant: ``POST /vN/token`` (form-encoded)."""
-        resp, data = self._token_request({"grant_type": "password", "username": self.username,
-                                          "password": self._password}, "the login")
-        if data is None:
-            if resp.status in (400, 401, 403):
-                message = self._veeam_message(resp)[0]
-                raise VeeamError("VB365 rejected the username or password for '%s'" % self.username, kind=E.AUTH,
-                                 status=resp.status, method="POST", path=self.routes.token(),
-                                 veeam_message=message,
-                                 hint="Check username and password; the account needs VB365 REST API access")
-            if resp.status == 404:
-                raise VeeamError("VB365 does not serve REST API version %s" % self.version, kind=E.NOT_FOUND,
-                                 status=404, method="POST", path=self.routes.token(),
-                                 hint="Use api_version: auto to detect the versions the server offers")
-            raise self._status_error(resp, "VB365 login failed")
-        self.logins += 1
-
-    def refresh(self):
-        """Refresh grant; a refused refresh token falls back to a new password login."""
-        if self._refresh_token:
-            resp, data = self._token_request({"grant_type": "refresh_token", "refresh_token": self._refresh_token},
-                                             "the token refresh")
-            if data is not None:
-                self.refreshes += 1
-                return
-            if resp.status not in (400, 401, 403):
-                raise self._status_error(resp, "VB365 token refresh failed")
-        self.login()
-
-    def logout(self):
-        """``POST /vN/token/logout`` (v7: 200, v8: 204); there is no logout before v7."""
-        resp = self.t.request("POST", self.routes.logout(), headers=self._headers(), safe=True)
-        if resp.status not in (200, 204, 401):
-            raise self._status_error(resp, "VB365 logout failed")
-        self._access = None
-
-    def _ensure_fresh(self):
-        """Refresh the token when less than a minute (or a tenth of its life) is left."""
-        if self._access and self._expires_at is not None:
-            margin = min(60.0, (self._lifetime or 600) / 10.0)
-            if self.clock() > self._expires_at - margin:
-                self.refresh()
-
-    # ------------------------------------------------------------------ requests
-    def _headers(self):
-        return {"Authorization": "Bearer %s" % self._access, "Accept": "application/json"}
-
-    def call(self, method, path, json_body=None, expect=(200,), what="response", safe=None):
-        """One request with the bearer token (refreshed first when due); one refresh and retry on 401 (a 401
-        means nothing was done); Veeam errors raised."""
-        self._ensure_fresh()
-        shown = _shown(path)
-        resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe,
-                              display_path=shown)
-        if resp.status == 401:
-            self.refresh()
-            resp = self.t.request(method, path, json_body=json_body, headers=self._headers(), safe=safe,
-                                  display_path=shown)
-        if resp.status not in expect:
-            raise self._status_error(resp, ("VB365 could not return the %s" % what) if method == "GET"
-                                     else ("VB365 refused %s" % what))
-        return resp
-
-    def get(self, path, what="response", noun=None):
-        """GET a document.  ``what`` names it in "VB365 could not return the <what>", ``noun`` (default ``what``)
-        in the parse errors: "The server sent a <noun> that is not valid JSON"."""
-        resp = self.call("GET", path, what=what)
-        return _document(resp, noun or what)
-
-    @staticmethod
-    def _veeam_message(resp):
-        try:
-            return W.error_text(W.parse(resp.body, resp.content_type, "error response"))
-        except VeeamError:
-            return None, None
-
-    def _status_error(self, resp, text):
-        message, code = self._veeam_message(resp)
-        kind = {401: E.AUTH, 403: E.FORBIDDEN, 404: E.NOT_FOUND, 409: E.CONFLICT}.get(resp.status, E.HTTP)
-        if code in ("OperationConflict",):
-            kind = E.CONFLICT
-        if message:
-            text += ": " + message.rstrip(".")
-        return VeeamError(text, kind=kind, status=resp.status, method=resp.method, path=_shown(resp.path),
-                          veeam_message=message, veeam_code=code)
+                         "and is the REST API enabled in VB365?")
 
     # ------------------------------------------------------------------ organizations and jobs
     def _load_organizations(self):
@@ -520,7 +385,7 @@ class Vb365:
                              str(o.get("officeName") or "").lower())]
         if not ids:
             known = ", ".join(sorted(str(o.get("name")) for o in records if o.get("name"))) or "none"
-            raise VeeamError("No VB365 organization named %r" % organization, kind=E.NOT_FOUND,
+            raise E.NotFoundError("No VB365 organization named %r" % organization,
                              hint="Known organizations: %s" % known)
         return ids
 
@@ -557,7 +422,7 @@ class Vb365:
     def get_job(self, job_id):
         resp = self.call("GET", self.routes.job(job_id), expect=(200, 404), what="job %s" % job_id)
         if resp.status == 404:
-            raise VeeamError("No VB365 job with id %s" % job_id, kind=E.NOT_FOUND,
+            raise E.NotFoundError("No VB365 job with id %s" % job_id,
                              hint="List the jobs with their ids in VB365, or select the job by job_name")
         return _record(resp, "job", job_id)
 
@@ -582,10 +447,10 @@ class Vb365:
         answer is a parse error (such a job cannot be started, read or awaited)."""
         if job_id:
             if not _GUID.match(job_id.strip()):
-                raise VeeamError("job_id %r is not a VB365 job id (a GUID)" % job_id, kind=E.USAGE)
+                raise E.UsageError("job_id %r is not a VB365 job id (a GUID)" % job_id)
             return self.get_job(job_id.strip().lower())
         if job_name is None or not str(job_name).strip():
-            raise VeeamError("job_name is empty: give the exact name of the job, or job_id", kind=E.USAGE)
+            raise E.UsageError("job_name is empty: give the exact name of the job, or job_id")
         if jobs is None:
             jobs = self.list_jobs()
         matches = [j for j in jobs if j.get("name") == job_name]
@@ -599,9 +464,9 @@ class Vb365:
             if self.routes.jobs_have_organization:  # before v8 the organization of a job without id is unknown
                 broken = [j for j in broken if self.organization_of(j) in wanted]
         if broken:
-            raise VeeamError("VB365 listed the job %r without an id, so it cannot be started, stopped or read; is the "
-                             "server's REST API healthy?" % job_name, kind=E.PARSE, method="GET",
-                             path=_shown(self.routes.jobs()),
+            raise E.ParseError("VB365 listed the job %r without an id, so it cannot be started, stopped or read; is the "
+                             "server's REST API healthy?" % job_name, method="GET",
+                             path=shown_path(self.routes.jobs()),
                              hint="Select the job by job_id if you know it")
         if not matches:
             similar = sorted({j["name"] for j in jobs
@@ -612,8 +477,8 @@ class Vb365:
                 hint = "A job of that name exists in another organization"
             else:
                 hint = "Check the name in VB365 (%d jobs listed)" % len(jobs)
-            raise VeeamError("No VB365 job named %r%s" % (job_name, " in organization %r" % organization
-                                                          if organization else ""), kind=E.NOT_FOUND, hint=hint)
+            raise E.NotFoundError("No VB365 job named %r%s" % (job_name, " in organization %r" % organization
+                                                          if organization else ""), hint=hint)
         if len(matches) > 1:
             orgs = self.organizations()
             if not self.routes.jobs_have_organization:
@@ -621,8 +486,7 @@ class Vb365:
             listed = "; ".join("%s (organization %s)" % (
                 j.get("id"), orgs.get(self.organization_of(j)) or self.organization_of(j) or "unknown")
                 for j in matches)
-            raise VeeamError("%d VB365 jobs are named %r: %s" % (len(matches), job_name, listed),
-                             kind=E.AMBIGUOUS, hint="Choose one with organization or job_id")
+            raise E.AmbiguousError("%d VB365 jobs are named %r: %s" % (len(matches), job_name, listed), hint="Choose one with organization or job_id")
         return matches[0]
 
     def job_view(self, raw):
@@ -630,85 +494,14 @@ class Vb365:
         return job_view(raw, orgs, self.organization_of(raw))
 
     # ------------------------------------------------------------------ job actions
-    def act(self, job, action, full=False, before=NOT_READ):
-        """POST a job action (start, stop, enable, disable).  Never repeated blindly: a lost response is settled
-        by reading the job (and its newest session) again.  Returns the job session the v8 start answers with
-        (or, after a lost start, the new session VB365 lists), else None.  ``before`` is the id of the newest
-        session before a start (None: the job had none), when it was read."""
-        if full and action == "start" and not self.routes.supports_full:
-            raise VeeamError("full: true needs VB365 REST API v6 or later (this is %s, whose start action has no "
-                             "option for an active full backup)" % self.version, kind=E.USAGE)
+    def act(self, job, action, full=False):
+        """POST a job action (start, stop, enable, disable), once: a lost answer raises LostAnswerError.  Returns
+        the job session the v8 start answers with, else None."""
         path, body, codes = self.routes.action(job["id"], action, full)
-        try:
-            resp = self.call("POST", path, json_body=body, expect=codes, what="to %s job %r" % (action, job["name"]),
-                             safe=False)
-        except VeeamError as exc:
-            if exc.kind != E.RESPONSE_LOST:
-                raise
-            session = self._settle_lost(job, action, exc, before)
-            self._changed(job, action)
-            return session
-        self._changed(job, action)
+        resp = self.call("POST", path, json_body=body, expect=codes, what="to %s job %r" % (action, job["name"]),
+                         safe=False)
         data = W.parse(resp.body, resp.content_type, "answer to the %s" % action) if resp.body.strip() else None
         return data if isinstance(data, dict) and _has_id(data) else None
-
-    def _changed(self, job, action):
-        if action == "start":
-            self.started.append((job["name"], None))
-        done = {"start": "Started", "stop": "Stopped", "enable": "Enabled", "disable": "Disabled"}[action]
-        self.changes.append("%s job %r" % (done, job["name"]))
-
-    def annotate(self, err):
-        """An error that came after this client changed something says so first, with changed: true (unless it
-        tells what changed itself, as a failed run or a timed-out wait does)."""
-        if self.changes and "changed" not in err.details:
-            err.message = "%s, then: %s" % ("; ".join(self.changes), err.message)
-            err.details["changed"] = True
-        return err
-
-    def _settle_lost(self, job, action, lost, before):
-        """The response to an action was lost: find out from VB365 whether it took effect before anything else
-        (the action is never sent again).  Returns the new job session of a start when VB365 lists it.
-
-        When the request timed out (rather than losing its connection), VB365 may still be working on it: a start
-        is given as long again as ``timeout`` (30 s at most) to show, and if it does not, the error says that
-        VB365 may still carry it out (never that the job was not started while it may be)."""
-        if action == "start":
-            (session, took), looks = self.t.look_after_lost(lost, lambda: self._start_seen(job, before),
-                                                            seen=lambda seen: seen[1])
-            slow = bool(lost.details.get("timed_out"))
-            if not took and slow:
-                raise VeeamError("VB365 did not answer the start of job %r within %s s (the timeout option), and %d s "
-                                 "later still shows no new run of it; the start was not sent again, but VB365 may "
-                                 "still carry it out" % (job["name"], self.t.timeout, looks), kind=E.RESPONSE_LOST,
-                                 method=lost.method, path=lost.path,
-                                 hint="Check the job's last status and sessions in VB365 before starting it again "
-                                      "(a second start of a running job is refused), and raise timeout if VB365 is "
-                                      "slow")
-        else:
-            session = None
-            fresh = self.get_job(job["id"])
-            took = {"stop": not is_running(fresh.get("lastStatus")),
-                    "enable": fresh.get("isEnabled") is True,
-                    "disable": fresh.get("isEnabled") is False}[action]
-        if took:
-            self.warn("The response to the %s of job %r was lost; VB365 shows it took effect, so it was not sent "
-                      "again" % (action, job["name"]))
-            return session
-        raise VeeamError("The %s request for job %r got no response, and VB365 shows it did not take effect; it "
-                         "was not sent again" % (action, job["name"]), kind=E.RESPONSE_LOST, method=lost.method,
-                         path=lost.path, hint="Run the task again once the connection to VB365 is stable")
-
-    def _start_seen(self, job, before):
-        """``(new session or None, started)``: whether VB365 shows a run of the job that began after the start was
-        sent: the job runs, its ``lastRun`` moved on, or it lists a session newer than ``before``."""
-        fresh = self.get_job(job["id"])
-        if before is not NOT_READ:
-            latest = self.latest_session(job["id"])
-            if latest is not None and latest.get("id") != before:
-                return latest, True
-        moved = "lastRun" in job and fresh.get("lastRun") not in (None, job.get("lastRun"))
-        return None, is_running(fresh.get("lastStatus")) or moved
 
     # ------------------------------------------------------------------ job sessions
     def job_sessions(self, job_id):
@@ -731,8 +524,8 @@ class Vb365:
         """The job's newest session, or ``NOT_READ`` when a server up to v5 does not list a job's sessions (404)."""
         try:
             return self.latest_session(job_id)
-        except VeeamError as exc:
-            if exc.kind != E.NOT_FOUND or not self.routes.legacy_actions:
+        except E.NotFoundError:
+            if not self.routes.legacy_actions:
                 raise
             return NOT_READ
 
@@ -765,8 +558,7 @@ class Vb365:
         (:meth:`_settle_lost_explore`) instead of opening another one.
         """
         if not self.routes.supports_explore:
-            raise VeeamError("Exploring backups needs VB365 REST API v3 or later (this is %s)" % self.version,
-                             kind=E.USAGE)
+            raise E.UsageError("Exploring backups needs VB365 REST API v3 or later (this is %s)" % self.version)
         self.check_restore_type(restore_type)
         when = point_in_time or datetime.datetime.now(datetime.timezone.utc)
         path, body, codes = self.routes.explore(job["id"], when, restore_type, show_deleted, show_all_versions)
@@ -774,18 +566,16 @@ class Vb365:
         try:
             resp = self.call("POST", path, json_body=body, expect=codes, what="to explore the backup of job %r"
                              % job["name"], safe=False)
-        except VeeamError as exc:
-            if exc.kind != E.RESPONSE_LOST:
-                raise
+        except E.LostAnswerError as exc:
             data = self._settle_lost_explore(job, restore_type, before, exc)
-            self.changes.append("Explored the backup of job %r (restore session %s)" % (job["name"], data["id"]))
+            self.journal.changed("Explored the backup of job %r (restore session %s)" % (job["name"], data["id"]))
             return data
-        self.changes.append("Explored the backup of job %r" % job["name"])
+        entry = self.journal.changed("Explored the backup of job %r" % job["name"])
         data = W.parse(resp.body, resp.content_type, "restore session")
         if not isinstance(data, dict) or not _has_id(data):
-            raise VeeamError("VB365 explored the backup of job %r but sent no restore session back" % job["name"],
-                             kind=E.PARSE, status=resp.status, method="POST", path=_shown(path))
-        self.changes[-1] += " (restore session %s)" % data["id"]
+            raise E.ParseError("VB365 explored the backup of job %r but sent no restore session back" % job["name"], status=resp.status, method="POST", path=shown_path(path))
+        self.journal.retract(entry)
+        self.journal.changed("Explored the backup of job %r (restore session %s)" % (job["name"], data["id"]))
         return data
 
     def list_restore_sessions(self, newest=None):
@@ -811,9 +601,7 @@ class Vb365:
         response is lost)."""
         try:
             items = self.list_restore_sessions(newest=1)
-        except VeeamError as exc:
-            if exc.kind not in (E.NOT_FOUND, E.FORBIDDEN):
-                raise
+        except (E.NotFoundError, E.ForbiddenError):
             return None
         since = parse_time(items[0].get("creationTime")) if items and self.routes.number >= 8 else None
         return {"ids": {item.get("id") for item in items}, "since": since}
@@ -847,35 +635,34 @@ class Vb365:
                       "%s), so it was not sent again" % (job["name"], found[0]["id"], found[0].get("state")))
             return found[0]
         if found:
-            raise VeeamError("The explore request for job %r got no response, and VB365 lists %d new %s restore "
+            raise E.LostAnswerError("The explore request for job %r got no response, and VB365 lists %d new %s restore "
                              "sessions since (%s); it was not sent again, and the module cannot tell which one it "
-                             "opened" % (job["name"], len(found), restore_type, ", ".join(f["id"] for f in found)),
-                             kind=E.RESPONSE_LOST, method=lost.method, path=lost.path, details={"changed": True},
+                             "opened" % (job["name"], len(found), restore_type, ", ".join(f["id"] for f in found)), method=lost.method, path=lost.path, details={"changed": True},
                              hint="Stop the restore sessions you do not use with state: absent and their session_id")
         if slow:
-            raise VeeamError("VB365 did not answer the explore of job %r within %s s (the timeout option), and %d s "
+            raise E.LostAnswerError("VB365 did not answer the explore of job %r within %s s (the timeout option), and %d s "
                              "later still lists no new restore session for it; the explore was not sent again, but "
-                             "VB365 may still open one" % (job["name"], self.t.timeout, looks), kind=E.RESPONSE_LOST,
+                             "VB365 may still open one" % (job["name"], self.t.timeout, looks),
                              method=lost.method, path=lost.path,
                              hint="Look for a Working restore session of the job in VB365 and stop it with state: "
                                   "absent, and raise timeout if VB365 is slow")
-        raise VeeamError("The explore request for job %r got no response, and VB365 lists no new restore session for "
-                         "it, so none was opened; it was not sent again" % job["name"], kind=E.RESPONSE_LOST,
+        raise E.LostAnswerError("The explore request for job %r got no response, and VB365 lists no new restore session for "
+                         "it, so none was opened; it was not sent again" % job["name"],
                          method=lost.method, path=lost.path,
                          hint="Run the task again once the connection to VB365 is stable")
 
     def check_restore_type(self, restore_type):
         if str(restore_type).lower() not in self.routes.restore_types:
-            raise VeeamError("type %r needs a newer VB365 REST API: %s explores %s (Teams, vet, came with v5)"
-                             % (restore_type, self.version, ", ".join(self.routes.restore_types)), kind=E.USAGE)
+            raise E.UsageError("type %r needs a newer VB365 REST API: %s explores %s (Teams, vet, came with v5)"
+                             % (restore_type, self.version, ", ".join(self.routes.restore_types)))
 
     def get_restore_session(self, session_id):
         if not _GUID.match(str(session_id).strip()):
-            raise VeeamError("session_id %r is not a restore session id (a GUID)" % session_id, kind=E.USAGE)
+            raise E.UsageError("session_id %r is not a restore session id (a GUID)" % session_id)
         resp = self.call("GET", self.routes.restore_session(session_id.strip()), expect=(200, 404),
                          what="restore session %s" % session_id)
         if resp.status == 404:
-            raise VeeamError("No VB365 restore session with id %s" % session_id, kind=E.NOT_FOUND,
+            raise E.NotFoundError("No VB365 restore session with id %s" % session_id,
                              hint="VB365 keeps stopped restore sessions in its history, so an unknown id is a wrong "
                                   "id (or one of another VB365 server)")
         return _record(resp, "restore session", session_id.strip())
@@ -888,62 +675,185 @@ class Vb365:
         try:
             self.call("POST", path, json_body=body, expect=codes, what="to stop restore session %s" % session_id,
                       safe=False)
-            self.changes.append("Stopped restore session %s" % session_id)
-            return True
-        except VeeamError as exc:
-            if exc.kind not in (E.RESPONSE_LOST, E.CONFLICT, E.HTTP) or (exc.kind == E.HTTP and exc.status != 400):
-                raise
-            stopped = restore_session_stopped(self.get_restore_session(session_id))
-            if exc.kind != E.RESPONSE_LOST:
-                if stopped:
-                    return False
-                raise
-            if not stopped:
-                raise VeeamError("The stop request for restore session %s got no response, and the session is still "
-                                 "working; it was not sent again" % session_id, kind=E.RESPONSE_LOST,
-                                 method=exc.method, path=exc.path) from None
+        except E.LostAnswerError as exc:
+            if not restore_session_stopped(self.get_restore_session(session_id)):
+                raise E.LostAnswerError("The stop request for restore session %s got no response, and the session is "
+                                        "still working; it was not sent again" % session_id, method=exc.method,
+                                        path=exc.path) from None
             self.warn("The response to stopping restore session %s was lost; VB365 shows it stopped" % session_id)
-            self.changes.append("Stopped restore session %s" % session_id)
-            return True
+        except (E.ConflictError, E.HttpError) as exc:
+            if exc.status not in (400, 409) or not restore_session_stopped(self.get_restore_session(session_id)):
+                raise
+            return False
+        self.journal.changed("Stopped restore session %s" % session_id)
+        return True
 
-    def wait_restore_session_stopped(self, session, poller, on_timeout=None):
-        """Poll a restore session until its state is Stopped; a ``WaitResult`` whose value is the raw session."""
+    def wait_restore_session_stopped(self, session, poller):
+        """Poll a restore session until its state is Stopped: a ``_poll.WaitResult`` whose value is the raw session
+        (``done`` False when the wait ran out)."""
         return poller.wait(lambda: self.get_restore_session(session["id"]), restore_session_stopped,
-                           lambda raw: str(raw.get("state") or "unknown"),
-                           None if on_timeout is None else lambda value, elapsed, _h: on_timeout(value, elapsed))
+                           lambda raw: str(raw.get("state") or "unknown"), value=session)
 
-    # ------------------------------------------------------------------ waiting for job runs
-    def wait_runs(self, runs, poller, on_timeout=None):
-        """Poll job runs until each has ended; ``{key: WaitResult}`` whose value is the run (see :func:`new_run`).
 
-        A run whose session is known (v8: the session the start answered with; a run that was already going, or
-        is being stopped: its running session) polls ``GET /JobSessions/{id}`` until the status is no longer
-        Queued or Running.  Otherwise (v2-v7 after a start, which answers with no body) it first looks for the
-        session the start created: the job's newest session that is not the one seen before the start.  Up to
-        v5, a server that does not list a job's sessions (404) is followed through the job's ``lastStatus`` and
-        ``lastRun`` instead.
-        """
-        def probe(_key, run):
-            if run["session"] is not None:
-                return dict(run, session=self.get_session(run["session"]["id"]))
-            if run["via"] == "sessions":
-                try:
-                    latest = self.latest_session(run["job"]["id"])
-                except VeeamError as exc:
-                    if exc.kind != E.NOT_FOUND or not self.routes.legacy_actions:
-                        raise
-                    self.warn("VB365 %s does not list the sessions of job %r (404); following the job's lastStatus "
-                              "instead" % (self.version, run["job"]["name"]))
-                    run = dict(run, via="job")
-                else:
-                    if latest is not None and _is_new_session(run, latest):
-                        return dict(run, session=latest)
-                    return run
-            fresh = self.get_job(run["job"]["id"])
-            seen = run["seen"] or is_running(fresh.get("lastStatus")) or fresh.get("lastRun") != run["last_run"]
-            return dict(run, job_now=fresh, seen=seen)
-        return poller.wait_all(runs, probe, run_done, run_state, on_timeout)
+class Vb365Jobs(JobAdapter):
+    """The job lifecycle in VB365 terms: a job says whether it runs (``lastStatus``) and is enabled
+    (``isEnabled``); a start answers with the new job session in v8 and with nothing before, so the new session
+    is then the job's newest one that is not the one seen before the start; up to v5, a server that does not list
+    a job's sessions is followed through the job's ``lastStatus`` and ``lastRun``."""
 
+    product = "VB365"
+    fresh = False
+
+    def __init__(self, client):
+        super().__init__(client)
+        self._surveyed = set()
+
+    def find(self, wanted):
+        jobs = self.client.find_jobs(wanted)
+        for want, job in zip(wanted, jobs):
+            if want.get("full") and not self.client.routes.supports_full:
+                raise E.UsageError("full: true needs VB365 REST API v6 or later; %s has no active full backup in its "
+                                   "start action" % self.client.version, details={"job": self.client.job_view(job)})
+        return jobs
+
+    # ------------------------------------------------------------------ state
+    def survey(self, runs, action, acting):
+        for run in runs:
+            if run.index in self._surveyed:
+                run.job = self.client.get_job(run.job["id"])
+            self._surveyed.add(run.index)
+            run.current, run.before = None, NOT_READ
+            if action in ("start", "retry", "stop") and is_running(run.job.get("lastStatus")):
+                run.current = self.client.running_session(run.job["id"])
+            elif action == "start" and acting:
+                run.before = self.client.session_before_start(run.job["id"])
+
+    def running(self, run):
+        return is_running(run.job.get("lastStatus"))
+
+    def enabled(self, run):
+        return run.job.get("isEnabled")
+
+    def running_label(self, run):
+        return "session %s, %s" % (run.current["id"], run.current.get("status")) if run.current else None
+
+    def idle_label(self, run):
+        return "last status %s" % (run.job.get("lastStatus") or "none: it never ran")
+
+    def kind(self, run, action):
+        return "an active full backup of " if action == "start" and run.want.get("full") else ""
+
+    # ------------------------------------------------------------------ acting
+    def send(self, run, action):
+        return self.client.act(run.job, action, full=bool(run.want.get("full")))
+
+    def look(self, run, action):
+        """After a lost answer: whether VB365 shows the action took effect.  A start did when the job runs, its
+        ``lastRun`` moved on, or it lists a session newer than the one before (which is then returned)."""
+        fresh = self.client.get_job(run.job["id"])
+        if action == "start":
+            if run.before is not NOT_READ:
+                latest = self.client.latest_session(run.job["id"])
+                if latest is not None and latest.get("id") != run.before:
+                    return latest, True
+            moved = "lastRun" in run.job and fresh.get("lastRun") not in (None, run.job.get("lastRun"))
+            return None, is_running(fresh.get("lastStatus")) or moved
+        took = {"stop": not is_running(fresh.get("lastStatus")), "enable": fresh.get("isEnabled") is True,
+                "disable": fresh.get("isEnabled") is False}[action]
+        return None, took
+
+    def note(self, run):
+        session = run.session or run.receipt
+        return "session %s" % session["id"] if session else None
+
+    # ------------------------------------------------------------------ waiting
+    def watch(self, run, action):
+        if run.changed and action == "start":
+            return new_run(run.job, session=run.receipt, before=run.before)
+        return new_run(run.job, session=run.current, ending=True)
+
+    def progress(self, watch):
+        client = self.client
+        if watch["session"] is not None:
+            return dict(watch, session=client.get_session(watch["session"]["id"]))
+        if watch["via"] == "sessions":
+            try:
+                latest = client.latest_session(watch["job"]["id"])
+            except E.NotFoundError:
+                if not client.routes.legacy_actions:
+                    raise
+                client.warn("VB365 %s does not list the sessions of job %r (404); following the job's lastStatus "
+                            "instead" % (client.version, watch["job"]["name"]))
+                watch = dict(watch, via="job")
+            else:
+                if latest is not None and _is_new_session(watch, latest):
+                    return dict(watch, session=latest)
+                return watch
+        fresh = client.get_job(watch["job"]["id"])
+        seen = watch["seen"] or is_running(fresh.get("lastStatus")) or fresh.get("lastRun") != watch["last_run"]
+        return dict(watch, job_now=fresh, seen=seen)
+
+    def ended(self, watch):
+        return run_done(watch)
+
+    def state(self, watch):
+        return run_state(watch)
+
+    def waiting_for(self, watch):
+        session = watch.get("session")
+        return "session %s still %s" % (session["id"], run_state(watch)) if session else run_state(watch)
+
+    def outcome(self, run, watch):
+        """How the run ended, from its session (or the job's ``lastStatus``); the job is read again, so the result
+        shows the run that ended."""
+        run.job = self.client.get_job(run.job["id"])
+        run.session = watch["session"]
+        status = str((run.session or {}).get("status") or run.job.get("lastStatus") or "")
+        ending = "session %s ended %s" % (run.session["id"], status) if run.session else "the run ended %s" % status
+        return Outcome(ending, result=status, reason=(run.session or {}).get("details"))
+
+    def resume_hint(self, action, runs):
+        if action == "start":
+            return ("The job keeps running; to go on waiting, run the task again with state: started (a running job "
+                    "is not started twice)")
+        return super().resume_hint(action, runs)
+
+    # ------------------------------------------------------------------ reporting
+    def conclude(self, run, action):
+        """An action that was not awaited: the session a start made (the one v8 answered with, else the job's
+        newest one when it is not the one before), the stopped session, and the job as it is now."""
+        if action == "start":
+            run.session = run.receipt
+            if run.session is None and run.before is not NOT_READ:
+                latest = self.client.latest_session(run.job["id"])
+                run.session = latest if latest and latest["id"] != run.before else None
+        elif action == "stop" and run.current:
+            run.session = self.client.get_session(run.current["id"])
+        run.job = self.client.get_job(run.job["id"])
+
+    def view(self, run):
+        out = {"job": self.client.job_view(run.job)}
+        session = run.session or run.current
+        if session:
+            out["session"] = session_view(session)
+        return out
+
+    def extras(self):
+        return {"api_version": self.client.version}
+
+
+def connect(transport, params, journal):
+    """The VB365 client of a module run (not logged in yet: use it as a context manager)."""
+    version = params["api_version"]
+    if version not in API_VERSIONS:
+        raise E.UsageError("api_version %r is not one of %s" % (version, ", ".join(API_VERSIONS)))
+    if not (params.get("username") and params.get("password")):
+        raise E.UsageError("username and password are required")
+    return Vb365(transport, None if version == "auto" else Routes(version), journal, params["username"],
+                 params["password"])
+
+
+CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "v8", connect)
 
 def new_run(job, session=None, before=NOT_READ, ending=False):
     """A job run to wait for.
@@ -989,31 +899,16 @@ def _has_id(item):
     return isinstance(item, dict) and isinstance(item.get("id"), str) and bool(item["id"].strip())
 
 
-def _document(resp, noun):
-    """The parsed body of a successful answer.  VB365 answers every read with a document, so an empty body is an
-    error (read as "nothing", it would claim that a job or session does not exist, or keep a wait going)."""
-    data = W.parse(resp.body, resp.content_type, noun)
-    if data is None:
-        raise VeeamError("VB365 sent an empty answer instead of the %s" % noun, kind=E.PARSE, status=resp.status,
-                         method=resp.method, path=_shown(resp.path))
-    return data
-
-
 def _record(resp, noun, asked_id):
     """One object read by its id (a job, a job session, a restore session): a JSON object, with ``id`` set to
     the id asked for when the answer left it out (it is the object of that id)."""
-    data = _document(resp, noun)
+    data = document(resp, noun, "VB365")
     if not isinstance(data, dict):
-        raise VeeamError("VB365 sent a %s that is not a JSON object (%s)" % (noun, type(data).__name__), kind=E.PARSE,
-                         status=resp.status, method=resp.method, path=_shown(resp.path))
+        raise E.ParseError("VB365 sent a %s that is not a JSON object (%s)" % (noun, type(data).__name__),
+                         status=resp.status, method=resp.method, path=shown_path(resp.path))
     if not _has_id(data):
         data = dict(data, id=asked_id)
     return data
-
-
-def _shown(path):
-    parts = urllib.parse.urlsplit(path or "")
-    return re.sub(r"/[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}(?=/|$)", "/{id}", parts.path)
 
 
 def parse_point_in_time(value):
@@ -1026,8 +921,7 @@ def parse_point_in_time(value):
     try:
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
-        raise VeeamError("point_in_time %r is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z" % value,
-                         kind=E.USAGE) from None
+        raise E.UsageError("point_in_time %r is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z" % value) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.astimezone(datetime.timezone.utc)

@@ -9,8 +9,10 @@ clock.  The pause between polls starts at ``first`` seconds and grows with the t
 (``ratio`` of it), never beyond ``poll_interval``: a two-second job is noticed within a second of its end,
 a ten-minute one within a minute at most, and a long wait does not hammer the server.  A few consecutive
 transient errors (connection trouble, 502-504, 429) are tolerated; the last sleep never runs past the
-deadline, and one last poll happens at the deadline.  The result has the final value, the elapsed seconds,
-the number of polls and the history of distinct states seen.
+deadline, and one last poll happens at the deadline.  The result has, for each thing waited on, the final value,
+the elapsed seconds, the number of polls and the history of distinct states seen; what had not ended when time
+ran out is returned as such (``Waited.pending``), never handed to a callback: the caller decides what a timeout
+means, after the wait.
 
 Two things keep the number of requests down: a caller that has just read the values it waits on (the answer to a
 start) says so with ``fresh``, and the first poll then comes after the first pause instead of at once; and a
@@ -20,32 +22,56 @@ session's tasks in one answer) before the per-key probes, which then only use wh
 
 from __future__ import annotations
 
+import math
 import time
 
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError, VeeamError
+
+
+def check_seconds(name, value, minimum=0.0):
+    """``value`` as a positive, finite number of seconds (above ``minimum``), or a UsageError naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError("%s must be a number of seconds, got %r" % (name, value)) from None
+    if not math.isfinite(number) or number <= 0 or number < minimum:
+        raise UsageError("%s must be a positive, finite number of seconds%s, got %r"
+                         % (name, " (at least %s)" % minimum if minimum else "", value))
+    return number
 
 
 class WaitResult:
-    """The outcome of a wait."""
+    """The outcome of a wait for one thing: its last value, the seconds waited, polls made, states seen, and
+    whether it was done (False: the wait ran out first)."""
 
-    def __init__(self, value, elapsed, polls, history):
+    def __init__(self, value, elapsed, polls, history, done=True):
         self.value = value
         self.elapsed = elapsed
         self.polls = polls
         self.history = history
+        self.done = done
+
+
+class Waited:
+    """The outcome of a wait for several things: ``finished`` and ``pending`` map keys to :class:`WaitResult`;
+    ``pending`` is empty unless the wait ran out (``timed_out``) after ``elapsed`` seconds."""
+
+    def __init__(self, finished, pending, elapsed):
+        self.finished = finished
+        self.pending = pending
+        self.elapsed = elapsed
+
+    @property
+    def timed_out(self):
+        return bool(self.pending)
 
 
 class Poller:
     """Poll until done, within ``timeout`` seconds, pausing between ``first`` and ``interval`` seconds."""
 
     def __init__(self, timeout, interval, first=1.0, ratio=0.1, tolerate=3, clock=time.monotonic, sleep=time.sleep):
-        if timeout is None or timeout <= 0:
-            raise VeeamError("wait_timeout must be a positive number of seconds, got %r" % (timeout,), kind=E.USAGE)
-        if interval is None or interval <= 0:
-            raise VeeamError("poll_interval must be a positive number of seconds, got %r" % (interval,), kind=E.USAGE)
-        self.timeout = float(timeout)
-        self.interval = float(interval)
+        self.timeout = check_seconds("wait_timeout", timeout)
+        self.interval = check_seconds("poll_interval", interval)
         self.first = min(float(first), self.interval)
         self.ratio = ratio
         self.tolerate = tolerate
@@ -56,26 +82,20 @@ class Poller:
         """Seconds to wait before the next poll, ``elapsed`` seconds into the wait."""
         return min(self.interval, max(self.first, elapsed * self.ratio))
 
-    def wait(self, probe, done, state=str, on_timeout=None, value=None, fresh=False):
-        """Call ``probe()`` until ``done(value)``; return a :class:`WaitResult`.
+    def wait(self, probe, done, state=str, value=None, fresh=False):
+        """Call ``probe()`` until ``done(value)``: a :class:`WaitResult` (``done`` False when time ran out).
 
-        ``state(value)`` names the value for the history.  On timeout, ``on_timeout(value, elapsed, history)``
-        returns the ``VeeamError`` to raise (kind ``wait_timeout``); the default names the last state.
-        Errors from ``probe`` that are not transient end the wait at once.  With ``fresh``, ``value`` was just
-        read: it is not read again at once (see :meth:`wait_all`).
+        ``state(value)`` names the value for the history.  Errors from ``probe`` that are not transient end the
+        wait at once.  With ``fresh``, ``value`` was just read: it is not read again at once (see :meth:`wait_all`).
         """
-        def timeout(pending, _done, elapsed):
-            last, history = pending[None]
-            if on_timeout is not None:
-                return on_timeout(last, elapsed, history)
-            return None
-        return self.wait_all({None: value}, lambda _key, _value: probe(), done, state, timeout, fresh=fresh)[None]
+        waited = self.wait_all({None: value}, lambda _key, _value: probe(), done, state, fresh=fresh)
+        return waited.finished.get(None) or waited.pending[None]
 
-    def wait_all(self, items, probe, done, state=str, on_timeout=None, fresh=False, prefetch=None):
+    def wait_all(self, items, probe, done, state=str, fresh=False, prefetch=None):
         """Wait for several things at once: ``items`` maps a key to its last known value; every round calls
-        ``probe(key, value)`` for each unfinished key.  Returns ``{key: WaitResult}`` (each with its own elapsed
-        time); the whole wait ends after ``timeout`` seconds with ``on_timeout(pending, finished, elapsed)``,
-        where ``pending`` maps each unfinished key to ``(last value, history)``.
+        ``probe(key, value)`` for each unfinished key.  Returns a :class:`Waited`: each key's :class:`WaitResult`
+        (each with its own elapsed time), under ``finished`` or, when ``timeout`` seconds ran out first,
+        ``pending``.
 
         ``fresh``: the values in ``items`` were just read, so they start the history, those already done finish
         at once, and the first round comes after the first pause.  ``prefetch(keys)``, if given, is called at
@@ -136,16 +156,9 @@ class Poller:
             if not pending:
                 break
             now = self.clock()
-            elapsed = round(now - start, 2)
             if now >= deadline:
-                error = None
-                if on_timeout is not None:
-                    error = on_timeout({k: (v, histories[k]) for k, v in pending.items()}, finished, elapsed)
-                if error is None:
-                    last = [h[-1]["state"] for h in (histories[k] for k in pending) if h]
-                    error = VeeamError("Gave up waiting after %.0f s; last state: %s"
-                                       % (elapsed, ", ".join(last) or "unknown"), kind=E.WAIT_TIMEOUT,
-                                       details={"elapsed": elapsed})
-                raise error
+                elapsed = round(now - start, 2)
+                return Waited(finished, {key: WaitResult(value, elapsed, polls[key], histories[key], done=False)
+                                         for key, value in pending.items()}, elapsed)
             self.sleep(min(self.pause(now - start), deadline - now))
-        return finished
+        return Waited(finished, {}, round(self.clock() - start, 2))

@@ -10,8 +10,7 @@ snake_case dicts in which XML attributes and elements look the same as their JSO
 (``<Link Rel="Up"/>`` and ``{"Rel": "Up"}`` both become ``{"rel": "Up"}``), namespace prefixes are gone, and
 list containers are lists (``<Links><Link/></Links>`` and ``"Links": [...]`` both become ``"links": [...]``).
 :func:`error_text` finds Veeam's own message in an error body (EM ``Error``, VB365 ``RESTExceptionInfo``,
-OAuth ``error_description``).  This module knows nothing of HTTP; every failure is a ``VeeamError`` of kind
-``parse``.
+OAuth ``error_description``).  This module knows nothing of HTTP; every failure is a ``ParseError``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import PARSE, VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import ParseError
 
 try:
     import xmltodict
@@ -76,7 +75,7 @@ def parse(body, content_type=None, what="response"):
     The format comes from the first character when it is ``{``, ``[`` or ``<`` (a mislabelled body is still
     read), else from the content type.  An empty body gives ``None``.  Anything else (HTML error pages,
     truncated documents, random bytes, documents nested more than ``MAX_DEPTH`` levels) raises a
-    ``VeeamError`` of kind ``parse`` that says what arrived instead.
+    ``ParseError`` that says what arrived instead.
     """
     if body is None:
         return None
@@ -89,14 +88,14 @@ def parse(body, content_type=None, what="response"):
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise VeeamError("The server sent a %s that is not UTF-8 text (%d bytes, content type %s)"
-                         % (what, len(body), content_type or "not given"), kind=PARSE) from None
+        raise ParseError("The server sent a %s that is not UTF-8 text (%d bytes, content type %s)"
+                         % (what, len(body), content_type or "not given")) from None
     stripped = text.lstrip()
     kind = (content_type or "").split(";")[0].strip().lower()
     if _looks_like_html(stripped):
         title = _html_title(stripped)
-        raise VeeamError("The server sent an HTML page instead of XML or JSON%s: is the server address right, and "
-                         "is it the Veeam REST API?" % ((" (" + repr(title) + ")") if title else ""), kind=PARSE)
+        raise ParseError("The server sent an HTML page instead of XML or JSON%s: is the server address right, and "
+                         "is it the Veeam REST API?" % ((" (" + repr(title) + ")") if title else ""))
     first = stripped[:1]
     if first in "{[" or (kind.endswith("json") and first != "<"):
         try:
@@ -104,29 +103,27 @@ def parse(body, content_type=None, what="response"):
         except RecursionError:
             raise _deep_error(what, body) from None
         except ValueError as exc:
-            raise VeeamError("The server sent a %s that is not valid JSON (%s; %d bytes)" % (what, exc, len(body)),
-                             kind=PARSE) from None
+            raise ParseError("The server sent a %s that is not valid JSON (%s; %d bytes)" % (what, exc, len(body))) from None
         if _too_deep(data):
             raise _deep_error(what, body)
         return data
     if first == "<" or kind.endswith("xml"):
         if not HAS_XMLTODICT:
-            raise VeeamError("The xmltodict Python library is needed to read XML responses", kind=PARSE)
+            raise ParseError("The xmltodict Python library is needed to read XML responses")
         try:
             data = xmltodict.parse(stripped, disable_entities=True)
         except Exception as exc:  # expat raises several types for broken documents
-            raise VeeamError("The server sent a %s that is not well-formed XML (%s; %d bytes)"
-                             % (what, str(exc).splitlines()[0][:200], len(body)), kind=PARSE) from None
+            raise ParseError("The server sent a %s that is not well-formed XML (%s; %d bytes)"
+                             % (what, str(exc).splitlines()[0][:200], len(body))) from None
         if _too_deep(data):
             raise _deep_error(what, body)
         return data
-    raise VeeamError("The server sent a %s that is neither XML nor JSON (content type %s, starting %r)"
-                     % (what, content_type or "not given", stripped[:40]), kind=PARSE)
+    raise ParseError("The server sent a %s that is neither XML nor JSON (content type %s, starting %r)"
+                     % (what, content_type or "not given", stripped[:40]))
 
 
 def _deep_error(what, body):
-    return VeeamError("The server sent a %s nested more than %d levels deep (%d bytes)" % (what, MAX_DEPTH, len(body)),
-                      kind=PARSE)
+    return ParseError("The server sent a %s nested more than %d levels deep (%d bytes)" % (what, MAX_DEPTH, len(body)))
 
 
 def _too_deep(data):
@@ -199,7 +196,7 @@ def plain(data):
             return _plain_dict(data)
         return _plain_value(data)
     except RecursionError:
-        raise VeeamError("The server sent a document nested too deeply to read", kind=PARSE) from None
+        raise ParseError("The server sent a document nested too deeply to read") from None
 
 
 def root(data):

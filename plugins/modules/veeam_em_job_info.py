@@ -132,8 +132,7 @@ jobs:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import NotFoundError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 SESSION_KEYS = ("id", "uid", "name", "state", "result", "progress", "creation_time", "end_time", "failure_message",
@@ -144,25 +143,19 @@ def describe(em, job, with_session):
     entry = {"job_id": job["id"], "job_name": job["name"], "job_type": job["type"],
              "backup_server": job["backup_server"]}
     entry.update({k: v for k, v in _em.public(job).items() if k not in ("id", "name", "type")})
-    if with_session:
-        latest = em.latest_session(job)
-        entry["latest_session"] = {k: latest.get(k) for k in SESSION_KEYS} if latest else None
-        entry["running"] = _em.session_running(latest)
-    else:
-        entry["latest_session"] = None
-        entry["running"] = None
+    latest = em.latest_session(job) if with_session else None
+    entry["latest_session"] = {k: latest.get(k) for k in SESSION_KEYS} if latest else None
+    entry["running"] = _em.session_running(latest) if with_session else None
     return entry
 
 
 def job_info(module):
     p = module.params
-    with module.em() as em:
+    with module.client() as em:
         if p["job_id"]:
             try:
                 jobs = [em.find_job(job_id=p["job_id"], job_type=p["job_type"])]
-            except VeeamError as err:
-                if err.kind != E.NOT_FOUND:
-                    raise
+            except NotFoundError:
                 jobs = []
         else:
             jobs = em.list_jobs(name=p["job_name"], job_type=p["job_type"], backup_server=p["backup_server"])
@@ -177,12 +170,11 @@ def job_info(module):
 
 def main():
     module = VeeamModule(
-        "em",
+        _em.CONNECTION,
         {
             "job_name": {"type": "str"},
             "job_id": {"type": "str"},
-            "job_type": {"type": "str", "default": "auto",
-                         "choices": ["auto", "backup", "replica", "backup_copy", "file_share", "agent"]},
+            "job_type": {"type": "str", "default": "auto", "choices": ["auto"] + list(_em.JOB_TYPES)},
             "backup_server": {"type": "str"},
             "latest_session": {"type": "bool", "default": True},
         },

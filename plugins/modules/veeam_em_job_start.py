@@ -320,240 +320,29 @@ msg:
   sample: Started job 'Daily Backup' (task task-7 Finished after 2.3 s)
 """
 
-import time
-
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
-from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
+from ansible_collections.backupops.veeam.plugins.module_utils._jobs import wanted_jobs
+from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule, jobs_spec
 
-JOB_TYPES = ["auto", "backup", "replica", "backup_copy", "file_share", "agent"]
-
-
-def requested_jobs(params):
-    """The jobs the task names: the ``jobs`` list, or the single job of job_id / job_name."""
-    if params["jobs"]:
-        return [{"job_id": j.get("job_id"), "job_name": j.get("job_name"),
-                 "job_type": j.get("job_type") or params["job_type"],
-                 "backup_server": j.get("backup_server") or params["backup_server"]} for j in params["jobs"]]
-    return [{"job_id": params["job_id"], "job_name": params["job_name"], "job_type": params["job_type"],
-             "backup_server": params["backup_server"]}]
+JOB_TYPES = ["auto"] + list(_em.JOB_TYPES)
 
 
-class Run:
-    """One job of the task: found, checked, maybe started, maybe awaited."""
-
-    def __init__(self, job):
-        self.job = job
-        self.before = None       # the newest session before the start
-        self.running = None      # a session that was already running
-        self.task = None
-        self.session = None
-        self.changed = False
-        self.failed = False
-        self.msg = ""
-        self.started_at = None
-        self.elapsed = 0.0
-        self.history = None
-
-    def result(self):
-        out = {"job": _em.public(self.job), "changed": self.changed, "failed": self.failed, "msg": self.msg,
-               "elapsed": round(self.elapsed, 2)}
-        if self.task:
-            out["task"] = {k: self.task.get(k) for k in ("id", "state", "operation", "success", "message")}
-        if self.session:
-            out["session"] = {k: v for k, v in self.session.items() if k not in ("href", "job_uid", "job_name")}
-        if self.history is not None:
-            out["history"] = self.history
-        return out
-
-
-def find_and_check(em, params):
-    """Find every job and read its latest session before anything is started (bad input changes nothing).
-
-    Several jobs are found together (one query per job type for many names), and, unless their new backup
-    sessions must be told from the last ones (wait_for=session), their running sessions are read with one query
-    instead of each job's session list.
-    """
-    runs, seen = [], set()
-    jobs = em.find_jobs(requested_jobs(params))
-    for job in jobs:
-        if job["id"] in seen:
-            raise VeeamError("Job %r is given twice" % job["name"], kind=E.USAGE)
-        seen.add(job["id"])
-    running = None
-    if len(jobs) > 1 and not (params["wait"] and params["wait_for"] == "session"):
-        running = em.running_sessions(jobs)
-    for job in jobs:
-        run = Run(job)
-        run.before = running.get(job["id"]) if running is not None else em.latest_session(job)
-        if _em.session_running(run.before):
-            if params["if_running"] == "fail":
-                raise VeeamError("Job %r is already running (session %s, %s, %s%% done)" % (
-                    job["name"], run.before["name"], run.before["state"], run.before["progress"]),
-                    kind=E.CONFLICT, hint="Use if_running: skip to leave it running and report its session",
-                    details={"job": _em.public(job), "session": run.before})
-            run.running = run.session = run.before
-        runs.append(run)
-    return runs
-
-
-def start(em, run):
-    run.started_at = time.monotonic()
-    run.task = em.start(run.job, before=run.before)
-    run.changed = True
-    if run.task.get("_lost"):
-        run.task = None
-    run.msg = "Started job %r%s" % (run.job["name"], " (task %s)" % run.task["id"] if run.task else "")
-
-
-def await_tasks(em, runs, module):
-    tasks = {i: r.task for i, r in enumerate(runs) if r.task}
-    if not tasks:
-        return
-    results = em.wait_tasks(tasks, module.poller(), on_timeout=lambda pending, _done, elapsed: timeout_error(
-        module, runs, [(runs[i], value) for i, (value, _h) in pending.items()], "task", elapsed), fresh=True)
-    for i, waited in results.items():
-        run = runs[i]
-        run.task, run.elapsed, run.history = waited.value, waited.elapsed, waited.history
-        if run.task.get("lost"):
-            text = ("The Enterprise Manager logon session expired while waiting for task %s of job %r; the task "
-                    "belonged to it, so the job's backup session was read instead")
-            module.warn(text % (run.task["id"], run.job["name"]))
-            run.session = em.latest_session(run.job)
-            state = _em.run_state({"session": run.session})
-            run.msg = "Started job %r; its backup session is %s" % (run.job["name"], state)
-        elif run.task.get("success") is False:
-            run.failed, run.changed = True, False
-            run.msg = "Enterprise Manager did not start job %r: task %s finished with %r" % (
-                run.job["name"], run.task["id"], run.task.get("message") or "no message")
-        else:
-            run.msg = "Started job %r: task %s %s after %.1f s (%s)" % (
-                run.job["name"], run.task["id"], run.task["state"], waited.elapsed, run.task.get("message") or "ok")
-
-
-def await_sessions(em, runs, module):
-    pending = {i: {"job": r.job, "before": (r.before or {}).get("id"), "session": r.running, "task": r.task}
-               for i, r in enumerate(runs) if r.changed or r.running}
-    if not pending:
-        return
-    results = em.wait_runs(pending, module.poller(), on_timeout=lambda left, _done, elapsed: timeout_error(
-        module, runs, [(runs[i], value) for i, (value, _h) in left.items()], "session", elapsed), fresh=True)
-    for i, waited in results.items():
-        run = runs[i]
-        run.elapsed, run.history = waited.elapsed, waited.history
-        if waited.value.get("failed_start"):
-            run.task = waited.value["task"]
-            run.failed, run.changed = True, False
-            run.msg = "Enterprise Manager did not start job %r: task %s finished with %r" % (
-                run.job["name"], run.task["id"], run.task.get("message") or "no message")
-            continue
-        run.session = waited.value["session"]
-        if run.task and run.task.get("id") and not waited.value.get("task", {}).get("lost"):
-            try:
-                run.task = em.get_task(run.task["id"])   # the start task's final state, read once
-            except VeeamError as exc:
-                if exc.kind != E.NOT_FOUND:
-                    raise
-        result = str(run.session.get("result") or "")
-        name, reason = run.session["name"], run.session.get("failure_message")
-        run.msg = "Job %r: session %s ended %s after %.1f s" % (run.job["name"], name, result, waited.elapsed)
-        if result.lower() == "failed" or (result.lower() == "warning" and module.params["fail_on_warning"]):
-            run.failed = True
-            if reason:
-                run.msg += ": %s" % reason
-        elif result.lower() == "warning":
-            module.warn("Job %r ended with a warning%s" % (run.job["name"], ": %s" % reason if reason else ""))
-        elif result.lower() != "success":
-            module.warn("Job %r: session %s stopped with the result %r" % (run.job["name"], name, result or "none"))
-
-
-def timeout_error(module, runs, pending, what, elapsed):
-    """The wait ran out: say which job, which task or session, the last state, and how to go on."""
-    if what == "task":
-        lines = ["job %r: task %s still %s" % (run.job["name"], value.get("id"), value.get("state"))
-                 for run, value in pending]
-        task_ids = ", ".join(str(value.get("id")) for _run, value in pending)
-        if module.params.get("session_token"):
-            how = ("To go on waiting, run backupops.veeam.veeam_task_info with task_id=%s, wait: true and the same "
-                   "session_token" % task_ids)
-        else:
-            how = ("The task (%s) belonged to this module's own logon session, which ended with it: to await a task "
-                   "later, log on with backupops.veeam.veeam_em_session and pass its session_token to "
-                   "veeam_em_job_start and backupops.veeam.veeam_task_info; or await the backup session with "
-                   "wait_for: session" % task_ids)
-    else:
-        lines = ["job %r: %s" % (run.job["name"], _em.run_state(value)) for run, value in pending]
-        how = "The job keeps running; to go on waiting, run the task again (a running job is not started twice)"
-    single = runs[0] if len(runs) == 1 else None
-    return VeeamError("Gave up waiting after %.0f s (wait_timeout %s s): %s" % (
-        elapsed, module.params["wait_timeout"], "; ".join(lines)), kind=E.WAIT_TIMEOUT, hint=how,
-        details={"changed": any(r.changed for r in runs), "elapsed": elapsed,
-                 "task": single.task if single and single.task else None,
-                 "job": _em.public(single.job) if single else None,
-                 "session": pending[0][1].get("session") if single and what == "session" else None,
-                 "last_state": pending[0][1].get("state") if what == "task" else _em.run_state(pending[0][1])})
-
-
-def run_job_start(module):
+def start_jobs(module):
+    """Find the jobs, start those that do not run, and await their tasks or backup sessions."""
     p = module.params
-    with module.em() as em:
-        runs = find_and_check(em, p)
-        to_start = [r for r in runs if not r.running]
-        if module.check_mode:
-            for run in runs:
-                run.changed = not run.running
-                run.msg = ("Would start job %r" % run.job["name"]) if run.changed else (
-                    "Job %r is already running (session %s); it would not be started again" % (
-                        run.job["name"], run.running["name"]))
-            return report(runs, p)
-        for run in runs:
-            if run.running:
-                run.msg = "Job %r is already running (session %s, %s); not started again" % (
-                    run.job["name"], run.running["name"], run.running["state"])
-        for run in to_start:
-            start(em, run)
-        if p["wait"]:
-            if p["wait_for"] == "task":
-                await_tasks(em, runs, module)
-            else:
-                await_sessions(em, runs, module)
-        for run in runs:
-            if run.started_at and not run.elapsed:
-                run.elapsed = time.monotonic() - run.started_at
-    return report(runs, p)
-
-
-def report(runs, params):
-    if not params["jobs"]:
-        result = runs[0].result()
-        failed = result.pop("failed")
-        if failed:
-            raise VeeamError(result["msg"], kind=E.JOB_FAILED, details={k: v for k, v in result.items() if k != "msg"})
-        return result
-    results = [r.result() for r in runs]
-    failed = [r for r in results if r["failed"]]
-    msg = "%d jobs: %d started, %d already running, %d failed" % (
-        len(runs), sum(1 for r in runs if r.changed), sum(1 for r in runs if r.running), len(failed))
-    if failed:
-        raise VeeamError(msg + ": " + "; ".join(r["msg"] for r in failed), kind=E.JOB_FAILED,
-                         details={"results": results, "changed": any(r["changed"] for r in results)})
-    return {"changed": any(r["changed"] for r in results), "results": results, "msg": msg,
-            "elapsed": max([r["elapsed"] for r in results] or [0.0])}
+    with module.client() as em:
+        adapter = _em.EmJobs(em, wait_for=p["wait_for"], wait=p["wait"], handed_token=bool(p["session_token"]))
+        return module.lifecycle(adapter, "started").run(wanted_jobs(p, inherited=("job_type", "backup_server")),
+                                                        many=bool(p["jobs"]))
 
 
 def main():
     module = VeeamModule(
-        "em",
+        _em.CONNECTION,
         {
             "job_id": {"type": "str"},
             "job_name": {"type": "str"},
-            "jobs": {"type": "list", "elements": "dict", "options": {
-                "job_id": {"type": "str"},
-                "job_name": {"type": "str"},
-                "job_type": {"type": "str", "choices": JOB_TYPES},
-                "backup_server": {"type": "str"},
-            }, "mutually_exclusive": [["job_id", "job_name"]], "required_one_of": [["job_id", "job_name"]]},
+            "jobs": jobs_spec(job_type={"type": "str", "choices": JOB_TYPES}, backup_server={"type": "str"}),
             "job_type": {"type": "str", "default": "auto", "choices": JOB_TYPES},
             "backup_server": {"type": "str"},
             "if_running": {"type": "str", "default": "skip", "choices": ["skip", "fail"]},
@@ -565,7 +354,7 @@ def main():
         required_one_of=[["job_id", "job_name", "jobs"]],
         supports_check_mode=True,
     )
-    module.run(run_job_start)
+    module.run(start_jobs)
 
 
 if __name__ == "__main__":

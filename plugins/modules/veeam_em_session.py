@@ -120,46 +120,41 @@ msg:
   type: str
 """
 
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils import _em
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import AuthError, NotFoundError, UsageError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 
 def log_on(module):
     p = module.params
     if p["session_token"]:
-        raise VeeamError("session_token is for state: absent; state: present logs on with username and password",
-                         kind=E.USAGE)
-    with module.em(logoff=False) as em:
-        pass
-    who = em.user_name or p["username"]
-    return {"changed": True, "session_token": em.token, "session_id": em.session_id, "user_name": em.user_name,
-            "api_version": p["api_version"],
-            "msg": "Logged on to Enterprise Manager as %s (session %s)" % (who, em.session_id)}
+        raise UsageError("session_token is for state: absent; state: present logs on with username and password")
+    with module.client(logoff=False) as em:
+        logon = em.auth
+    who = logon.user_name or p["username"]
+    return {"changed": True, "session_token": logon.token, "session_id": logon.session_id,
+            "user_name": logon.user_name, "api_version": p["api_version"],
+            "msg": "Logged on to Enterprise Manager as %s (session %s)" % (who, logon.session_id)}
 
 
 def log_off(module):
     p = module.params
     if not p["session_token"]:
-        raise VeeamError("state: absent needs session_token (the one state: present returned)", kind=E.USAGE)
-    with module.em(logoff=False) as em:
-        em.session_id = p["session_id"]
+        raise UsageError("state: absent needs session_token (the one state: present returned)")
+    with module.client(logoff=False) as em:
+        logon = em.auth
         try:
-            if not em.session_id:
-                em.session_id = em.current_session_id()
-            gone = em.logoff()
-        except VeeamError as err:
-            if err.kind not in (E.AUTH, E.NOT_FOUND):
-                raise
+            gone = logon.logoff()
+        except (AuthError, NotFoundError):
             gone = True
     if gone:
         return {"changed": False, "msg": "The Enterprise Manager session was already logged off or expired"}
-    return {"changed": True, "msg": "Logged off from Enterprise Manager (session %s)" % em.session_id}
+    return {"changed": True, "msg": "Logged off from Enterprise Manager (session %s)" % logon.session_id}
 
 
 def main():
     module = VeeamModule(
-        "em",
+        _em.CONNECTION,
         {
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "session_id": {"type": "str"},

@@ -263,9 +263,8 @@ msg:
   sample: "Explored the backup of job 'Exchange Daily' (latest restore point): restore session fa561ea7-9017-4ffd-a890-6fe85e2c6662 is Working"
 """
 
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError, WaitTimeoutError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 JOB_OPTIONS = ("job_id", "job_name", "organization", "point_in_time")
@@ -275,13 +274,13 @@ def check_options(params):
     """Options that belong to the other state are refused before anything is sent."""
     if params["state"] == "present":
         if params["session_id"]:
-            raise VeeamError("session_id is for state: absent; state: present opens a new restore session on the "
-                             "backup of job_id or job_name", kind=E.USAGE)
+            raise UsageError("session_id is for state: absent; state: present opens a new restore session on the "
+                             "backup of job_id or job_name")
         return _m365.parse_point_in_time(params["point_in_time"])
     given = [name for name in JOB_OPTIONS if params[name]]
     if given:
-        raise VeeamError("%s %s for state: present; state: absent stops the restore session session_id"
-                         % (", ".join(given), "is" if len(given) == 1 else "are"), kind=E.USAGE)
+        raise UsageError("%s %s for state: present; state: absent stops the restore session session_id"
+                         % (", ".join(given), "is" if len(given) == 1 else "are"))
     return None
 
 
@@ -289,8 +288,8 @@ def explore(module, vb, point_in_time):
     p = module.params
     job = vb.find_job(p["job_id"], p["job_name"], p["organization"])
     if not vb.routes.supports_explore:
-        raise VeeamError("Exploring backups needs VB365 REST API v3 or later; %s has no explore action"
-                         % vb.version, kind=E.USAGE, details={"job": vb.job_view(job)})
+        raise UsageError("Exploring backups needs VB365 REST API v3 or later; %s has no explore action"
+                         % vb.version, details={"job": vb.job_view(job)})
     vb.check_restore_type(p["type"])
     when = point_in_time.strftime("%Y-%m-%dT%H:%M:%SZ") if point_in_time else "latest restore point"
     if module.check_mode:
@@ -319,14 +318,15 @@ def close(module, vb):
                 "msg": "Restore session %s is already stopped" % raw.get("id")}
     result = {"changed": True, "api_version": vb.version}
     if p["wait"]:
-        waited = vb.wait_restore_session_stopped(raw, module.poller(), on_timeout=lambda value, elapsed: VeeamError(
-            "Gave up waiting after %.0f s (wait_timeout %s s) for restore session %s to stop; it is still %s" % (
-                elapsed, p["wait_timeout"], raw["id"], (value or raw).get("state")), kind=E.WAIT_TIMEOUT,
-            hint="VB365 was asked to stop it; run the task again to go on waiting (the stop is not sent twice)",
-            details={"changed": True, "elapsed": elapsed, "api_version": vb.version,
-                     "restore_session": _m365.restore_session_view(value or raw)}))
+        waited = vb.wait_restore_session_stopped(raw, module.poller())
         raw = waited.value
         result.update(elapsed=waited.elapsed, history=waited.history)
+        if not waited.done:
+            raise WaitTimeoutError(
+                "Gave up waiting after %.0f s (wait_timeout %s s) for restore session %s to stop; it is still %s" % (
+                    waited.elapsed, p["wait_timeout"], raw["id"], raw.get("state")),
+                hint="VB365 was asked to stop it; run the task again to go on waiting (the stop is not sent twice)",
+                details=dict(result, restore_session=_m365.restore_session_view(raw)))
     else:
         raw = vb.get_restore_session(raw["id"])
     result["restore_session"] = _m365.restore_session_view(raw)
@@ -336,18 +336,15 @@ def close(module, vb):
 
 def run_restore_session(module):
     point_in_time = check_options(module.params)
-    with module.m365() as vb:
-        try:
-            if module.params["state"] == "present":
-                return explore(module, vb, point_in_time)
-            return close(module, vb)
-        except VeeamError as err:
-            raise vb.annotate(err) from None
+    with module.client() as vb:
+        if module.params["state"] == "present":
+            return explore(module, vb, point_in_time)
+        return close(module, vb)
 
 
 def main():
     module = VeeamModule(
-        "m365",
+        _m365.CONNECTION,
         {
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "job_id": {"type": "str"},

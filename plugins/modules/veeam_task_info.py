@@ -116,8 +116,7 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import JobFailedError, UsageError, WaitTimeoutError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 
@@ -125,29 +124,23 @@ def public_task(task):
     return {k: task.get(k) for k in ("id", "state", "operation", "success", "message")}
 
 
-def timeout_error(module, task_id):
-    def build(value, elapsed, history):
-        state = (value or {}).get("state") or (history[-1]["state"] if history else "unknown")
-        return VeeamError("Task %s was still %s after %.0f s (wait_timeout %s s)" % (
-            task_id, state, elapsed, module.params["wait_timeout"]), kind=E.WAIT_TIMEOUT,
-            hint="Run this task again with the same session_token to go on waiting",
-            details={"task": public_task(value or {"id": task_id}), "elapsed": elapsed, "history": history})
-    return build
-
-
 def task_info(module):
     p = module.params
     task_id = (p["task_id"] or "").strip()
     if not task_id:
-        raise VeeamError("task_id is empty: give the id of a task, such as task-7", kind=E.USAGE)
+        raise UsageError("task_id is empty: give the id of a task, such as task-7")
     result = {"changed": False, "deleted": False}
-    with module.em() as em:
+    with module.client() as em:
         task = em.get_task(task_id)
         if p["wait"] and not module.check_mode and not _em.task_done(task):
-            waited = em.wait_tasks({0: task}, module.poller(), on_timeout=lambda pending, _done, elapsed:
-                                   timeout_error(module, task_id)(pending[0][0], elapsed, pending[0][1]), fresh=True)[0]
+            waited = em.wait_task(task, module.poller())
             task = waited.value
             result.update(elapsed=waited.elapsed, history=waited.history)
+            if not waited.done:
+                raise WaitTimeoutError("Task %s was still %s after %.0f s (wait_timeout %s s)" % (
+                    task_id, task.get("state") or "unknown", waited.elapsed, p["wait_timeout"]),
+                    hint="Run this task again with the same session_token to go on waiting",
+                    details=dict(result, task=public_task(task)))
         elif p["wait"]:
             result.update(elapsed=0.0, history=[{"state": task.get("state"), "elapsed": 0.0}])
         if p["delete"] and _em.task_done(task) and not module.check_mode:
@@ -159,13 +152,13 @@ def task_info(module):
     if p["wait"] and not module.check_mode and task.get("success") is False:
         reason = task.get("message") or "no message"
         text = "Task %s (%s) finished without success: %s" % (task_id, task.get("operation"), reason)
-        raise VeeamError(text, kind=E.JOB_FAILED, details={k: v for k, v in result.items() if k != "msg"})
+        raise JobFailedError(text, details={k: v for k, v in result.items() if k != "msg"})
     return result
 
 
 def main():
     module = VeeamModule(
-        "em",
+        _em.CONNECTION,
         {
             "task_id": {"type": "str", "required": True},
             "delete": {"type": "bool", "default": False},

@@ -14,7 +14,7 @@
    booleans are False, file templates are written to files named by ``tower.filename``, and every env template is
    rendered (also the ones whose fields were left empty) with a non-strict sandbox.
 3. Read the environment variables the collection's modules really read (the env fallbacks of the shared argument
-   specs in plugins/module_utils/_module.py).
+   specs: plugins/module_utils/_module.py, connection_spec).
 
 Prints one JSON document: {"env": {...}, "module_env": {"em": [...], "m365": [...]}}.  Exits 1 with a message on
 stderr when the type would be refused by AWX.
@@ -138,12 +138,13 @@ def module_env():
             sys.path.insert(0, root)
             break
     # pylint: disable-next=import-outside-toplevel
-    from ansible_collections.backupops.veeam.plugins.module_utils import _module
+    from ansible_collections.backupops.veeam.plugins.module_utils import _em, _m365, _module
 
-    def names(spec):
+    def names(conn):
+        spec = _module.connection_spec(conn)
         return sorted(name for option in spec.values() if option.get("fallback")
                       for name in option["fallback"][1])
-    return {"em": names(_module.EM_ARGSPEC), "m365": names(_module.M365_ARGSPEC)}
+    return {"em": names(_em.CONNECTION), "m365": names(_m365.CONNECTION)}
 
 
 def main():

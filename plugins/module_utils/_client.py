@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) backupops.veeam contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The base of the API clients.  Private to backupops.veeam: not a public API.
+
+:class:`Client` is what the Enterprise Manager, VB365 and VBR clients share: one authenticated request
+(``call``), renewed once through the authenticator when the server answers 401 (a 401 means the server did
+nothing with the request, so sending it again after a new logon cannot double an action), error statuses mapped
+to typed errors with Veeam's own message (:func:`status_error`), documents read and checked for emptiness
+(``get``), and the logon/logoff around a module run (a context manager).  What to ask each API is in its own
+client; how to ask is ``_http``; what came back is ``_wire``; tokens and sessions are ``_auth``.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
+from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+
+_ID_SEGMENT = re.compile(r"/(task-\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)")
+
+
+def shown_path(path):
+    """A path as error messages show it: no scheme/host, no query string, ids replaced by ``{id}``."""
+    parts = urllib.parse.urlsplit(path or "")
+    return _ID_SEGMENT.sub("/{id}", parts.path or "/")
+
+
+def veeam_message(resp):
+    """``(message, code)`` of Veeam's error body in ``resp`` (EM ``Error``, VB365 ``RESTExceptionInfo``, VBR
+    ``Error``, OAuth), or ``(None, None)``."""
+    try:
+        return W.error_text(W.parse(resp.body, resp.content_type, "error response"))
+    except VeeamError:
+        return None, None
+
+
+def status_error(resp, text, hint=None, conflict_codes=()):
+    """The typed error for an error status: ``text`` plus Veeam's own message, the status, method and path.
+    A Veeam error code in ``conflict_codes`` makes it a ConflictError whatever the status."""
+    message, code = veeam_message(resp)
+    cls = E.ConflictError if code in conflict_codes else E.for_status(resp.status)
+    if message:
+        text += ": " + message.rstrip(".")
+    return cls(text, status=resp.status, method=resp.method, path=shown_path(resp.path), veeam_message=message,
+               veeam_code=code, hint=hint)
+
+
+def document(resp, noun, product):
+    """The parsed body of a successful answer.  Veeam answers every read with a document, so an empty body is an
+    error (read as "nothing", it would claim that a job does not exist, or keep a wait going)."""
+    data = W.parse(resp.body, resp.content_type, noun)
+    if data is None:
+        raise E.ParseError("%s sent an empty answer instead of the %s" % (product, noun), status=resp.status,
+                           method=resp.method, path=shown_path(resp.path))
+    return data
+
+
+class Client:
+    """One API session for one module run: a context manager that logs on when entered and off when left.
+
+    Subclasses set ``product`` (the name messages use), ``accept`` (the ``Accept`` header) and may add
+    ``extra_headers()``, ``hint(resp)`` (what to do about an error status) and ``conflict_codes`` (Veeam error
+    codes that mean "refused because of the object's state").
+    """
+
+    product = "Veeam"
+    accept = "application/json"
+    conflict_codes = ()
+
+    def __init__(self, transport, auth, journal):
+        self.t = transport
+        self.auth = auth
+        self.journal = journal
+
+    def warn(self, text):
+        self.journal.warn(text)
+
+    def __enter__(self):
+        self.auth.begin()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.auth.end()
+        except VeeamError as err:
+            self.warn(self.auth.end_failed(err))
+        finally:
+            self.t.close()
+        return False
+
+    def extra_headers(self):
+        return {}
+
+    def hint(self, resp):  # pylint: disable=unused-argument
+        return None
+
+    def _send(self, method, path, shown, safe, json_body, data, headers):
+        sent = {"Accept": self.accept}
+        sent.update(self.extra_headers())
+        sent.update(headers or {})
+        sent.update(self.auth.headers())
+        return self.t.request(method, path, json_body=json_body, data=data, headers=sent, safe=safe, display_path=shown)
+
+    def call(self, method, path, expect=(200,), what="response", safe=None, json_body=None, data=None, headers=None):
+        """One authenticated request; one renewal and retry on 401; an error status raises its typed error with
+        "<product> could not return the <what>" (GET) or "<product> refused <what>" (anything else)."""
+        self.auth.refresh_if_due()
+        shown = shown_path(path)
+        resp = self._send(method, path, shown, safe, json_body, data, headers)
+        if resp.status == 401 and self.auth.can_renew:
+            self.auth.renew()
+            resp = self._send(method, path, shown, safe, json_body, data, headers)
+        if resp.status not in expect:
+            raise self.error(resp, ("%s could not return the %s" % (self.product, what)) if method == "GET"
+                             else ("%s refused %s" % (self.product, what)))
+        return resp
+
+    def error(self, resp, text):
+        return status_error(resp, text, hint=self.hint(resp), conflict_codes=self.conflict_codes)
+
+    def get(self, path, what="response", noun=None, expect=(200,)):
+        """GET a document.  ``what`` names it in "<product> could not return the <what>", ``noun`` (default
+        ``what``) in the parse errors: "The server sent a <noun> that is not valid JSON"."""
+        resp = self.call("GET", path, expect=expect, what=what)
+        return document(resp, noun or what, self.product)
+
+
+class Connection:
+    """What the module wrapper needs to know of an API: its connection options and how to build its client.
+
+    ``name``: the action group and the word modules use (``em``); ``env``: the prefix of the environment
+    variables (``VEEAM_EM``); ``port``, ``versions`` and ``default_version``: the ``port`` and ``api_version``
+    options; ``base_path``: the path every request starts with; ``options``: the API's own connection options
+    (argument spec entries); ``connect(transport, params, journal, **extra)``: the client, not yet entered.
+    """
+
+    def __init__(self, name, env, product, port, versions, default_version, connect, base_path="", options=None):
+        self.name = name
+        self.env = env
+        self.product = product
+        self.port = port
+        self.versions = tuple(versions)
+        self.default_version = default_version
+        self.connect = connect
+        self.base_path = base_path
+        self.options = dict(options or {})
