@@ -122,7 +122,7 @@ class EmulatorProcess:
     def __init__(self, directory: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> None:
         tests_dir = str(Path(__file__).resolve().parent.parent)
         full_env = dict(os.environ, EMULATOR_DIR=directory, EMULATOR_EM_PORT="0", EMULATOR_M365_PORT="0",
-                        PYTHONPATH=tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+                        EMULATOR_VBR_PORT="0", PYTHONPATH=tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
         full_env.update(env or {})
         self.directory = directory
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
