@@ -261,7 +261,7 @@ def job_view(ctx: Ctx, state: VbrState, job: Job) -> dict[str, Any]:
                      "computers": [agent_object(job, name, linux) for name in job.objects],
                      "backupMode": "EntireComputer", "schedule": _schedule(job)})
     elif job.type == "FileBackup":
-        view.update({"isHighPriority": job.high_priority,
+        view.update({"description": job.description, "isHighPriority": job.high_priority,
                      "objects": [{"fileServerId": str(uuid.uuid5(OBJECT_NS, "%s/server/%s" % (job.id, name))),
                                   "path": name} for name in job.objects],
                      "backupRepository": {"backupRepositoryId": job.repository_id}, "schedule": _schedule(job)})
