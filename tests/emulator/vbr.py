@@ -205,7 +205,6 @@ class VbrApi(Api):
 
     # ------------------------------------------------------------------------------------------ Api
     def handle(self, req: Request) -> Response:
-        revision = parse_revision(req.header("x-api-version"))
         try:
             route, params, revision = self._dispatch(req)
             user = None if route.anonymous else self._authenticate(req)

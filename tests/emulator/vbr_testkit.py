@@ -43,15 +43,21 @@ UNKNOWN_ID = "00000000-0000-4000-8000-0000000000ff"
 VISIBLE_JOBS = {"1.1-rev0": 7, "1.2-rev1": 8, "1.3-rev0": 11, "1.3-rev1": 12}
 
 
+_SCENARIO: dict[str, Any] = {}
+
+
 def default_scenario() -> dict[str, Any]:
-    with open(DEFAULT_SCENARIO, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """The default scenario (parsed once; each call returns a fresh copy)."""
+    if not _SCENARIO:
+        with open(DEFAULT_SCENARIO, encoding="utf-8") as handle:
+            _SCENARIO.update(yaml.safe_load(handle))
+    return copy.deepcopy(_SCENARIO)
 
 
 def make_api(vbr_overrides: dict[str, Any] | None = None, speed: float = 0.0,
              start: float = 1_780_000_000.0) -> tuple[VbrApi, Clock]:
     """The API on the default scenario with a frozen clock (``speed=0``: time moves only by ``advance``)."""
-    scenario = copy.deepcopy(default_scenario())
+    scenario = default_scenario()
     scenario["vbr"].update(vbr_overrides or {})
     clock = Clock(speed, start=start)
     return VbrApi(scenario, clock), clock
