@@ -137,6 +137,7 @@ class EmulatorProcess:
         if "ready" not in line:
             self.stop()
             raise RuntimeError("the emulator did not get ready: %r" % line)
+        self.ready_line = line
         with open(os.path.join(directory, "endpoints.json"), encoding="utf-8") as handle:
             self.endpoints = json.load(handle)
         self.url = self.endpoints["m365_url"]

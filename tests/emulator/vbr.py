@@ -196,6 +196,11 @@ class VbrApi(Api):
         self.cfg = new
 
     @property
+    def settings(self) -> dict[str, Any]:
+        """The current settings (``GET /_emulator/config``)."""
+        return copy.deepcopy(self.cfg)
+
+    @property
     def revisions(self) -> list[str]:
         return list(self.cfg["revisions"])
 
