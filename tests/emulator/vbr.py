@@ -283,7 +283,9 @@ class VbrApi(Api):
                 "last_session": session_view(ctx, latest) if latest else None,
                 "sessions": len(self.state.sessions_of(job.id)),
             })
-        return {"now": now, "revisions": self.revisions, "newest": self.newest, "jobs": jobs,
+        sessions = [dict(session_view(ctx, s), ended_at=self.clock.wall_time(s.end_time(now)))
+                    for s in self.state.sessions_of(None)[:200]]
+        return {"now": now, "revisions": self.revisions, "newest": self.newest, "jobs": jobs, "sessions": sessions,
                 "open_tokens": self._open_tokens()}
 
     def snapshot(self) -> dict[str, Any]:

@@ -319,6 +319,8 @@ def test_state_view_snapshot_restore_and_reset() -> None:
     assert view["revisions"] == list(kit.REVISIONS) and view["newest"] == "1.3-rev1" and view["open_tokens"] == 1
     long_job = next(job for job in view["jobs"] if job["id"] == kit.JOB_LONG)
     assert long_job["running"] and long_job["running_session"]["id"] == session["id"] and long_job["sessions"] == 2
+    assert view["sessions"][0]["id"] == session["id"] and view["sessions"][0]["ended_at"] is None
+    assert len(view["sessions"]) == 13 and all(s["ended_at"] for s in view["sessions"][1:])
     json.dumps(view)
     snapshot = json.loads(json.dumps(api.snapshot()))
     twin = VbrApi(kit.default_scenario(), clock)
