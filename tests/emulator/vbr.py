@@ -767,8 +767,8 @@ def dump_routes() -> str:
     lines = []
     for route in ROUTES:
         since = ("from %s" % revision_name(route.since)) if route.since else "all revisions"
-        lines.append("%-5s %-34s %-14s %s%s" % (route.method, route.template, route.claim or "-", since,
-                                               " (no auth)" if route.anonymous else ""))
+        auth = " (no auth)" if route.anonymous else ""
+        lines.append("%-5s %-34s %-14s %s%s" % (route.method, route.template, route.claim or "-", since, auth))
     return "\n".join(lines)
 
 

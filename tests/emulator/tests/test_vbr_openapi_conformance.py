@@ -452,8 +452,8 @@ def test_implemented_routes_exist_in_spec_with_their_claims(revision: str) -> No
         assert operation is not None, "%s serves %s %s which the spec lacks" % (revision, route.method, route.template)
         claims = (operation.get("x-veeam-authorize") or {}).get("claims")
         if claims is not None:
-            assert claims == [route.claim], "%s %s: spec claims %s, emulator %s" % (route.method, route.template,
-                                                                                   claims, route.claim)
+            assert claims == [route.claim], "%s %s: spec claims %s, emulator %s" % (
+                route.method, route.template, claims, route.claim)
         assert ("x-api-version" in json.dumps(operation.get("parameters")) or
                 any(p.get("$ref", "").endswith("apiVersionParam") for p in operation.get("parameters", [])))
 
