@@ -169,9 +169,8 @@ class Session:
             return 0
         if phase == "Stopped" and not self.canceled(now):
             return 100
-        upto = now if phase != "Stopped" else (self.stop_time or now)
-        if phase == "Stopping":
-            upto = self.stop_requested or now
+        # A stop freezes the progress where it was asked for.
+        upto = self.stop_requested if self.stop_requested is not None and phase in ("Stopping", "Stopped") else now
         if self.duration <= 0:
             return 0
         return max(0, min(99, int(100 * (upto - self.created) / self.duration)))
