@@ -47,7 +47,7 @@ export ANSIBLE_NOCOLOR := 1
 help:
 	@echo "make demo         start the emulator and run examples/demo.yml (starts a job and awaits it)"
 	@echo "make test         every check: sanity (2.19, 2.16), unit, emulator, integration, lint, docs"
-	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443)"
+	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443, VBR :9419)"
 	@echo "make sanity | units | integration | reliability | examples | lint | bench | changelog | clean"
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -181,7 +181,7 @@ emulator-stop:
 # ---------------------------------------------------------------------------------------------- demo
 demo: setup
 	@EMULATOR_EM_PORT=$${EMULATOR_EM_PORT:-0} EMULATOR_M365_PORT=$${EMULATOR_M365_PORT:-0} \
-	  $(MAKE) --no-print-directory emulator-start
+	  EMULATOR_VBR_PORT=$${EMULATOR_VBR_PORT:-0} $(MAKE) --no-print-directory emulator-start
 	@rc=0; $(ROOT)/tools/demo.sh $(EMU_DIR)/endpoints.json $(VENV) $(COLLECTIONS) || rc=$$?; \
 	  $(MAKE) --no-print-directory emulator-stop; exit $$rc
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the Veeam emulator in the background (free ports unless EMULATOR_EM_PORT/EMULATOR_M365_PORT are set)
-# and wait until it is ready, or stop the one started before.
+# Start the Veeam emulator in the background (free ports unless EMULATOR_EM_PORT, EMULATOR_M365_PORT or
+# EMULATOR_VBR_PORT are set) and wait until it is ready, or stop the one started before.
 #   tools/emulator_ctl.sh start <dir> <python>     writes <dir>/endpoints.json, <dir>/emulator.pid, <dir>/emulator.log
 #   tools/emulator_ctl.sh stop <dir>
 set -u
@@ -16,7 +16,7 @@ start)
   fi
   rm -f "$dir/endpoints.json"
   EMULATOR_DIR="$dir" EMULATOR_EM_PORT="${EMULATOR_EM_PORT:-0}" EMULATOR_M365_PORT="${EMULATOR_M365_PORT:-0}" \
-    PYTHONPATH="$root/tests" nohup "$python" -m emulator >"$dir/emulator.log" 2>&1 &
+    EMULATOR_VBR_PORT="${EMULATOR_VBR_PORT:-0}" PYTHONPATH="$root/tests" nohup "$python" -m emulator >"$dir/emulator.log" 2>&1 &
   echo $! > "$pidfile"
   for _ in $(seq 1 300); do
     if grep -q ready "$dir/emulator.log" 2>/dev/null && [ -s "$dir/endpoints.json" ]; then

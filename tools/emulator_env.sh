@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print the `export` lines that point the collection at a running emulator, as a user (or an AWX/AAP credential
-# of the collection's types) sets the connection: VEEAM_EM_* and VEEAM_M365_*, with the default scenario's
-# accounts, plus EMULATOR_CONTROL (the control endpoint).  Used by tools/demo.sh and tools/run_examples.sh:
+# of the collection's types) sets the connection: VEEAM_EM_*, VEEAM_M365_* and VEEAM_VBR_*, with the default
+# scenario's accounts, plus EMULATOR_CONTROL (the control endpoint).  Used by tools/demo.sh and tools/run_examples.sh:
 #   eval "$(tools/emulator_env.sh <endpoints.json> <python>)"
 set -euo pipefail
 "$2" - "$1" <<'PY'
@@ -21,6 +21,14 @@ env = {
     "VEEAM_M365_CA_PATH": ca,
     "EMULATOR_CONTROL": f"{em.scheme}://{em.netloc}/_emulator",
 }
+if e.get("vbr_url"):
+    vbr = urllib.parse.urlsplit(e["vbr_url"])
+    env.update({
+        "VEEAM_VBR_SERVER": f"{vbr.scheme}://{vbr.netloc}",
+        "VEEAM_VBR_USERNAME": "VEEAM\\ansible-vbr",
+        "VEEAM_VBR_PASSWORD": "Vbr#Adm1n-Ans1ble-2026!y",
+        "VEEAM_VBR_CA_PATH": ca,
+    })
 for name, value in env.items():
     print(f"export {name}={shlex.quote(value)}")
 PY

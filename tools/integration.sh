@@ -29,7 +29,7 @@ run_group() {  # <index> <targets>
   rm -rf "$dir"; mkdir -p "$dir/collections/ansible_collections/backupops"
   tree="$dir/collections/ansible_collections/backupops/veeam"
   cp -a "$coll" "$tree"
-  if ! EMULATOR_EM_PORT=0 EMULATOR_M365_PORT=0 "$root/tools/emulator_ctl.sh" start "$dir/emulator" "$python" >"$dir/log" 2>&1; then
+  if ! EMULATOR_EM_PORT=0 EMULATOR_M365_PORT=0 EMULATOR_VBR_PORT=0 "$root/tools/emulator_ctl.sh" start "$dir/emulator" "$python" >"$dir/log" 2>&1; then
     echo 1 > "$dir/rc"; return
   fi
   "$python" "$root/tools/integration_config.py" "$dir/emulator/endpoints.json" > "$tree/tests/integration/integration_config.yml"

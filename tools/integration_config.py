@@ -28,6 +28,16 @@ def main() -> int:
         "emulator_m365_control": f"{m365.scheme}://{m365.netloc}/_emulator",
         "emulator_dir": endpoints.get("dir", ""),
     }
+    if endpoints.get("vbr_url"):
+        # The VBR listener and the default scenario's Backup Administrator (docs/emulator.md, VBR).
+        vbr = urllib.parse.urlsplit(endpoints["vbr_url"])
+        config.update({
+            "veeam_vbr_server": vbr.hostname,
+            "veeam_vbr_port": vbr.port,
+            "veeam_vbr_username": "VEEAM\\ansible-vbr",
+            "veeam_vbr_password": "Vbr#Adm1n-Ans1ble-2026!y",
+            "emulator_vbr_control": f"{vbr.scheme}://{vbr.netloc}/_emulator",
+        })
     # JSON is valid YAML; keep it simple and exact.
     print(json.dumps(config, indent=2))
     return 0

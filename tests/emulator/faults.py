@@ -2,7 +2,7 @@
 
 A rule (``POST /_emulator/faults``)::
 
-    {"api": "em" | "m365" | "*", "method": "GET" | "POST" | ... | "*",
+    {"api": "em" | "m365" | "vbr" | "*", "method": "GET" | "POST" | ... | "*",
      "path": "<python regex searched in the path including the query string>",
      "action": "status" | "latency" | "drop_before" | "drop_after" | "malformed" | "expire_sessions" | "expire_tokens",
      "times": N | null, "skip": N, ...action parameters}
@@ -124,8 +124,8 @@ class FaultEngine:
         if action not in ACTIONS:
             raise FaultError(f"action must be one of {', '.join(ACTIONS)}")
         api = str(raw.get("api", "*")).lower()
-        if api not in ("em", "m365", "*"):
-            raise FaultError("api must be em, m365 or *")
+        if api not in ("em", "m365", "vbr", "*"):
+            raise FaultError("api must be em, m365, vbr or *")
         method = str(raw.get("method", "*")).upper()
         reserved = ("id", "api", "method", "path", "action", "times", "skip", "seen", "applied")
         params = {k: v for k, v in raw.items() if k not in reserved}

@@ -122,7 +122,7 @@ class EmulatorProcess:
     def __init__(self, directory: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> None:
         tests_dir = str(Path(__file__).resolve().parent.parent)
         full_env = dict(os.environ, EMULATOR_DIR=directory, EMULATOR_EM_PORT="0", EMULATOR_M365_PORT="0",
-                        PYTHONPATH=tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+                        EMULATOR_VBR_PORT="0", PYTHONPATH=tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
         full_env.update(env or {})
         self.directory = directory
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -137,6 +137,7 @@ class EmulatorProcess:
         if "ready" not in line:
             self.stop()
             raise RuntimeError("the emulator did not get ready: %r" % line)
+        self.ready_line = line
         with open(os.path.join(directory, "endpoints.json"), encoding="utf-8") as handle:
             self.endpoints = json.load(handle)
         self.url = self.endpoints["m365_url"]

@@ -1,4 +1,4 @@
-"""The emulator process: two threaded HTTP(S) listeners (EM and VB365), fault rules, the control endpoint
+"""The emulator process: three threaded HTTP(S) listeners (EM, VB365 and VBR), fault rules, the control endpoint
 ``/_emulator/...``, the request log, state keeping and the ready signal.  The contract is in
 ``tests/emulator/CONTRACT.md``; the user documentation in ``docs/emulator.md``.
 """
@@ -28,7 +28,7 @@ from .faults import FaultEngine, FaultError, malform
 from .tls import server_context
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default.yml"
-SCENARIO_KEYS = ("clock", "em", "m365", "latency", "faults")
+SCENARIO_KEYS = ("clock", "em", "m365", "vbr", "latency", "faults")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 SERVER_HEADER = "Microsoft-HTTPAPI/2.0"
 
@@ -40,6 +40,10 @@ class Settings:
     host: str = "127.0.0.1"
     em_port: int = 9398
     m365_port: int = 4443
+    vbr_port: int = 9419
+    #: ``False`` when the VBR port is the default (``EMULATOR_VBR_PORT`` unset): if 9419 is taken, a free port is used,
+    #: so launchers written before the VBR listener existed (which set only the EM and VB365 ports) keep working.
+    vbr_port_explicit: bool = True
     scenario: str | None = None
     directory: str = ".emulator"
     tls: bool = True
@@ -48,8 +52,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
+        vbr_raw = env.get("EMULATOR_VBR_PORT") or ""
         return cls(host=env.get("EMULATOR_HOST", "127.0.0.1"), em_port=int(env.get("EMULATOR_EM_PORT", "9398")),
-                   m365_port=int(env.get("EMULATOR_M365_PORT", "4443")), scenario=env.get("EMULATOR_SCENARIO") or None,
+                   m365_port=int(env.get("EMULATOR_M365_PORT", "4443")), vbr_port=int(vbr_raw or "9419"),
+                   vbr_port_explicit=bool(vbr_raw), scenario=env.get("EMULATOR_SCENARIO") or None,
                    directory=env.get("EMULATOR_DIR", ".emulator"), tls=env.get("EMULATOR_TLS", "1") != "0",
                    keep_state=env.get("EMULATOR_KEEP_STATE", "0") == "1")
 
@@ -81,8 +87,18 @@ def _load_m365() -> type[Api] | None:
     return Vb365Api
 
 
+def _load_vbr() -> type[Api] | None:
+    """The VBR API class, or ``None`` when ``vbr.py`` cannot be imported (EM and VB365 are served anyway)."""
+    try:
+        from .vbr import VbrApi  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        print(f"emulator: VBR API not available ({exc}); serving without it", file=sys.stderr, flush=True)
+        return None
+    return VbrApi
+
+
 class Emulator:
-    """Shared state of both listeners: the APIs, one lock, faults, the request log, state keeping."""
+    """Shared state of the listeners: the APIs, one lock, faults, the request log, state keeping."""
 
     def __init__(self, settings: Settings, scenario: dict[str, Any] | None = None) -> None:
         self.settings = settings
@@ -99,6 +115,13 @@ class Emulator:
                 self.apis["m365"] = m365_cls(self.scenario, self.clock)
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 print(f"emulator: VB365 API failed to start ({exc!r}); serving EM only", file=sys.stderr, flush=True)
+                traceback.print_exc()
+        vbr_cls = _load_vbr()
+        if vbr_cls is not None:
+            try:
+                self.apis["vbr"] = vbr_cls(self.scenario, self.clock)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                print(f"emulator: VBR API failed to start ({exc!r}); serving without it", file=sys.stderr, flush=True)
                 traceback.print_exc()
         self.faults = FaultEngine()
         self.faults.add(list(self.scenario.get("faults") or []))
@@ -185,11 +208,12 @@ class Emulator:
             return 200, {"ok": True, "apis": sorted(self.apis)}
         if name == "counters":
             with self.lock:
-                out: dict[str, Any] = {"requests": {"em": {}, "m365": {}}}
+                out: dict[str, Any] = {"requests": {"em": {}, "m365": {}, "vbr": {}}}
                 for api_name, api in self.apis.items():
                     out["requests"][api_name] = dict(api.counters.requests)
                     out[api_name] = api.counters_view()
                 out.setdefault("m365", {})
+                out.setdefault("vbr", {})
             return 200, out
         if name == "log":
             with self.lock:
@@ -265,9 +289,9 @@ class Emulator:
     def _apply_config(self, data: Any) -> None:
         if not isinstance(data, dict):
             raise ValueError("send a JSON object")
-        unknown = set(data) - {"em", "m365", "jobs", "latency"}
+        unknown = set(data) - {"em", "m365", "vbr", "jobs", "latency"}
         if unknown:
-            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}; known: em, m365, jobs, latency")
+            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}; known: em, m365, vbr, jobs, latency")
         with self.lock:
             if "latency" in data:
                 self.latency_cfg.update(data["latency"] or {})
@@ -277,7 +301,7 @@ class Emulator:
                     sub["jobs"] = {**data["jobs"], **(sub.get("jobs") or {})}
                 if sub:
                     api.apply_config(sub)
-            missing = [n for n in ("em", "m365") if n in data and n not in self.apis]
+            missing = [n for n in ("em", "m365", "vbr") if n in data and n not in self.apis]
             if missing:
                 raise ValueError(f"API not available: {', '.join(missing)}")
 
@@ -490,9 +514,16 @@ class Runner:
             ctx, self.ca_path, reused = server_context(directory, self.settings.host)
             print(f"emulator: {'reusing' if reused else 'created'} CA {self.ca_path}", file=sys.stderr, flush=True)
         scheme = "https" if ctx is not None else "http"
-        ports = {"em": self.settings.em_port, "m365": self.settings.m365_port}
+        ports = {"em": self.settings.em_port, "m365": self.settings.m365_port, "vbr": self.settings.vbr_port}
         for name in self.emulator.apis:
-            srv = _Server((self.settings.host, ports[name]), make_handler(self.emulator, name), ctx)
+            try:
+                srv = _Server((self.settings.host, ports[name]), make_handler(self.emulator, name), ctx)
+            except OSError as exc:
+                if name != "vbr" or self.settings.vbr_port_explicit or ports[name] == 0:
+                    raise
+                print(f"emulator: VBR port {ports[name]} is not free ({exc.strerror}); EMULATOR_VBR_PORT is not set, "
+                      "so the VBR listener takes a free port (see endpoints.json)", file=sys.stderr, flush=True)
+                srv = _Server((self.settings.host, 0), make_handler(self.emulator, name), ctx)
             self.servers[name] = srv
         host_in_url = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
         for name, srv in self.servers.items():
@@ -503,16 +534,19 @@ class Runner:
                              daemon=True).start()
         em_port = self.servers["em"].server_address[1]
         m365_port = self.servers["m365"].server_address[1] if "m365" in self.servers else None
+        vbr_port = self.servers["vbr"].server_address[1] if "vbr" in self.servers else None
         info = {"pid": os.getpid(), "em_url": f"{scheme}://{host_in_url}:{em_port}/api",
                 "m365_url": f"{scheme}://{host_in_url}:{m365_port}" if m365_port else None,
-                "em_port": em_port, "m365_port": m365_port,
+                "vbr_url": f"{scheme}://{host_in_url}:{vbr_port}" if vbr_port else None,
+                "em_port": em_port, "m365_port": m365_port, "vbr_port": vbr_port,
                 "ca_path": str(self.ca_path) if self.ca_path else None, "tls": ctx is not None,
                 "dir": str(directory), "keep_state": self.settings.keep_state}
         tmp = endpoints_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, endpoints_path)
         self.emulator.save_state()
-        print(f"emulator ready em_url={info['em_url']} m365_url={info['m365_url']} endpoints={endpoints_path}", flush=True)
+        print(f"emulator ready em_url={info['em_url']} m365_url={info['m365_url']} vbr_url={info['vbr_url']} "
+              f"endpoints={endpoints_path}", flush=True)
         return info
 
     def stop(self) -> None:

@@ -170,7 +170,7 @@ class EmulatorProcess:
 def start_emulator(directory: Path, extra_env: dict[str, str] | None = None, timeout: float = 20) -> EmulatorProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
     env.update({"PYTHONPATH": str(REPO / "tests"), "EMULATOR_DIR": str(directory), "EMULATOR_EM_PORT": "0",
-                "EMULATOR_M365_PORT": "0", "PYTHONUNBUFFERED": "1"})
+                "EMULATOR_M365_PORT": "0", "EMULATOR_VBR_PORT": "0", "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     stderr = open(directory.parent / f"{directory.name}.stderr.log", "a", encoding="utf-8")  # pylint: disable=consider-using-with
     proc = subprocess.Popen([sys.executable, "-m", "emulator"], cwd=str(REPO), env=env, stdout=subprocess.PIPE,
