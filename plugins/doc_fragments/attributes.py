@@ -53,3 +53,14 @@ attributes:
       - backupops.veeam.m365
       - backupops.veeam.veeam
 """
+
+    VBR_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/backupops.veeam.vbr) or C(group/backupops.veeam.veeam) in C(module_defaults) to set
+      defaults for this module.
+    support: full
+    membership:
+      - backupops.veeam.vbr
+      - backupops.veeam.veeam
+"""

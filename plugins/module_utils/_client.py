@@ -135,7 +135,7 @@ class Connection:
 
     ``name``: the action group and the word modules use (``em``); ``env``: the prefix of the environment
     variables (``VEEAM_EM``); ``port``, ``versions`` and ``default_version``: the ``port`` and ``api_version``
-    options; ``base_path``: the path every request starts with; ``options``: the API's own connection options
+    options (``versions`` None: any value, which ``connect`` checks); ``base_path``: the path every request starts with; ``options``: the API's own connection options
     (argument spec entries); ``connect(transport, params, journal, **extra)``: the client, not yet entered.
     """
 
@@ -144,7 +144,7 @@ class Connection:
         self.env = env
         self.product = product
         self.port = port
-        self.versions = tuple(versions)
+        self.versions = tuple(versions) if versions else None
         self.default_version = default_version
         self.connect = connect
         self.base_path = base_path

@@ -591,29 +591,31 @@ class EmJobs(JobAdapter):
     def progress(self, watch):
         if "job" not in watch:
             return dict(watch, task=self._read_task(watch["task"]))
-        if watch["session"] is not None:
-            return dict(watch, session=self.client.get_session(watch["session"]))
         task = watch["task"]
         if task and task.get("id") and not task.get("lost") and not task_done(task):
-            # The new session is ours only once our start task says the job was started: with other operators
-            # starting the same job, a new session may be theirs while EM refuses our start.
+            # Until our start task has finished, a new session may be another operator's (EM refuses our start
+            # then): the task is read on, and decides.
             try:
                 task = self.client.get_task(task["id"])
             except E.NotFoundError:
                 task = dict(task, lost=True)
             if task_done(task) and task.get("success") is False:
                 return dict(watch, task=task, refused=True)
-            if not task_done(task) and not task.get("lost"):
-                return dict(watch, task=task)
-        latest = self.client.latest_session(watch["job"])
-        if latest and latest["id"] != watch["before"]:
-            return dict(watch, task=task, session=latest)
-        return dict(watch, task=task)
+        session = watch["session"]
+        if session is not None:
+            session = self.client.get_session(session)
+        else:
+            latest = self.client.latest_session(watch["job"])
+            session = latest if latest and latest["id"] != watch["before"] else None
+        return dict(watch, task=task, session=session)
 
     def ended(self, watch):
         if "job" not in watch:
             return bool(watch["task"].get("lost")) or task_done(watch["task"])
-        return watch["refused"] or (watch["session"] is not None and not session_running(watch["session"]))
+        task = watch["task"]
+        settled = not task or not task.get("id") or task.get("lost") or task_done(task)
+        return watch["refused"] or bool(settled and watch["session"] is not None
+                                        and not session_running(watch["session"]))
 
     def state(self, watch):
         if "job" not in watch:
@@ -646,13 +648,9 @@ class EmJobs(JobAdapter):
             return Outcome("task %s finished with %r" % (task["id"], task.get("message") or "no message"),
                            refused=True)
         run.session = watch["session"]
-        if task and task.get("id") and not task.get("lost") and not task_done(task):
-            try:
-                run.receipt = self.client.get_task(task["id"])  # the start task's final state, read once
-            except E.NotFoundError:
-                pass
-        return Outcome("session %s ended %s" % (run.session["name"], run.session.get("result")),
-                       result=run.session.get("result"), reason=run.session.get("failure_message"))
+        result = run.session.get("result") or ""
+        return Outcome("session %s ended %s" % (run.session["name"], result or "without a result"), result=result,
+                       reason=run.session.get("failure_message"))
 
     def resume_hint(self, action, runs):
         if self.wait_for != "task":

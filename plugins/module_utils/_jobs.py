@@ -83,6 +83,7 @@ class Run:
         self.before = None        # what tells a new session from the ones before the action
         self.receipt = None       # what the action answered (a task, a session), or None
         self.session = None       # the session of the run, as last read
+        self.detail = None        # more the adapter read about the job (VBR: the job's own settings)
         self.skipped = False      # the job was in the asked state already: nothing was sent
         self.changed = False
         self.failed = False
@@ -244,17 +245,14 @@ class Lifecycle:
             for run in runs:
                 if not run.skipped:
                     self.act(run)
-            if self.wait:
-                self.await_runs(runs)
-            else:
-                for run in runs:
-                    if run.changed:
-                        self.adapter.conclude(run, self.action)
-                        note = self.adapter.note(run)
-                        if self.action == "stop":
-                            run.msg = "Asked %s to stop job %r" % (self.product, run.name)
-                        if note:
-                            run.msg += " (%s)" % note
+            unwatched = self.await_runs(runs) if self.wait else [run for run in runs if run.changed]
+            for run in unwatched:
+                self.adapter.conclude(run, self.action)
+                note = self.adapter.note(run)
+                if self.action == "stop":
+                    run.msg = "Asked %s to stop job %r" % (self.product, run.name)
+                if note:
+                    run.msg += " (%s)" % note
         except VeeamError as err:
             if self.many:
                 err.details.setdefault("results", [self.result(run) for run in runs])
@@ -376,9 +374,10 @@ class Lifecycle:
     # ------------------------------------------------------------------ waiting
     def await_runs(self, runs):
         """Await every run the action made (and, for a start, the runs that were going already) together; a run
-        whose start turns out refused and whose job runs anyway is then awaited as a running job."""
+        whose start turns out refused and whose job runs anyway is then awaited as a running job.  Returns the
+        changed runs that had nothing to await (a start the server answered without a session)."""
         adapter = self.adapter
-        watches = {}
+        watches, unwatched = {}, []
         for run in runs:
             if run.failed or not (run.changed or (run.skipped and self.action in ("start", "retry")
                                                   and adapter.running(run))):
@@ -386,6 +385,8 @@ class Lifecycle:
             watch = adapter.watch(run, self.action)
             if watch is not None:
                 watches[run.index] = watch
+            elif run.changed:
+                unwatched.append(run)
         start = self.clock()
         while watches:
             offset = self.clock() - start
@@ -404,6 +405,7 @@ class Lifecycle:
                 raise self.timeout_error(runs, {key: _shifted(result, offset)
                                                 for key, result in waited.pending.items()},
                                          round(waited.elapsed + offset, 2))
+        return unwatched
 
     def judge(self, run, waited):
         """How a run ended, into the run: failed, warned or fine.  Returns a watch to go on with when the start was

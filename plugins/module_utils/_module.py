@@ -55,8 +55,10 @@ def connection_spec(conn):
         "validate_certs": {"type": "bool", "default": True, "fallback": env("VALIDATE_CERTS")},
         "ca_path": {"type": "path", "fallback": env("CA_PATH")},
         "timeout": {"type": "float", "default": 30.0, "fallback": env("TIMEOUT")},
-        "api_version": {"type": "str", "default": conn.default_version, "choices": list(conn.versions)},
+        "api_version": {"type": "str", "default": conn.default_version},
     }
+    if conn.versions:
+        spec["api_version"]["choices"] = list(conn.versions)
     spec.update(conn.options)
     return spec
 

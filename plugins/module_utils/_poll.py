@@ -29,13 +29,14 @@ from ansible_collections.backupops.veeam.plugins.module_utils._errors import Usa
 
 
 def check_seconds(name, value, minimum=0.0):
-    """``value`` as a positive, finite number of seconds (above ``minimum``), or a UsageError naming ``name``."""
+    """``value`` as a positive, finite number of seconds (at least ``minimum``), or a UsageError naming ``name`` (nan
+    and inf are refused too: no wait can use them)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise UsageError("%s must be a number of seconds, got %r" % (name, value)) from None
     if not math.isfinite(number) or number <= 0 or number < minimum:
-        raise UsageError("%s must be a positive, finite number of seconds%s, got %r"
+        raise UsageError("%s must be a positive number of seconds%s, got %r"
                          % (name, " (at least %s)" % minimum if minimum else "", value))
     return number
 

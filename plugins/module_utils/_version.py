@@ -10,4 +10,4 @@ once, and ``tests/unit/plugins/module_utils/test__version.py`` fails when the tw
 
 from __future__ import annotations
 
-COLLECTION_VERSION = "0.1.0"
+COLLECTION_VERSION = "0.2.0"

@@ -18,7 +18,7 @@ START = {"api": "em", "method": "POST", "path": r"action=start"}
 QUERY = {"api": "em", "method": "GET", "path": r"^/api/query"}
 TASK = {"api": "em", "method": "GET", "path": r"^/api/tasks/task-"}
 SESSIONS = {"api": "em", "method": "GET", "path": r"^/api/(jobs/[^/]+/)?backupSessions"}
-LOST = "The response to the start of job 'Daily SQL Backup' was lost; Enterprise Manager shows the job started"
+LOST = "The response to the start of job 'Daily SQL Backup' was lost; Enterprise Manager shows it took effect"
 
 CASES = [
     # ------------------------------------------------------------------ 503 bursts on reads
@@ -28,7 +28,7 @@ CASES = [
          msg=("Started job 'Daily SQL Backup': task task-1 Finished",)),
     Case("503-burst-mid-session-wait", "veeam_em_job_start", dict(DAILY, wait_for="session"), clock=FAST,
          area="503 bursts on reads", faults=[dict(SESSIONS, action="status", status=503, skip=2, times=6)],
-         failed=False, changed=True, starts={JOB_DAILY: 1}, msg=("Job 'Daily SQL Backup': session", "ended Success")),
+         failed=False, changed=True, starts={JOB_DAILY: 1}, msg=("Started job 'Daily SQL Backup': session", "ended Success")),
     Case("503-for-ever-on-reads", "veeam_em_job_start", DAILY, area="503 bursts on reads",
          faults=[dict(QUERY, action="status", status=503)], starts={},
          msg=("Enterprise Manager could not return the list of backup, replica and backup copy jobs", "HTTP 503")),
@@ -48,7 +48,7 @@ CASES = [
     Case("drop-before-start", "veeam_em_job_start", DAILY, area="connection dropped before the start",
          faults=[dict(START, action="drop_before")], starts={},
          msg=("The start request for job 'Daily SQL Backup' got no response",
-              "shows no new task or running session for it", "it was not sent again")),
+              "shows it did not take effect", "it was not sent again")),
     # ------------------------------------------------------------------ nothing listening
     Case("connection-refused", "veeam_em_job_start", dict(DAILY, port="{closed_port}"), area="connection refused",
          starts={}, msg=("Could not connect to https://127.0.0.1:", "Connection refused")),
@@ -65,7 +65,7 @@ CASES = [
          faults=[dict(TASK, action="expire_sessions", skip=1, times=1)], failed=False, changed=True,
          starts={JOB_DAILY: 1},
          warnings=("The Enterprise Manager logon session expired while waiting for task task-1",),
-         msg=("Started job 'Daily SQL Backup'; its backup session is",)),
+         msg=("Started job 'Daily SQL Backup': its backup session is",)),
     Case("session-expires-during-session-wait", "veeam_em_job_start", dict(DAILY, wait_for="session"),
          area="EM session expiry mid-wait", config={"jobs": {"Daily SQL Backup": {"duration": 20}}},
          clock={"speed": 5}, faults=[dict(SESSIONS, action="expire_sessions", skip=2, times=1)], failed=False,
