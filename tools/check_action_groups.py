@@ -2,7 +2,8 @@
 """Fail when a module is missing from an action group in meta/runtime.yml, or is listed where it does not belong.
 
 ansible-test does not check this.  Rules: every module is in the ``veeam`` group; Enterprise Manager modules
-(``veeam_em_*`` and ``veeam_task_info``) are in ``em``; VB365 modules (``veeam_m365_*``) are in ``m365``; and
+(``veeam_em_*`` and ``veeam_task_info``) are in ``em``; VB365 modules (``veeam_m365_*``) are in ``m365``; VBR
+modules (``veeam_vbr_*``) are in ``vbr``; and
 the ``attributes.action_group.membership`` each module documents (through the ``attributes.action_group``
 doc fragment) matches the groups it is listed in.
 """
@@ -25,6 +26,8 @@ def expected_groups(module: str) -> set[str]:
         groups.add("em")
     elif module.startswith("veeam_m365_"):
         groups.add("m365")
+    elif module.startswith("veeam_vbr_"):
+        groups.add("vbr")
     return groups
 
 
@@ -45,7 +48,7 @@ def main() -> int:
     groups: dict[str, list[str]] = runtime.get("action_groups", {}) or {}
     modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
     errors = []
-    for group in ("veeam", "em", "m365"):
+    for group in ("veeam", "em", "m365", "vbr"):
         if group not in groups:
             errors.append(f"meta/runtime.yml: action group '{group}' is missing")
     for group, members in groups.items():

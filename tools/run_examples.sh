@@ -3,9 +3,9 @@
 # Usage: tools/run_examples.sh <endpoints.json> <venv> <collections path>
 #
 # The connection comes from the environment, as a user (or an AWX/AAP credential of the collection's types)
-# sets it: VEEAM_EM_* and VEEAM_M365_*.  Before each playbook the emulator is reset to its default scenario, so
-# each example starts from the same jobs; after each, no Enterprise Manager logon session and no VB365 token may
-# be left open.  job_report.yml also runs in check mode and writes its CSV report.
+# sets it: VEEAM_EM_*, VEEAM_M365_* and VEEAM_VBR_*.  Before each playbook the emulator is reset to its default
+# scenario, so each example starts from the same jobs; after each, no Enterprise Manager logon session and no VB365
+# or VBR token may be left open.  job_report.yml also runs in check mode and writes its CSV report.
 set -uo pipefail
 endpoints=$1; venv=$2; collections=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ ca=$VEEAM_EM_CA_PATH; control=$EMULATOR_CONTROL
 export ANSIBLE_COLLECTIONS_PATH="$collections"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 
-# control <reset|open>: reset the emulator, or print "<open EM sessions> <open VB365 tokens>".
+# control <reset|open>: reset the emulator, or print "<open EM sessions> <open VB365 tokens> <open VBR tokens>".
 control() {
   "$py" - "$1" "$control" "$ca" <<'PY'
 import json, ssl, sys, urllib.request
@@ -25,7 +25,8 @@ if what == "reset":
     urllib.request.urlopen(urllib.request.Request(base + "/reset", method="POST"), context=ctx, timeout=30).read()
 else:
     counters = json.load(urllib.request.urlopen(base + "/counters", context=ctx, timeout=30))
-    print(counters["em"]["open_sessions"], counters.get("m365", {}).get("open_tokens", 0))
+    print(counters["em"]["open_sessions"], counters.get("m365", {}).get("open_tokens", 0),
+          counters.get("vbr", {}).get("open_tokens", 0))
 PY
 }
 
@@ -39,11 +40,11 @@ run() {  # run <label> <playbook> [ansible-playbook options...]
   start=$(date +%s)
   "$venv/bin/ansible-playbook" -i localhost, -c local "$playbook" "$@"
   rc=$?
-  open=$(control open) || open="? ?"
+  open=$(control open) || open="? ? ?"
   if [ $rc -ne 0 ]; then
     failed+=("$label (ansible-playbook rc=$rc)")
-  elif [ "$open" != "0 0" ]; then
-    failed+=("$label (left open: EM sessions and VB365 tokens = $open)")
+  elif [ "$open" != "0 0 0" ]; then
+    failed+=("$label (left open: EM sessions, VB365 tokens, VBR tokens = $open)")
   else
     passed+=("$label ($(( $(date +%s) - start )) s)")
   fi
