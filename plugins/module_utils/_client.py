@@ -130,13 +130,22 @@ class Client:
         return document(resp, noun or what, self.product)
 
 
+def credentials(params, alternative=None):
+    """``(username, password)`` from the module's options, or a UsageError before anything is sent.
+    ``alternative`` names what may stand in for them (a session token)."""
+    if not (params.get("username") and params.get("password")):
+        raise E.UsageError("username and password are required%s" % (" (or %s)" % alternative if alternative else ""))
+    return params["username"], params["password"]
+
+
 class Connection:
     """What the module wrapper needs to know of an API: its connection options and how to build its client.
 
     ``name``: the action group and the word modules use (``em``); ``env``: the prefix of the environment
     variables (``VEEAM_EM``); ``port``, ``versions`` and ``default_version``: the ``port`` and ``api_version``
-    options (``versions`` None: any value, which ``connect`` checks); ``base_path``: the path every request starts with; ``options``: the API's own connection options
-    (argument spec entries); ``connect(transport, params, journal, **extra)``: the client, not yet entered.
+    options (``versions`` None: any value, which ``connect`` checks); ``base_path``: the path every request starts
+    with; ``options``: the API's own connection options (argument spec entries);
+    ``connect(transport, params, journal, **extra)``: the client, not yet entered.
     """
 
     def __init__(self, name, env, product, port, versions, default_version, connect, base_path="", options=None):

@@ -25,7 +25,7 @@ import urllib.parse
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import EmLogon
-from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, document
+from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, credentials, document
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 9398
@@ -676,9 +676,8 @@ class EmJobs(JobAdapter):
 
 def connect(transport, params, journal, logoff=None):
     """The Enterprise Manager client of a module run (not logged on yet: use it as a context manager)."""
-    if not params.get("session_token") and not (params.get("username") and params.get("password")):
-        raise E.UsageError("username and password are required (or session_token from "
-                           "backupops.veeam.veeam_em_session)")
+    if not params.get("session_token"):
+        credentials(params, "session_token from backupops.veeam.veeam_em_session")
     auth = EmLogon(transport, params.get("username"), params.get("password"), params["api_version"],
                    token=params.get("session_token"), session_id=params.get("session_id"), logoff=logoff,
                    journal=journal)

@@ -391,11 +391,8 @@ class Lifecycle:
         while watches:
             offset = self.clock() - start
             poller = self.poller(max(self.wait_timeout - offset, 0.01))
-            prefetch = None
-            if adapter.prefetch is not None:
-                prefetch = lambda keys, first=dict(watches): adapter.prefetch([first[k] for k in keys])  # noqa: E731
             waited = poller.wait_all(watches, lambda _key, watch: adapter.progress(watch), adapter.ended,
-                                     adapter.state, fresh=adapter.fresh, prefetch=prefetch)
+                                     adapter.state, fresh=adapter.fresh, prefetch=_prefetch(adapter, watches))
             watches = {}
             for key, result in waited.finished.items():
                 follow = self.judge(runs[key], _shifted(result, offset))
@@ -504,6 +501,14 @@ class Lifecycle:
                                    details=dict(extras, results=results, changed=changed))
         return dict(extras, changed=changed, results=results, msg=msg,
                     elapsed=max([r["elapsed"] for r in results] or [0.0]))
+
+
+def _prefetch(adapter, watches):
+    """The adapter's prefetch as the Poller calls it (with the pending keys), or None when it has none."""
+    if adapter.prefetch is None:
+        return None
+    first = dict(watches)
+    return lambda keys: adapter.prefetch([first[key] for key in keys])
 
 
 def _shifted(waited, offset):

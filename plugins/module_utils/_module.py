@@ -26,12 +26,9 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _errors as 
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
-from ansible_collections.backupops.veeam.plugins.module_utils._jobs import Lifecycle
+from ansible_collections.backupops.veeam.plugins.module_utils._jobs import Lifecycle, wanted_jobs
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller, check_seconds
 from ansible_collections.backupops.veeam.plugins.module_utils._version import COLLECTION_VERSION
-
-#: ansible-core 2.19 and later take ``exception`` in ``fail_json`` and record a traceback unless it is given.
-_FAIL_TAKES_EXCEPTION = "exception" in inspect.signature(AnsibleModule.fail_json).parameters
 
 
 def _env_fallback(*names):
@@ -135,6 +132,28 @@ class VeeamModule:
                          wait_timeout=p.get("wait_timeout"), if_running=p.get("if_running") or "skip",
                          fail_on_warning=bool(p.get("fail_on_warning")), check_mode=self.check_mode)
 
+    def bring_jobs(self, adapter, state, inherited=(), by_name_only=()):
+        """The whole job-state task: find the jobs of ``job_id`` / ``job_name`` / ``jobs`` and bring each into
+        ``state`` with the lifecycle; ``adapter(client)`` makes the API's adapter.  ``inherited`` task options apply
+        to the entries of ``jobs`` that do not set their own (``by_name_only`` ones only to entries given by name)."""
+        p = self.params
+        if state != "started" and (p.get("full") or any((entry or {}).get("full") for entry in p.get("jobs") or [])):
+            raise E.UsageError("full applies to state: started only")
+        with self.client() as client:
+            wanted = wanted_jobs(p, inherited=inherited, by_name_only=by_name_only)
+            return self.lifecycle(adapter(client), state).run(wanted, many=bool(p.get("jobs")))
+
+    def finish_wait(self, waited, result, what, details, hint="Run the task again to go on waiting (nothing is sent twice)"):
+        """After a wait for one thing (a ``_poll.WaitResult``): its time and history into ``result``, and a
+        WaitTimeoutError naming ``what`` and its last state when the wait ran out.  Returns the last value."""
+        result.update(elapsed=waited.elapsed, history=waited.history)
+        if not waited.done:
+            state = waited.history[-1]["state"] if waited.history else "unknown"
+            raise E.WaitTimeoutError("%s was still %s after %.0f s (wait_timeout %s s)" % (
+                what, state, waited.elapsed, self.params["wait_timeout"]),
+                hint=hint, details=dict(result, **details))
+        return waited.value
+
     def validate(self):
         """Reject numbers no run can use (zero, negative, nan, inf) before anything is sent."""
         p = self.params
@@ -167,6 +186,7 @@ class VeeamModule:
         """fail_json with the error; an error after a change says first what changed, with changed: true."""
         result = err.to_result()
         msg, result["changed"] = self.journal.annotate(err)
-        if _FAIL_TAKES_EXCEPTION:
+        if "exception" in inspect.signature(self.module.fail_json).parameters:
+            # ansible-core 2.19 and later take it, and record a traceback unless it is given
             result["exception"] = ""
         self.module.fail_json(msg=msg, **result)

@@ -28,7 +28,7 @@ import urllib.parse
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import UnsupportedRevision, VbrToken
-from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, document
+from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, credentials, document
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 9419
@@ -425,9 +425,8 @@ def connect(transport, params, journal):
     revision = params["api_version"]
     if revision != "auto":
         revision_key(revision)
-    if not (params.get("username") and params.get("password")):
-        raise E.UsageError("username and password are required")
-    return Vbr(transport, None if revision == "auto" else revision, journal, params["username"], params["password"])
+    username, password = credentials(params)
+    return Vbr(transport, None if revision == "auto" else revision, journal, username, password)
 
 
 CONNECTION = Connection("vbr", "VEEAM_VBR", "VBR", DEFAULT_PORT, None, "auto", connect)

@@ -321,7 +321,6 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils._jobs import wanted_jobs
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule, jobs_spec
 
 JOB_TYPES = ["auto"] + list(_em.JOB_TYPES)
@@ -330,10 +329,9 @@ JOB_TYPES = ["auto"] + list(_em.JOB_TYPES)
 def start_jobs(module):
     """Find the jobs, start those that do not run, and await their tasks or backup sessions."""
     p = module.params
-    with module.client() as em:
-        adapter = _em.EmJobs(em, wait_for=p["wait_for"], wait=p["wait"], handed_token=bool(p["session_token"]))
-        return module.lifecycle(adapter, "started").run(wanted_jobs(p, inherited=("job_type", "backup_server")),
-                                                        many=bool(p["jobs"]))
+    return module.bring_jobs(lambda em: _em.EmJobs(em, wait_for=p["wait_for"], wait=p["wait"],
+                                                   handed_token=bool(p["session_token"])),
+                             "started", inherited=("job_type", "backup_server"))
 
 
 def main():

@@ -408,19 +408,13 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError
-from ansible_collections.backupops.veeam.plugins.module_utils._jobs import wanted_jobs
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule, jobs_spec
 
 
 def bring_jobs(module):
     """Find the jobs and bring each into ``state``: enable, disable, start (and await) or stop (and await)."""
-    p = module.params
-    if (p["full"] or any((entry or {}).get("full") for entry in p["jobs"] or [])) and p["state"] != "started":
-        raise UsageError("full applies to state: started only")
-    with module.client() as vb:
-        wanted = wanted_jobs(p, inherited=("organization", "full"), by_name_only=("organization",))
-        return module.lifecycle(_m365.Vb365Jobs(vb), p["state"]).run(wanted, many=bool(p["jobs"]))
+    return module.bring_jobs(_m365.Vb365Jobs, module.params["state"], inherited=("organization", "full"),
+                             by_name_only=("organization",))
 
 
 def main():

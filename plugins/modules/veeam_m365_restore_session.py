@@ -264,7 +264,7 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError, WaitTimeoutError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 JOB_OPTIONS = ("job_id", "job_name", "organization", "point_in_time")
@@ -319,14 +319,8 @@ def close(module, vb):
     result = {"changed": True, "api_version": vb.version}
     if p["wait"]:
         waited = vb.wait_restore_session_stopped(raw, module.poller())
-        raw = waited.value
-        result.update(elapsed=waited.elapsed, history=waited.history)
-        if not waited.done:
-            raise WaitTimeoutError(
-                "Gave up waiting after %.0f s (wait_timeout %s s) for restore session %s to stop; it is still %s" % (
-                    waited.elapsed, p["wait_timeout"], raw["id"], raw.get("state")),
-                hint="VB365 was asked to stop it; run the task again to go on waiting (the stop is not sent twice)",
-                details=dict(result, restore_session=_m365.restore_session_view(raw)))
+        raw = module.finish_wait(waited, result, "Restore session %s" % raw["id"],
+                                 {"restore_session": _m365.restore_session_view(waited.value)})
     else:
         raw = vb.get_restore_session(raw["id"])
     result["restore_session"] = _m365.restore_session_view(raw)

@@ -116,7 +116,7 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import JobFailedError, UsageError, WaitTimeoutError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import JobFailedError, UsageError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 
@@ -134,13 +134,8 @@ def task_info(module):
         task = em.get_task(task_id)
         if p["wait"] and not module.check_mode and not _em.task_done(task):
             waited = em.wait_task(task, module.poller())
-            task = waited.value
-            result.update(elapsed=waited.elapsed, history=waited.history)
-            if not waited.done:
-                raise WaitTimeoutError("Task %s was still %s after %.0f s (wait_timeout %s s)" % (
-                    task_id, task.get("state") or "unknown", waited.elapsed, p["wait_timeout"]),
-                    hint="Run this task again with the same session_token to go on waiting",
-                    details=dict(result, task=public_task(task)))
+            task = module.finish_wait(waited, result, "Task %s" % task_id, {"task": public_task(waited.value)},
+                                      hint="Run this task again with the same session_token to go on waiting")
         elif p["wait"]:
             result.update(elapsed=0.0, history=[{"state": task.get("state"), "elapsed": 0.0}])
         if p["delete"] and _em.task_done(task) and not module.check_mode:

@@ -323,19 +323,12 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError
-from ansible_collections.backupops.veeam.plugins.module_utils._jobs import wanted_jobs
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule, jobs_spec
 
 
 def bring_jobs(module):
     """Find the jobs and bring each into ``state``; await the sessions the actions made."""
-    p = module.params
-    if (p["full"] or any((entry or {}).get("full") for entry in p["jobs"] or [])) and p["state"] != "started":
-        raise UsageError("full applies to state: started only")
-    with module.client() as vbr:
-        wanted = wanted_jobs(p, inherited=("full",))
-        return module.lifecycle(_vbr.VbrJobs(vbr), p["state"]).run(wanted, many=bool(p["jobs"]))
+    return module.bring_jobs(_vbr.VbrJobs, module.params["state"], inherited=("full",))
 
 
 def main():

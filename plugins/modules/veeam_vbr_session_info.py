@@ -94,7 +94,7 @@ msg:
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import JobFailedError, UsageError, WaitTimeoutError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import JobFailedError, UsageError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 
@@ -108,12 +108,8 @@ def session_info(module):
         result = {"changed": False, "api_version": vbr.revision}
         if p["wait"] and not module.check_mode:
             waited = vbr.wait_session(raw, module.poller())
-            raw = waited.value
-            result.update(elapsed=waited.elapsed, history=waited.history)
-            if not waited.done:
-                raise WaitTimeoutError("Session %s was still %s after %.0f s (wait_timeout %s s)" % (
-                    raw.get("name") or session_id, raw.get("state"), waited.elapsed, p["wait_timeout"]),
-                    hint="Run this task again to go on waiting", details=dict(result, session=_vbr.session_view(raw)))
+            raw = module.finish_wait(waited, result, "Session %s" % (raw.get("name") or session_id),
+                                     {"session": _vbr.session_view(waited.value)})
     session = result["session"] = _vbr.session_view(raw)
     ended = _vbr.session_result(raw) if _vbr.session_ended(raw) else None
     result["msg"] = "Session %s is %s%s%s" % (session["name"] or session["id"], session["state"],
