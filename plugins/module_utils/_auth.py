@@ -21,17 +21,59 @@ itself when the server answers 401 (``renew``) or before its token runs out (``r
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 import time
 import urllib.parse
+import uuid
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
-from ansible_collections.backupops.veeam.plugins.module_utils._client import status_error, veeam_message
+from ansible_collections.backupops.veeam.plugins.module_utils._client import retry_after, status_error, veeam_message
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
 from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy
 
 EM_TOKEN_HEADER = "X-RestSvcSessionId"
 _EM_LOGON = "/api/sessionMngr/"
+#: Between Enterprise Manager's token and its logon session's id in the ``session_token`` veeam_em_session hands
+#: on (a character base64 never uses), so that a later task can end exactly that logon session.
+_HANDOFF = "|"
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def send_creating(send, journal, what, made, lasts):
+    """Send a request whose answer brings a new logon session or token.  It is sent again only when nothing reached
+    the server (the transport's rule), or once after an answer that was lost or late - which may have made a
+    ``made`` this run never learns of, so the user is told it ``lasts`` until it ends by itself.  A second lost
+    answer fails the task, saying so."""
+    try:
+        return send()
+    except E.LostAnswerError as lost:
+        journal.warn("The answer to %s was lost (%s); if the server received it, it made a %s that this task cannot "
+                     "end (it %s). Sent once more" % (what, lost.message.split(";")[0], made, lasts))
+    try:
+        return send()
+    except E.LostAnswerError as lost:
+        raise E.LostAnswerError("%s got no answer twice (%s); each may have made a %s that this task cannot end (it "
+                                "%s)" % (what[:1].upper() + what[1:], lost.message.split(";")[0], made, lasts),
+                                method=lost.method, path=lost.path, timed_out=lost.timed_out,
+                                hint="Check the server and raise timeout if it is slow") from None
+
+
+def token_session_ids(token):
+    """The logon session ids Enterprise Manager's token may stand for: documented tokens are base64 of the session's
+    GUID text (Veeam's examples up to v12) or of 16 raw bytes (v13 examples), read both ways round."""
+    try:
+        raw = base64.b64decode(str(token) + "=" * (-len(str(token)) % 4))
+    except (binascii.Error, ValueError):
+        return set()
+    ids = set()
+    text = raw.decode("ascii", "ignore").strip().lower()
+    if _GUID.match(text):
+        ids.add(text)
+    if len(raw) == 16:
+        ids.update((str(uuid.UUID(bytes_le=raw)), str(uuid.UUID(bytes=raw))))
+    return ids
 
 
 def _id_of(uid_or_href):
@@ -56,6 +98,9 @@ class EmLogon:
         self.username = username
         self._password = password
         self.api_version = api_version
+        if token and _HANDOFF in token:  # veeam_em_session's hand-off: the token and its logon session's id
+            token, _sep, handed_id = token.partition(_HANDOFF)
+            session_id = session_id or handed_id or None
         self._token = token or None
         self.session_id = session_id
         self.user_name = None
@@ -68,6 +113,11 @@ class EmLogon:
     @property
     def token(self):
         return self._token
+
+    @property
+    def handoff(self):
+        """The ``session_token`` veeam_em_session returns: the token, and the logon session's id after ``|``."""
+        return "%s%s%s" % (self._token, _HANDOFF, self.session_id) if self.session_id else self._token
 
     @property
     def can_renew(self):
@@ -106,9 +156,11 @@ class EmLogon:
                               "password were given to log on again (EM ends idle sessions after 15 minutes)",
                               hint="Log on again with backupops.veeam.veeam_em_session")
         basic = base64.b64encode(("%s:%s" % (self.username, self._password)).encode("utf-8")).decode("ascii")
-        resp = self.t.request("POST", "%s?v=%s" % (_EM_LOGON, self.api_version), safe=True,
-                              headers={"Authorization": "Basic " + basic, "Accept": "application/xml",
-                                       "Content-Length": "0"}, display_path=_EM_LOGON)
+        resp = send_creating(lambda: self.t.request(
+            "POST", "%s?v=%s" % (_EM_LOGON, self.api_version), safe=False, repeat_status=True,
+            headers={"Authorization": "Basic " + basic, "Accept": "application/xml", "Content-Length": "0"},
+            display_path=_EM_LOGON), self.journal, "the logon to Enterprise Manager", "logon session",
+            "ends after 15 minutes idle")
         if resp.status == 401:
             raise E.AuthError("Enterprise Manager rejected the username or password for '%s'" % self.username,
                               status=401, method="POST", path=_EM_LOGON, veeam_message=veeam_message(resp)[0],
@@ -127,12 +179,13 @@ class EmLogon:
         self.owns_session = True
         try:
             data = W.parse(resp.body, resp.content_type, "logon response")
-        except VeeamError:
+        except VeeamError as err:
             # The logon session exists (its token came in the header): end it before failing.
             try:
                 self.logoff()
-            except VeeamError:
-                pass
+            except VeeamError as why:
+                err.message += ("; the logon session it opened could not be ended (%s): it ends after 15 minutes "
+                                "idle" % why.message)
             raise
         body = W.root(data)[1] if data is not None else {}
         self.session_id = W.text(body.get("session_id")) or _id_of(body.get("href")) or self.session_id
@@ -151,7 +204,7 @@ class EmLogon:
                 self.session_id = self.current_session_id()
             path = "/api/logonSessions/%s" % urllib.parse.quote(str(self.session_id), safe="")
             resp = self.t.request("DELETE", path, headers=dict(self.headers(), Accept="application/xml"),
-                                  display_path="/api/logonSessions/{id}")
+                                  display_path="/api/logonSessions/{id}", once=True)
             if resp.status not in (200, 204, 401, 404):
                 raise status_error(resp, "Logoff from Enterprise Manager failed")
             return resp.status in (401, 404)
@@ -160,7 +213,9 @@ class EmLogon:
             self.owns_session = False
 
     def current_session_id(self):
-        """The SessionId of our token's session: the one logon session ``GET /api/logonSessions`` shows us."""
+        """The SessionId of our token's session, among the ones ``GET /api/logonSessions`` lists (every open
+        session of the account): the one the token stands for (:func:`token_session_ids`), or the only one listed.
+        Other operators' sessions of the same account are never taken for ours."""
         resp = self.t.request("GET", "/api/logonSessions", headers=dict(self.headers(), Accept="application/xml"))
         if resp.status != 200:
             raise status_error(resp, "Enterprise Manager could not return the logon sessions")
@@ -168,13 +223,17 @@ class EmLogon:
         body = W.root(data)[1] if data is not None else {}
         items = body if isinstance(body, list) else (body.get("refs") or body.get("logon_sessions")
                                                      or _listed(body) or [])
-        ids = [W.text(i.get("session_id")) or _id_of(i.get("uid")) or _id_of(i.get("href"))
+        ids = [str(W.text(i.get("session_id")) or _id_of(i.get("uid")) or _id_of(i.get("href")) or "").lower()
                for i in items if isinstance(i, dict)]
         ids = [i for i in ids if i]
-        if len(ids) != 1:
-            raise E.UsageError("Cannot tell which logon session the session token belongs to (%d listed); pass "
-                               "session_id as well" % len(ids))
-        return ids[0]
+        ours = [i for i in ids if i in token_session_ids(self._token)]
+        if len(ours) == 1:
+            return ours[0]
+        if len(ids) == 1:
+            return ids[0]
+        raise E.UsageError("Cannot tell which of the %d logon sessions of this account the session token belongs to; "
+                           "pass session_id as well (veeam_em_session state=present returns it, and its session_token "
+                           "carries it)" % len(ids))
 
     def _version_error(self, resp):
         supported = []
@@ -209,6 +268,8 @@ class OAuth2Token:
     """
 
     product = "Veeam"
+    #: How long a token this run may have lost track of lasts (for the warning of :func:`send_creating`).
+    lasts = "expires after its lifetime"
     grant_password = "password"
     grant_refresh = "refresh_token"
 
@@ -288,7 +349,7 @@ class OAuth2Token:
 
     def logout(self):
         resp = self.t.request("POST", self.logout_path, headers=dict(self.extra, Accept="application/json",
-                                                                     **self.headers()), safe=True)
+                                                                     **self.headers()), safe=True, once=True)
         if resp.status not in (200, 204, 401):
             raise status_error(resp, "%s logout failed" % self.product)
         self._access = None
@@ -298,11 +359,18 @@ class OAuth2Token:
         policy, and then reported."""
         headers = dict(self.extra, Accept="application/json")
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-        resp = self.t.request("POST", self.token_path, data=form, safe=True, retry=self.retry, headers=headers)
+        resp = send_creating(lambda: self.t.request("POST", self.token_path, data=form, safe=False, repeat_status=True,
+                                                    retry=self.retry, headers=headers),
+                             self.journal, "%s to %s" % (what, self.product), "token", self.lasts)
         if resp.status == 429:
-            attempts = (self.retry or self.t.retry).attempts
-            raise E.HttpError("%s throttled %s (429 Quota Exceeded) and kept doing so after %d tries"
-                              % (self.product, what, attempts), status=429, method="POST", path=self.token_path,
+            policy = self.retry or self.t.retry
+            after = retry_after(resp)
+            if after is not None and after > policy.cap:
+                text = "asks to wait %.0f s before the next one (Retry-After)" % after
+            else:
+                text = "kept doing so after %d tries" % policy.attempts
+            raise E.HttpError("%s throttled %s (429 Quota Exceeded) and %s" % (self.product, what, text), status=429,
+                              method="POST", path=self.token_path,
                               hint="Fewer logins per minute help: %s limits its token endpoint" % self.product)
         if resp.status != 200:
             return resp, None
@@ -323,6 +391,7 @@ class Vb365Token(OAuth2Token):
     (429 Quota Exceeded), so it is asked with longer and more pauses; logout from v7."""
 
     product = "VB365"
+    lasts = "expires after its lifetime, an hour by default"
 
     def __init__(self, transport, username, password, routes, journal=None, clock=time.monotonic, retry=None):
         super().__init__(transport, username, password, routes.token(),
@@ -348,6 +417,7 @@ class VbrToken(OAuth2Token):
     document writes the enum ``Password``, and clients in the wild send ``password`` to VBR 12 and 13 alike."""
 
     product = "VBR"
+    lasts = "expires after 15 minutes"
 
     def __init__(self, transport, username, password, revision, journal=None, clock=time.monotonic):
         super().__init__(transport, username, password, "/api/oauth2/token", "/api/oauth2/logout",

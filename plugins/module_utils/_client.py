@@ -14,6 +14,7 @@ client; how to ask is ``_http``; what came back is ``_wire``; tokens and session
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 
@@ -39,13 +40,59 @@ def veeam_message(resp):
         return None, None
 
 
+#: The most pages a list is read in: a server that never stops paging is not followed for ever.
+MAX_PAGES = 200
+
+
+def collect_pages(read_page, what, max_pages=MAX_PAGES):
+    """Every item of a paged list.  ``read_page(offset, number)`` reads the page at ``offset`` (items so far) and
+    ``number`` (from 1) and returns ``(items, more)``: ``more`` is what the page says about pages after it (full,
+    or a page count not reached).  Reading stops when a page says there is no more, is empty, or brings nothing
+    new (a server that ignores the offset sends the same page again); items are told apart by ``id`` (or their
+    whole content).  After ``max_pages`` pages that all brought something new, the list is refused rather than
+    cut short (a job looked for could be on the next page)."""
+    items, seen = [], set()
+    for number in range(1, max_pages + 1):
+        page, more = read_page(len(items), number)
+        new = []
+        for item in page:
+            key = item.get("id") if isinstance(item, dict) and item.get("id") else json.dumps(item, sort_keys=True,
+                                                                                              default=str)
+            if key not in seen:
+                seen.add(key)
+                new.append(item)
+        items.extend(new)
+        if not more or not page or not new:
+            return items
+    raise E.ParseError("The server kept sending pages of %s: %d pages (%d items) were read, and it still said there "
+                       "were more" % (what, max_pages, len(items)))
+
+
+def retry_after(resp):
+    """The seconds of a ``Retry-After`` header (a number), or None."""
+    try:
+        return float(resp.header("Retry-After"))
+    except (TypeError, ValueError):
+        return None
+
+
 def status_error(resp, text, hint=None, conflict_codes=()):
-    """The typed error for an error status: ``text`` plus Veeam's own message, the status, method and path.
-    A Veeam error code in ``conflict_codes`` makes it a ConflictError whatever the status."""
+    """The typed error for an error status: ``text`` plus Veeam's own message, the status, method and path; for a
+    redirect, where to (a server behind a proxy or login page); for 429 and 503, when the server takes requests
+    again.  A Veeam error code in ``conflict_codes`` makes it a ConflictError whatever the status."""
     message, code = veeam_message(resp)
     cls = E.ConflictError if code in conflict_codes else E.for_status(resp.status)
     if message:
         text += ": " + message.rstrip(".")
+    if 300 <= resp.status < 400:
+        location = urllib.parse.urlsplit(resp.header("Location") or "")
+        if location.netloc or location.path:
+            text += "; the server redirects to %s" % urllib.parse.urlunsplit(
+                (location.scheme, location.netloc.rsplit("@", 1)[-1], location.path, "", ""))
+            hint = hint or "Is server the REST API's own address (not a portal or a proxy's login page)?"
+    after = retry_after(resp) if resp.status in (429, 503) else None
+    if after is not None:
+        text += "; it asks to wait %.0f s before the next request (Retry-After)" % after
     return cls(text, status=resp.status, method=resp.method, path=shown_path(resp.path), veeam_message=message,
                veeam_code=code, hint=hint)
 

@@ -25,7 +25,8 @@ import urllib.parse
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import EmLogon
-from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, credentials, document
+from ansible_collections.backupops.veeam.plugins.module_utils._client import (
+    Client, Connection, collect_pages, credentials, document)
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 9398
@@ -292,7 +293,22 @@ class EnterpriseManager(Client):
                 "" if job_type in (None, "auto") else job_type.replace("_", " ") + " ", guid),
                 hint="Check the id with backupops.veeam.veeam_em_job_info")
         name = self._job_name(job_name)
-        return self._pick(name, self.list_jobs(name=name, job_type=job_type), backup_server)
+        return self._pick_typed(name, self.list_jobs(name=name, job_type=job_type), backup_server, job_type)
+
+    def _pick_typed(self, name, matches, backup_server, job_type):
+        """``_pick``, and when no job of ``job_type`` has the name but jobs of other types do, an error that names
+        their types (one more query, on that error only)."""
+        try:
+            return self._pick(name, matches, backup_server)
+        except E.NotFoundError:
+            if job_type in (None, "auto"):
+                raise
+            others = sorted({job["type"] for job in self.list_jobs(name=name) if job["name"] == name})
+            if not others:
+                raise
+            raise E.UsageError("Job %r is a %s job, not %s" % (name, " and a ".join(o.replace("_", " ") for o in others),
+                                                                job_type.replace("_", " ")),
+                               hint="Use job_type: %s, or auto" % others[0]) from None
 
     def find_jobs(self, wanted):
         """Several jobs, each given as ``find_job``'s keyword arguments; the jobs in the same order, with the
@@ -326,7 +342,7 @@ class EnterpriseManager(Client):
             name, job_type = self._job_name(w.get("job_name")), w.get("job_type")
             matches = [job for kind in self._kinds(job_type) for job in found.get((kind, name.casefold()), [])
                        if job_type in (None, "auto") or job["type"] == job_type]
-            jobs.append(self._pick(name, matches, w.get("backup_server")))
+            jobs.append(self._pick_typed(name, matches, w.get("backup_server"), job_type))
         return jobs
 
     @staticmethod
@@ -384,21 +400,22 @@ class EnterpriseManager(Client):
             conditions.append("BackupServerName==" + quote_filter_value(backup_server))
         jobs = []
         for kind in kinds or self._kinds(job_type):
-            page = 1
-            while True:
-                params = "type=%s&format=Entities&pageSize=%d&page=%d" % (_QUERY_TYPE[kind], page_size, page)
-                if conditions:
-                    params += "&filter=" + _urlquote(";".join(conditions))
-                data = self.read("/api/query?" + params, "list of %s" % _KIND_WORDS[kind])
-                for entity in _entities(data):
-                    job = _job(entity, kind)
-                    if job_type in (None, "auto") or job["type"] == job_type:
-                        jobs.append(job)
-                page_num, pages = _paging(data)
-                if page_num >= pages:
-                    break
-                page += 1
+            query = "type=%s&format=Entities&pageSize=%d" % (_QUERY_TYPE[kind], page_size)
+            if conditions:
+                query += "&filter=" + _urlquote(";".join(conditions))
+            for entity in self.query(query, "list of %s" % _KIND_WORDS[kind]):
+                job = _job(entity, kind)
+                if job_type in (None, "auto") or job["type"] == job_type:
+                    jobs.append(job)
         return jobs
+
+    def query(self, query, what):
+        """Every entity the query service answers ``query`` with, page after page (``PagingInfo``)."""
+        def read_page(_offset, number):
+            data = self.read("/api/query?%s&page=%d" % (query, number), what)
+            page_num, pages = _paging(data)
+            return [dict(e, id=e.get("uid") or e.get("href")) for e in _entities(data)], page_num < pages
+        return collect_pages(read_page, what)
 
     # ------------------------------------------------------------------ sessions
     def sessions(self, job):
@@ -428,21 +445,14 @@ class EnterpriseManager(Client):
         found = {}
         for query_type in sorted({"ReplicaJobSession" if job["type"] == "replica" else "BackupJobSession"
                                   for job in jobs}):
-            page = 1
-            while True:
-                data = self.read("/api/query?type=%s&format=Entities&pageSize=%d&page=%d&filter=%s" % (
-                    query_type, page_size, page, _urlquote("State!=Stopped")), "running sessions")
-                for entity in _entities(data):
-                    session = session_view(entity)
-                    job_id = _id_of(session["job_uid"])
-                    if job_id in wanted and session_running(session) and (
-                            job_id not in found
-                            or str(session["creation_time"] or "") > str(found[job_id]["creation_time"] or "")):
-                        found[job_id] = session
-                page_num, pages = _paging(data)
-                if page_num >= pages:
-                    break
-                page += 1
+            for entity in self.query("type=%s&format=Entities&pageSize=%d&filter=%s" % (
+                    query_type, page_size, _urlquote("State!=Stopped")), "running sessions"):
+                session = session_view(entity)
+                job_id = _id_of(session["job_uid"])
+                if job_id in wanted and session_running(session) and (
+                        job_id not in found
+                        or str(session["creation_time"] or "") > str(found[job_id]["creation_time"] or "")):
+                    found[job_id] = session
         return found
 
     def get_session(self, session):

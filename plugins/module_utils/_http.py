@@ -17,8 +17,12 @@ effect before doing anything else.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
+import signal
+import threading
 import time
 import urllib.parse
 
@@ -145,10 +149,13 @@ class _NoCookies:
 
 
 def base_url(server, port, default_scheme="https", path=""):
-    """``server`` as a hostname, ``host:port`` or full URL, plus ``port`` -> ``scheme://host:port`` + ``path``.
+    """``server`` as a hostname, ``host:port`` or full URL, plus ``port`` -> ``scheme://host:port[/prefix]``.
 
     A port in ``server`` wins over ``port``; a scheme in ``server`` wins over ``default_scheme``.  A bare IPv6
-    address (``fd00::1``) is taken as a host; give ``[fd00::1]:port`` to add a port.
+    address (``fd00::1``) is taken as a host; give ``[fd00::1]:port`` to add a port.  A path in ``server`` is the
+    prefix of a reverse proxy (``https://proxy/veeam/em`` or ``https://proxy/veeam/em/api``: the API's own ``path``
+    at its end is left out) and goes before every request's path.  User info (``user:password@``) is refused:
+    credentials go in username and password, never in a URL that messages show.
     """
     server = (server or "").strip()
     if not server:
@@ -158,8 +165,13 @@ def base_url(server, port, default_scheme="https", path=""):
     if "://" not in server:
         server = "%s://%s" % (default_scheme, server)
     parts = urllib.parse.urlsplit(server)
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("server carries a user name or password (user:password@host): give the host alone, and the "
+                         "credentials as username and password")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError("server %r is not a hostname, host:port or http(s) URL" % server)
+    if parts.query or parts.fragment:
+        raise UsageError("server %r has a query string or fragment: give scheme://host:port[/path] only" % server)
     try:
         url_port = parts.port
     except ValueError:
@@ -170,23 +182,69 @@ def base_url(server, port, default_scheme="https", path=""):
     final_port = port if url_port is None else url_port
     if not isinstance(final_port, int) or isinstance(final_port, bool) or not 0 < final_port < 65536:
         raise UsageError("port %r is not a TCP port (1-65535)" % (final_port,))
-    return "%s://%s:%s%s" % (parts.scheme, host, final_port, path)
+    prefix = parts.path.rstrip("/")
+    if path and prefix.endswith(path.rstrip("/")):
+        prefix = prefix[:len(prefix) - len(path.rstrip("/"))]
+    return "%s://%s:%s%s" % (parts.scheme, host, final_port, prefix)
+
+
+class _Deadline(BaseException):
+    """Raised by the alarm when a request's total time runs out.  A BaseException, so that no ``except Exception``
+    in requests or urllib3 can swallow it: it always reaches :meth:`Transport._once`."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds):
+    """Raise :class:`_Deadline` in this thread after ``seconds``, whatever the request is doing then (connecting,
+    waiting for headers, reading a body a byte at a time).  Only the main thread can take signals: elsewhere (never
+    in a module, which runs in its own process) the request is bounded by its read timeout alone."""
+    if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(_signum, _frame):
+        raise _Deadline()
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Transport:
-    """HTTP for one module run: one session, TLS settings, timeouts, retries and error translation."""
+    """HTTP for one module run: one session, TLS settings, timeouts, retries and error translation.
 
-    def __init__(self, base, validate_certs=True, ca_path=None, timeout=30, retry=None, user_agent=None):
+    ``timeout`` bounds each request as a whole - connecting, sending, the headers and the body - not only each read
+    (a server that sends a byte every second would keep a read timeout from ever running out).  Inside
+    :meth:`bounded` (a wait), a request also ends at the wait's deadline (with a little grace for the last poll),
+    and no retry starts after it.
+
+    Credentials come only from the module's options: requests' ``trust_env`` is off, so a ``~/.netrc`` entry for
+    the server never replaces them; proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``)
+    are still honoured, read once for the server's address.
+    """
+
+    #: Seconds a request may run past a wait's deadline (the last poll at the deadline must get an answer).
+    GRACE = 2.0
+
+    def __init__(self, base, validate_certs=True, ca_path=None, timeout=30, retry=None, user_agent=None,
+                 clock=time.monotonic):
         if not HAS_REQUESTS:
             raise UsageError("The requests Python library is required")
         self.base = base.rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self.clock = clock
+        self.deadline = None
         self.session = requests.Session()
         self.session.cookies.set_policy(_NoCookies())
-        self.session.trust_env = True
-        # ``verify`` is passed with every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the
-        # environment override a session-level setting, which would silently drop ca_path.
+        self.session.trust_env = False
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base))
+        if ca_path and validate_certs and not os.path.isfile(ca_path):
+            raise UsageError("ca_path %r is not a file: give the PEM file of the CA that signed the server's "
+                             "certificate (or its environment variable)" % ca_path)
         if not validate_certs:
             self.verify = False
             try:  # the module warns once instead of urllib3 on every request
@@ -198,6 +256,26 @@ class Transport:
             self.verify = ca_path if ca_path else True
         self.session.headers["User-Agent"] = user_agent or "backupops.veeam"
         self.requests_sent = 0
+
+    @contextlib.contextmanager
+    def bounded(self, deadline):
+        """Within the block, no request runs past ``deadline`` (a ``clock()`` value) plus GRACE, and no retry starts
+        after it."""
+        previous, self.deadline = self.deadline, deadline
+        try:
+            yield
+        finally:
+            self.deadline = previous
+
+    def _left(self):
+        """Seconds this request may take: ``timeout``, cut to what a wait's deadline leaves (plus GRACE)."""
+        budget = float(self.timeout)
+        if self.deadline is not None:
+            budget = min(budget, max(self.deadline - self.clock(), 0.0) + min(self.GRACE, budget))
+        return budget
+
+    def _past_deadline(self):
+        return self.deadline is not None and self.clock() >= self.deadline
 
     def look_after_lost(self, lost, look, seen=bool):
         """``(result, looks)``: what ``look()`` finds after a request whose response was lost (never sent again).
@@ -215,23 +293,32 @@ class Transport:
 
     def url(self, path):
         """An absolute URL for ``path``; links from the server keep only their path and query, so a server
-        that names itself differently (``https://em01.local:9398/api/...``) is still reached at ``base``."""
+        that names itself differently (``https://em01.local:9398/api/...``) is still reached at ``base`` (and
+        through its reverse-proxy prefix, when ``server`` has one)."""
         if "://" in path:
             parts = urllib.parse.urlsplit(path)
             path = parts.path + ("?" + parts.query if parts.query else "")
         root = urllib.parse.urlsplit(self.base)
-        return "%s://%s%s" % (root.scheme, root.netloc, path if path.startswith("/") else "/" + path)
+        path = path if path.startswith("/") else "/" + path
+        prefix = root.path.rstrip("/")
+        if prefix and not path.startswith(prefix + "/"):
+            path = prefix + path  # a reverse proxy's prefix, unless the server's own link has it already
+        return "%s://%s%s" % (root.scheme, root.netloc, path)
 
     def close(self):
         self.session.close()
 
     def request(self, method, path, params=None, headers=None, data=None, json_body=None, safe=None, auth=None,
-                display_path=None, retry=None):
+                display_path=None, retry=None, once=False, repeat_status=None):
         """Send one request and return a :class:`Response` for any HTTP status (the caller judges it).
 
         ``safe`` says whether the request may be repeated (default: GET/HEAD/DELETE are safe).  Safe requests
         are retried on connection errors, timeouts, 429 and 502-504; unsafe ones only when nothing was sent,
-        and an unsafe request whose response is lost raises a ``LostAnswerError``.
+        and an unsafe request whose response is lost raises a ``LostAnswerError``.  ``repeat_status`` (default:
+        ``safe``) lets an unsafe request be repeated after a 429 or 502-504 answer, which means the server did
+        not act on it (a logon).  A ``Retry-After`` longer than the policy's longest pause is not waited for: the
+        answer is returned, and the caller's error says when the server takes requests again.  ``once``: no retry
+        at all (a logoff at the end of a run).
         ``display_path`` is what error messages show (default: the path without its query string).  ``retry``
         replaces the transport's retry policy for the HTTP status retries of this request (429, 502-504: a
         throttled endpoint may ask for longer and more pauses); connection errors and timeouts keep the
@@ -242,6 +329,8 @@ class Transport:
         method = method.upper()
         if safe is None:
             safe = method in SAFE_METHODS
+        if repeat_status is None:
+            repeat_status = safe
         url = self.url(path)
         shown = display_path or urllib.parse.urlsplit(url).path
         attempt = 0
@@ -255,26 +344,42 @@ class Transport:
                     raise LostAnswerError(exc.message + "; the server may or may not have acted on the request",
                                           timed_out=isinstance(exc, RequestTimeoutError), method=exc.method,
                                           path=exc.path, hint=exc.hint) from None
-                if attempt + 1 < connect_policy.attempts:
-                    connect_policy.sleep(connect_policy.delay(attempt))
+                if not once and attempt + 1 < connect_policy.attempts and not self._past_deadline():
+                    connect_policy.sleep(self._pause(connect_policy.delay(attempt)))
                     attempt += 1
                     continue
                 raise
-            if safe and response.status in TRANSIENT_STATUS and attempt + 1 < policy.attempts:
-                policy.sleep(policy.delay(attempt, _retry_after(response.headers)))
-                attempt += 1
-                continue
+            if (repeat_status and not once and response.status in TRANSIENT_STATUS and attempt + 1 < policy.attempts
+                    and not self._past_deadline()):
+                wait = _retry_after(response.headers)
+                if wait is None or wait <= policy.cap:
+                    policy.sleep(self._pause(policy.delay(attempt, wait)))
+                    attempt += 1
+                    continue
             return response
+
+    def _pause(self, seconds):
+        """A pause before a retry, cut so that it does not run past a wait's deadline."""
+        if self.deadline is not None:
+            seconds = min(seconds, max(self.deadline - self.clock(), 0.0))
+        return seconds
 
     def _once(self, method, url, shown, params, headers, data, json_body, auth):
         self.requests_sent += 1
+        budget = self._left()
         try:
-            raw = self.session.request(method, url, params=params, headers=headers, data=data, json=json_body,
-                                       timeout=self.timeout, auth=auth, allow_redirects=False, stream=True,
-                                       verify=self.verify)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            raise self._translate(exc, method, shown) from None
-        return Response(raw.status_code, raw.headers, self._read(raw, method, shown), method, shown)
+            with _alarm(budget):
+                try:
+                    raw = self.session.request(method, url, params=params, headers=headers, data=data, json=json_body,
+                                               timeout=budget, auth=auth, allow_redirects=False, stream=True,
+                                               verify=self.verify)
+                except Exception as exc:  # pylint: disable=broad-exception-caught
+                    raise self._translate(exc, method, shown) from None
+                return Response(raw.status_code, raw.headers, self._read(raw, method, shown), method, shown)
+        except _Deadline:
+            raise RequestTimeoutError("%s did not finish its answer within %.3g s (the timeout option%s)" % (
+                self.base, budget, ", cut to what the wait had left" if budget < float(self.timeout) else ""),
+                method=method, path=shown, hint="Raise timeout if the server is slow") from None
 
     def _read(self, raw, method, shown):
         """Read the body, bounded by MAX_BODY_BYTES, translating transport failures."""
@@ -316,11 +421,11 @@ class Transport:
             return TlsError("TLS handshake with %s failed: %s" % (where, reason), method=method, path=shown,
                             hint=hint)
         if rex is not None and isinstance(exc, (rex.ConnectTimeout,)):
-            return RequestTimeoutError("Could not connect to %s within %s s" % (where, self.timeout), not_sent=True,
+            return RequestTimeoutError("Could not connect to %s within %.3g s" % (where, self._left()), not_sent=True,
                                        method=method, path=shown,
                                        hint="Check server and port, and that a firewall lets the connection through")
         if rex is not None and isinstance(exc, rex.Timeout):
-            return RequestTimeoutError("%s did not answer within %s s (the timeout option)" % (where, self.timeout),
+            return RequestTimeoutError("%s did not answer within %.3g s (the timeout option)" % (where, self._left()),
                                        method=method, path=shown, hint="Raise timeout if the server is slow")
         if rex is not None and isinstance(exc, (rex.ConnectionError, rex.ChunkedEncodingError)):
             reason = _short(exc)

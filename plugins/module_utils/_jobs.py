@@ -455,6 +455,8 @@ class Lifecycle:
         for key, waited in pending.items():
             run = runs[key]
             phrase = self.adapter.waiting_for(waited.value)
+            if waited.error is not None:
+                phrase += " (the last poll failed: %s)" % waited.error
             run.elapsed, run.history = waited.elapsed, waited.history
             run.msg = "%s: %s after %.0f s" % (run.msg, phrase, waited.elapsed)
             lines.append("job %r: %s" % (run.name, phrase))

@@ -29,7 +29,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _errors as 
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import Vb365Token
 from ansible_collections.backupops.veeam.plugins.module_utils._client import (
-    Client, Connection, credentials, document, shown_path)
+    Client, Connection, collect_pages, credentials, document, shown_path)
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 4443
@@ -199,6 +199,15 @@ def _items(data):
     if isinstance(data, dict) and isinstance(data.get("results"), list):
         return [item for item in data["results"] if isinstance(item, dict)]
     raise E.ParseError("VB365 sent a list in an unexpected shape (%s)" % type(data).__name__)
+
+
+def _page(data, asked):
+    """``(items, more)`` of a VB365 page: more may follow while the page is as long as its ``limit`` (the one the
+    server applied, which may be lower than the one asked for) or, without one, as the one asked for."""
+    items = _items(data)
+    limit = data.get("limit") if isinstance(data, dict) else None
+    size = limit if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= asked else asked
+    return items, len(items) >= size
 
 
 def parse_time(value):
@@ -412,13 +421,8 @@ class Vb365(Client):
         """Every job (all pages in v8), as raw dicts."""
         if not self.routes.jobs_paged:
             return _items(self.get(self.routes.jobs(), what="jobs", noun="job list"))
-        jobs, offset = [], 0
-        while True:
-            page = _items(self.get(self.routes.jobs(offset, page_size), what="jobs", noun="job list"))
-            jobs.extend(page)
-            if len(page) < page_size:
-                return jobs
-            offset += len(page)
+        return collect_pages(lambda offset, _n: _page(self.get(self.routes.jobs(offset, page_size), what="jobs",
+                                                               noun="job list"), page_size), "jobs")
 
     def get_job(self, job_id):
         resp = self.call("GET", self.routes.job(job_id), expect=(200, 404), what="job %s" % job_id)
@@ -588,13 +592,8 @@ class Vb365(Client):
             return _items(self.get(self.routes.restore_sessions(), what=what, noun=noun))
         if newest is not None and self.routes.number >= 8:
             return _items(self.get(self.routes.restore_sessions(0, newest), what=what, noun=noun))
-        found, offset, size = [], 0, 1000
-        while True:
-            page = _items(self.get(self.routes.restore_sessions(offset, size), what=what, noun=noun))
-            found.extend(page)
-            if len(page) < size:
-                return found
-            offset += len(page)
+        return collect_pages(lambda offset, _n: _page(self.get(self.routes.restore_sessions(offset, 1000), what=what,
+                                                               noun=noun), 1000), "restore sessions")
 
     def restore_sessions_before(self):
         """What an explore's new restore session is told apart from: the ids of the restore sessions VB365 lists
@@ -609,40 +608,67 @@ class Vb365(Client):
         return {"ids": {item.get("id") for item in items}, "since": since}
 
     def _new_restore_sessions(self, job, restore_type, before):
-        """The Working restore sessions of ``restore_type`` that VB365 lists now and did not before; when several,
-        those whose ``scopeName`` (v6+) is the job's name, if that leaves any."""
+        """The Working restore sessions of ``restore_type`` that VB365 lists now and did not before."""
         items = self.list_restore_sessions(newest=100)
-        new = [item for item in items if _has_id(item) and item["id"] not in before["ids"]
-               and (before["since"] is None or (parse_time(item.get("creationTime")) or _EPOCH) >= before["since"])
-               and str(item.get("state") or "").lower() == "working"
-               and restore_type_name(item.get("type")) == str(restore_type).lower()]
-        for narrower in (lambda item: item.get("scopeName") == job["name"],
-                         lambda item: str(item.get("initiatedBy") or "").lower() == self.username.lower()):
-            if len(new) > 1:
-                new = [item for item in new if narrower(item)] or new
-        return newest_first(new)
+        return newest_first([item for item in items if _has_id(item) and item["id"] not in before["ids"]
+                             and (before["since"] is None
+                                  or (parse_time(item.get("creationTime")) or _EPOCH) >= before["since"])
+                             and str(item.get("state") or "").lower() == "working"
+                             and restore_type_name(item.get("type")) == str(restore_type).lower()])
+
+    def _owner_mismatch(self, item, job):
+        """Why a new restore session cannot be this task's (another operator of the same account may explore
+        another job meanwhile), or None when its job (``scopeName``), organization and initiator are this task's.
+        A field the version does not send cannot be checked, so it counts as a mismatch: a session is adopted only
+        when all three are seen to match."""
+        if not self.routes.jobs_have_organization and not self.organization_of(job):
+            self._map_job_organizations()  # before v8 a job's organization is known from the organizations' lists
+        org_id = self.organization_of(job)
+        org = self.organizations().get(org_id) if org_id else None
+        checks = (("job", item.get("scopeName"), job.get("name")),
+                  ("organization", item.get("organization"), org),
+                  ("initiator", item.get("initiatedBy"), self.username))
+        for what, theirs, ours in checks:
+            if not theirs or not ours:
+                return "its %s is not known" % what
+            if str(theirs).strip().lower() != str(ours).strip().lower():
+                return "its %s is %r" % (what, theirs)
+        return None
 
     def _settle_lost_explore(self, job, restore_type, before, lost):
-        """The explore's response was lost: the restore session it opened, if VB365 lists exactly one new one.
+        """The explore's response was lost: the restore session it opened, when VB365 lists exactly one new one of
+        this job, organization and initiator (never another operator's: see :meth:`_owner_mismatch`).
 
         A timed-out explore is given as long again as ``timeout`` (30 s at most) to show its session."""
         if before is None:
             lost.message += ("; VB365 does not let this account list restore sessions, so the module cannot tell "
                              "whether one was opened")
             raise lost
-        found, looks = self.t.look_after_lost(lost, lambda: self._new_restore_sessions(job, restore_type, before))
-        slow = bool(lost.details.get("timed_out"))
-        if len(found) == 1:
+
+        def look():
+            found = self._new_restore_sessions(job, restore_type, before)
+            return [item for item in found if self._owner_mismatch(item, job) is None], found
+        (ours, found), looks = self.t.look_after_lost(lost, look, seen=lambda result: bool(result[0]))
+        if len(ours) == 1:
             self.warn("The response to the explore of job %r was lost; VB365 lists the restore session it opened (%s, "
-                      "%s), so it was not sent again" % (job["name"], found[0]["id"], found[0].get("state")))
-            return found[0]
-        if found:
+                      "%s), so it was not sent again" % (job["name"], ours[0]["id"], ours[0].get("state")))
+            return ours[0]
+        if ours:
             raise E.LostAnswerError("The explore request for job %r got no response, and VB365 lists %d new %s restore "
-                                    "sessions since (%s); it was not sent again, and the module cannot tell which one it "
-                                    "opened" % (job["name"], len(found), restore_type, ", ".join(f["id"] for f in found)),
+                                    "sessions of this job and account since (%s); it was not sent again, and the module "
+                                    "cannot tell which one it opened" % (job["name"], len(ours), restore_type,
+                                                                         ", ".join(f["id"] for f in ours)),
                                     method=lost.method, path=lost.path, details={"changed": True},
                                     hint="Stop the restore sessions you do not use with state: absent and their session_id")
-        if slow:
+        if found:
+            others = "; ".join("%s (%s)" % (item["id"], self._owner_mismatch(item, job)) for item in found)
+            raise E.LostAnswerError("The explore request for job %r got no response; VB365 lists %d new %s restore "
+                                    "session(s) since, none shown to be this task's: %s. It was not sent again, and no "
+                                    "other operator's session was taken; if VB365 opened one for this task, it is "
+                                    "among them" % (job["name"], len(found), restore_type, others),
+                                    method=lost.method, path=lost.path, details={"changed": True},
+                                    hint="Look at these restore sessions in VB365 before you stop any of them")
+        if lost.timed_out:
             raise E.LostAnswerError("VB365 did not answer the explore of job %r within %s s (the timeout option), and %d s "
                                     "later still lists no new restore session for it; the explore was not sent again, but "
                                     "VB365 may still open one" % (job["name"], self.t.timeout, looks),

@@ -89,6 +89,7 @@ class VeeamModule:
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
         self.journal = E.Journal(sink=self.module.warn)
+        self.transport = None
         if not _http.HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(_http.REQUESTS_IMPORT_ERROR))
         if not _wire.HAS_XMLTODICT:
@@ -120,10 +121,14 @@ class VeeamModule:
         transport = _http.Transport(base, validate_certs=p["validate_certs"], ca_path=p["ca_path"],
                                     timeout=p["timeout"],
                                     user_agent="ansible-backupops.veeam/%s (%s)" % (COLLECTION_VERSION, self.name))
+        self.transport = transport
         return self.conn.connect(transport, p, self.journal, **extra)
 
     def poller(self, timeout=None):
-        return Poller(self.params["wait_timeout"] if timeout is None else timeout, self.params["poll_interval"])
+        """A Poller for ``timeout`` seconds (default ``wait_timeout``) whose deadline also bounds the requests of
+        every poll (a silent server cannot stretch the wait by its retries)."""
+        return Poller(self.params["wait_timeout"] if timeout is None else timeout, self.params["poll_interval"],
+                      bound=self.transport.bounded if self.transport is not None else None)
 
     def lifecycle(self, adapter, state):
         """The job lifecycle for ``state``, with this module's wait, if_running and fail_on_warning options."""
@@ -149,8 +154,9 @@ class VeeamModule:
         result.update(elapsed=waited.elapsed, history=waited.history)
         if not waited.done:
             state = waited.history[-1]["state"] if waited.history else "unknown"
-            raise E.WaitTimeoutError("%s was still %s after %.0f s (wait_timeout %s s)" % (
-                what, state, waited.elapsed, self.params["wait_timeout"]),
+            raise E.WaitTimeoutError("%s was still %s after %.0f s (wait_timeout %s s)%s" % (
+                what, state, waited.elapsed, self.params["wait_timeout"],
+                "; the last poll failed: %s" % waited.error if waited.error else ""),
                 hint=hint, details=dict(result, **details))
         return waited.value
 

@@ -22,6 +22,7 @@ session's tasks in one answer) before the per-key probes, which then only use wh
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -45,12 +46,13 @@ class WaitResult:
     """The outcome of a wait for one thing: its last value, the seconds waited, polls made, states seen, and
     whether it was done (False: the wait ran out first)."""
 
-    def __init__(self, value, elapsed, polls, history, done=True):
+    def __init__(self, value, elapsed, polls, history, done=True, error=None):
         self.value = value
         self.elapsed = elapsed
         self.polls = polls
         self.history = history
         self.done = done
+        self.error = error  # the transient error of the last poll, when the wait ran out right after it
 
 
 class Waited:
@@ -70,7 +72,8 @@ class Waited:
 class Poller:
     """Poll until done, within ``timeout`` seconds, pausing between ``first`` and ``interval`` seconds."""
 
-    def __init__(self, timeout, interval, first=1.0, ratio=0.1, tolerate=3, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, timeout, interval, first=1.0, ratio=0.1, tolerate=3, clock=time.monotonic, sleep=time.sleep,
+                 bound=None):
         self.timeout = check_seconds("wait_timeout", timeout)
         self.interval = check_seconds("poll_interval", interval)
         self.first = min(float(first), self.interval)
@@ -78,6 +81,9 @@ class Poller:
         self.tolerate = tolerate
         self.clock = clock
         self.sleep = sleep
+        # bound(deadline): a context manager in which no request runs past the wait's deadline (the transport's
+        # Transport.bounded), so that retries inside a poll cannot stretch the wait.
+        self.bound = bound
 
     def pause(self, elapsed):
         """Seconds to wait before the next poll, ``elapsed`` seconds into the wait."""
@@ -105,10 +111,15 @@ class Poller:
         """
         start = self.clock()
         deadline = start + self.timeout
+        with self.bound(deadline) if self.bound is not None else contextlib.nullcontext():
+            return self._wait_all(items, probe, done, state, fresh, prefetch, start, deadline)
+
+    def _wait_all(self, items, probe, done, state, fresh, prefetch, start, deadline):
         pending = dict(items)
         histories = {key: [] for key in pending}
         polls = {key: 0 for key in pending}
         failures = {key: 0 for key in pending}
+        errors = {}
         finished = {}
         if fresh:
             for key in list(pending):
@@ -128,6 +139,7 @@ class Poller:
                         raise
                     for key in pending:
                         failures[key] += 1
+                        errors[key] = exc
                     worst = max(failures[key] for key in pending)
                     if worst > self.tolerate:
                         exc.message += " (%d failed polls in a row)" % worst
@@ -137,10 +149,12 @@ class Poller:
                 try:
                     value = probe(key, pending[key])
                     failures[key] = 0
+                    errors.pop(key, None)
                 except VeeamError as exc:
                     if not exc.transient:
                         raise
                     failures[key] += 1
+                    errors[key] = exc
                     if failures[key] > self.tolerate:
                         exc.message += " (%d failed polls in a row)" % failures[key]
                         raise
@@ -159,7 +173,8 @@ class Poller:
             now = self.clock()
             if now >= deadline:
                 elapsed = round(now - start, 2)
-                return Waited(finished, {key: WaitResult(value, elapsed, polls[key], histories[key], done=False)
+                return Waited(finished, {key: WaitResult(value, elapsed, polls[key], histories[key], done=False,
+                                                         error=errors.get(key))
                                          for key, value in pending.items()}, elapsed)
             self.sleep(min(self.pause(now - start), deadline - now))
         return Waited(finished, {}, round(self.clock() - start, 2))

@@ -28,7 +28,8 @@ import urllib.parse
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import UnsupportedRevision, VbrToken
-from ansible_collections.backupops.veeam.plugins.module_utils._client import Client, Connection, credentials, document
+from ansible_collections.backupops.veeam.plugins.module_utils._client import (
+    Client, Connection, collect_pages, credentials, document)
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 9419
@@ -47,9 +48,8 @@ _TYPE_WORDS = {"backup": "backup", "vspherebackup": "backup", "hypervbackup": "b
                "clouddirectorbackup": "backup", "vspherereplica": "replica", "backupcopy": "backup_copy",
                "legacybackupcopy": "backup_copy", "filebackup": "file_share", "filebackupcopy": "file_share_copy",
                "objectstoragebackup": "object_storage", "windowsagentbackup": "agent", "linuxagentbackup": "agent"}
-#: Page size of lists, and the most pages read (a server that never stops paging is not followed for ever).
+#: Page size of lists.
 PAGE = 500
-MAX_PAGES = 200
 
 
 def revision_key(revision):
@@ -184,20 +184,17 @@ class Vbr(Client):
     def job_states(self, name=None):
         """Every job's state (all pages; with ``name``, VBR's ``nameFilter`` narrows the list, and the caller
         matches the name exactly).  Paging stops when a page is short, adds nothing new, or MAX_PAGES were read."""
-        states, seen, skip = [], set(), 0
-        for _page in range(MAX_PAGES):
+        def read_page(skip, _number):
             query = {"skip": skip, "limit": PAGE, "orderColumn": "Name", "orderAsc": "true"}
             if name:
                 query["nameFilter"] = name
-            page = _items(self.read("/api/v1/jobs/states?" + urllib.parse.urlencode(query), "job states"),
-                          "list of job states")
-            new = [s for s in page if isinstance(s.get("id"), str) and s["id"] not in seen]
-            seen.update(s["id"] for s in new)
-            states.extend(new)
-            if len(page) < PAGE or not new:
-                return states
-            skip += len(page)
-        return states
+            data = self.read("/api/v1/jobs/states?" + urllib.parse.urlencode(query), "job states")
+            page = _items(data, "list of job states")
+            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+            total = pagination.get("total")
+            more = skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE
+            return page, more
+        return collect_pages(read_page, "job states")
 
     def job_state(self, job_id):
         for state in self.job_states():

@@ -132,7 +132,7 @@ def log_on(module):
     with module.client(logoff=False) as em:
         logon = em.auth
     who = logon.user_name or p["username"]
-    return {"changed": True, "session_token": logon.token, "session_id": logon.session_id,
+    return {"changed": True, "session_token": logon.handoff, "session_id": logon.session_id,
             "user_name": logon.user_name, "api_version": p["api_version"],
             "msg": "Logged on to Enterprise Manager as %s (session %s)" % (who, logon.session_id)}
 
