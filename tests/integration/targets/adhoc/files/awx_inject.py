@@ -16,7 +16,7 @@
 3. Read the environment variables the collection's modules really read (the env fallbacks of the shared argument
    specs: plugins/module_utils/_module.py, connection_spec).
 
-Prints one JSON document: {"env": {...}, "module_env": {"em": [...], "m365": [...]}}.  Exits 1 with a message on
+Prints one JSON document: {"env": {...}, "module_env": {"em": [...], "m365": [...], "vbr": [...]}}.  Exits 1 with a message on
 stderr when the type would be refused by AWX.
 """
 
@@ -138,13 +138,13 @@ def module_env():
             sys.path.insert(0, root)
             break
     # pylint: disable-next=import-outside-toplevel
-    from ansible_collections.backupops.veeam.plugins.module_utils import _em, _m365, _module
+    from ansible_collections.backupops.veeam.plugins.module_utils import _em, _m365, _module, _vbr
 
     def names(conn):
         spec = _module.connection_spec(conn)
         return sorted(name for option in spec.values() if option.get("fallback")
                       for name in option["fallback"][1])
-    return {"em": names(_em.CONNECTION), "m365": names(_m365.CONNECTION)}
+    return {"em": names(_em.CONNECTION), "m365": names(_m365.CONNECTION), "vbr": names(_vbr.CONNECTION)}
 
 
 def main():
