@@ -45,8 +45,9 @@ options:
   ca_path:
     description:
       - A PEM file with the CA certificate(s) that signed the server's certificate.
-      - If not set, the value of the E(VEEAM_EM_CA_PATH) environment variable is used; without either, the
-        system's trusted CAs are used.
+      - If not set, the value of the E(VEEAM_EM_CA_PATH) environment variable is used; without either, the CA bundle
+        that comes with requests (certifi) is used; E(REQUESTS_CA_BUNDLE) and other requests settings from the
+        environment are not read.
     type: path
   timeout:
     description:

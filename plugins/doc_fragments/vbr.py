@@ -47,8 +47,9 @@ options:
     description:
       - A PEM file with the CA certificate(s) that signed the server's certificate (for VBR's self-signed certificate,
         that certificate itself).
-      - If not set, the value of the E(VEEAM_VBR_CA_PATH) environment variable is used; without either, the
-        system's trusted CAs are used.
+      - If not set, the value of the E(VEEAM_VBR_CA_PATH) environment variable is used; without either, the CA bundle
+        that comes with requests (certifi) is used; E(REQUESTS_CA_BUNDLE) and other requests settings from the
+        environment are not read.
     type: path
   timeout:
     description:
@@ -60,7 +61,8 @@ options:
   api_version:
     description:
       - The REST API revision sent as C(x-api-version) with every request, such as V(1.3-rev1) (VBR 13.0.1),
-        V(1.3-rev0) (13.0), V(1.2-rev1) (12.3.1), V(1.2-rev0) (12.2), V(1.1-rev1) (12.1) or V(1.1-rev0) (12.0).
+        V(1.3-rev0) (13.0), V(1.2-rev1) (12.3.1), V(1.2-rev0) (12.3), V(1.1-rev2) (12.2), V(1.1-rev1) (12.1) or
+        V(1.1-rev0) (12.0).
       - V(auto) logs in with the newest revision this collection knows and, when the server refuses it, with the
         next older one. It costs nothing on VBR 13.0.1 and newer (the API is backward compatible, so a newer server
         takes the newest revision the collection knows) and one refused login per newer revision on an older

@@ -371,7 +371,8 @@ class OAuth2Token:
                 text = "kept doing so after %d tries" % policy.attempts
             raise E.HttpError("%s throttled %s (429 Quota Exceeded) and %s" % (self.product, what, text), status=429,
                               method="POST", path=self.token_path,
-                              hint="Fewer logins per minute help: %s limits its token endpoint" % self.product)
+                              hint="Fewer logins per minute help (one login per play: a session module, or the "
+                                   "job_run role with several jobs)")
         if resp.status != 200:
             return resp, None
         data = W.parse(resp.body, resp.content_type, "token response")

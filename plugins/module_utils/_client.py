@@ -177,11 +177,13 @@ class Client:
         return document(resp, noun or what, self.product)
 
 
-def credentials(params, alternative=None):
-    """``(username, password)`` from the module's options, or a UsageError before anything is sent.
-    ``alternative`` names what may stand in for them (a session token)."""
+def credentials(params, env, alternative=None):
+    """``(username, password)`` from the module's options, or a UsageError before anything is sent that names
+    their environment variables (prefix ``env``) and ``alternative``, what may stand in for them."""
     if not (params.get("username") and params.get("password")):
-        raise E.UsageError("username and password are required%s" % (" (or %s)" % alternative if alternative else ""))
+        raise E.UsageError("username and password are required: set the options (or module_defaults) or the %s_USERNAME "
+                           "and %s_PASSWORD environment variables%s" % (env, env, "; or give %s" % alternative
+                                                                        if alternative else ""))
     return params["username"], params["password"]
 
 

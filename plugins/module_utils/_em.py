@@ -687,7 +687,7 @@ class EmJobs(JobAdapter):
 def connect(transport, params, journal, logoff=None):
     """The Enterprise Manager client of a module run (not logged on yet: use it as a context manager)."""
     if not params.get("session_token"):
-        credentials(params, "session_token from backupops.veeam.veeam_em_session")
+        credentials(params, "VEEAM_EM", "session_token from backupops.veeam.veeam_em_session")
     auth = EmLogon(transport, params.get("username"), params.get("password"), params["api_version"],
                    token=params.get("session_token"), session_id=params.get("session_id"), logoff=logoff,
                    journal=journal)

@@ -134,6 +134,10 @@ class JobAdapter:
         """Whether the job's last run failed (only such a job is retried)."""
         raise NotImplementedError
 
+    def stopping(self, run):  # pylint: disable=unused-argument
+        """Whether the job is being stopped already (a stop is then not sent again, only awaited)."""
+        return False
+
     def running_label(self, run):
         """The running session in words ("session X, Working"), or None."""
         return None
@@ -192,6 +196,9 @@ class JobAdapter:
     # ------------------------------------------------------------------ reporting
     def conclude(self, run, action):
         """After an action that was not awaited: read once what the result should show (the new session)."""
+
+    def keep(self, run, watch):
+        """The wait ran out: keep in the run what the watch last read (its session), for the failed result."""
 
     def view(self, run):
         """The API's return keys for one job (``job``, ``session``, ``task``)."""
@@ -297,6 +304,9 @@ class Lifecycle:
                 run.skipped = True
                 label = adapter.idle_label(run)
                 run.msg = "Job %r is not running%s" % (run.name, " (%s)" % label if label else "")
+            elif adapter.stopping(run):
+                run.skipped = True
+                run.msg = "Job %r is being stopped already; the stop was not sent again" % run.name
         elif adapter.enabled(run) is (action == "enable"):
             run.skipped = True
             run.msg = "Job %r is already %s" % (run.name, _WORDS[action][0])
@@ -364,7 +374,8 @@ class Lifecycle:
         if refusal is None and not run.skipped:
             return False
         self.journal.warn("%s refused to %s job %r: %s. %s" % (self.product, self.action, run.name,
-                                                               err.veeam_message or err, _MEANWHILE[self.action]))
+                                                               str(err.veeam_message or err).rstrip("."),
+                                                               _MEANWHILE[self.action]))
         if refusal is not None:
             if not self.many:
                 raise refusal
@@ -379,8 +390,9 @@ class Lifecycle:
         adapter = self.adapter
         watches, unwatched = {}, []
         for run in runs:
-            if run.failed or not (run.changed or (run.skipped and self.action in ("start", "retry")
-                                                  and adapter.running(run))):
+            going = run.skipped and adapter.running(run) and (self.action in ("start", "retry")
+                                                               or (self.action == "stop" and adapter.stopping(run)))
+            if run.failed or not (run.changed or going):
                 continue
             watch = adapter.watch(run, self.action)
             if watch is not None:
@@ -454,6 +466,7 @@ class Lifecycle:
         lines = []
         for key, waited in pending.items():
             run = runs[key]
+            self.adapter.keep(run, waited.value)
             phrase = self.adapter.waiting_for(waited.value)
             if waited.error is not None:
                 phrase += " (the last poll failed: %s)" % waited.error

@@ -876,7 +876,7 @@ def connect(transport, params, journal):
     version = params["api_version"]
     if version not in API_VERSIONS:
         raise E.UsageError("api_version %r is not one of %s" % (version, ", ".join(API_VERSIONS)))
-    username, password = credentials(params)
+    username, password = credentials(params, "VEEAM_M365")
     return Vb365(transport, None if version == "auto" else Routes(version), journal, username, password)
 
 

@@ -34,8 +34,9 @@ from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAd
 
 DEFAULT_PORT = 9419
 #: The revisions this collection knows, oldest first (Veeam's versioning page: 1.1-rev0 is VBR 12.0, 1.1-rev1
-#: 12.1, 1.2-rev0 12.2, 1.2-rev1 12.3.1, 1.3-rev0 13.0, 1.3-rev1 13.0.1).  ``auto`` tries the newest first.
-REVISIONS = ("1.1-rev0", "1.1-rev1", "1.2-rev0", "1.2-rev1", "1.3-rev0", "1.3-rev1")
+#: 12.1, 1.1-rev2 12.2, 1.2-rev0 12.3, 1.2-rev1 12.3.1, 1.3-rev0 13.0, 1.3-rev1 13.0.1).  ``auto`` tries the newest
+#: first.
+REVISIONS = ("1.1-rev0", "1.1-rev1", "1.1-rev2", "1.2-rev0", "1.2-rev1", "1.3-rev0", "1.3-rev1")
 _REVISION = re.compile(r"^(\d+)\.(\d+)-rev(\d+)$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -188,7 +189,7 @@ class Vbr(Client):
             query = {"skip": skip, "limit": PAGE, "orderColumn": "Name", "orderAsc": "true"}
             if name:
                 query["nameFilter"] = name
-            data = self.read("/api/v1/jobs/states?" + urllib.parse.urlencode(query), "job states")
+            data = self.read("/api/v1/jobs/states?" + urllib.parse.urlencode(query), "list of job states")
             page = _items(data, "list of job states")
             pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
             total = pagination.get("total")
@@ -288,6 +289,7 @@ class VbrJobs(JobAdapter):
     def __init__(self, client):
         super().__init__(client)
         self._surveyed = set()
+        self._action = None
 
     def find(self, wanted):
         return self.client.find_jobs(wanted)
@@ -296,6 +298,7 @@ class VbrJobs(JobAdapter):
     def survey(self, runs, action, acting):
         """The job's state (read again after the first time), its running session, and for enable/disable the job's
         own ``isDisabled``."""
+        self._action = action
         if action == "retry" and not self.client.has("1.3-rev0"):
             raise E.UsageError("state: retried needs VBR REST API revision 1.3-rev0 or later (VBR 13); this task uses "
                                "%s" % self.client.revision, hint="Use api_version: auto on a VBR 13 server")
@@ -327,6 +330,9 @@ class VbrJobs(JobAdapter):
 
     def failed_last(self, run):
         return lowered(run.job.get("lastResult")) == "failed"
+
+    def stopping(self, run):
+        return lowered(run.job.get("status")) == "stopping" or lowered((run.current or {}).get("state")) == "stopping"
 
     def running_label(self, run):
         session = run.current
@@ -368,7 +374,8 @@ class VbrJobs(JobAdapter):
         session = run.session or run.receipt
         if session:
             return "session %s" % (session.get("name") or session["id"])
-        return "VBR created no session" if run.changed and run.current is None else None
+        made = run.changed and run.current is None and self._action in ("start", "retry")
+        return "VBR created no session" if made else None
 
     # ------------------------------------------------------------------ waiting
     def watch(self, run, action):
@@ -399,6 +406,10 @@ class VbrJobs(JobAdapter):
         return Outcome("session %s ended %s" % (run.session.get("name") or run.session["id"], result or "None"),
                        result=result or "None", reason=reason or None)
 
+    def keep(self, run, watch):
+        run.session = watch["session"]
+        run.job = self.client.job_state(run.job["id"])
+
     # ------------------------------------------------------------------ reporting
     def conclude(self, run, action):
         run.session = run.receipt
@@ -408,7 +419,7 @@ class VbrJobs(JobAdapter):
 
     def view(self, run):
         out = {"job": job_view(run.job, run.detail)}
-        session = run.session or run.current
+        session = run.session or run.receipt or run.current
         if session:
             out["session"] = session_view(session)
         return out
@@ -422,7 +433,7 @@ def connect(transport, params, journal):
     revision = params["api_version"]
     if revision != "auto":
         revision_key(revision)
-    username, password = credentials(params)
+    username, password = credentials(params, "VEEAM_VBR")
     return Vbr(transport, None if revision == "auto" else revision, journal, username, password)
 
 
