@@ -366,7 +366,8 @@ class Lifecycle:
         if refusal is None and not run.skipped:
             return False
         self.journal.warn("%s refused to %s job %r: %s. %s" % (self.product, self.action, run.name,
-                                                               err.veeam_message or err, _MEANWHILE[self.action]))
+                                                               str(err.veeam_message or err).rstrip("."),
+                                                               _MEANWHILE[self.action]))
         if refusal is not None:
             if not self.many:
                 raise refusal
