@@ -629,7 +629,7 @@ class Vb365(Client):
                              "whether one was opened")
             raise lost
         found, looks = self.t.look_after_lost(lost, lambda: self._new_restore_sessions(job, restore_type, before))
-        slow = bool(lost.details.get("timed_out"))
+        slow = lost.timed_out
         if len(found) == 1:
             self.warn("The response to the explore of job %r was lost; VB365 lists the restore session it opened (%s, "
                       "%s), so it was not sent again" % (job["name"], found[0]["id"], found[0].get("state")))
