@@ -170,11 +170,6 @@ class FakeJobs(JobAdapter):
 
 
 @pytest.fixture
-def journal():
-    return Journal()
-
-
-@pytest.fixture
 def go(clock, journal):
     """``go(adapter_or_jobs, state, names, **Lifecycle options)``: the lifecycle's result (or its error)."""
     def run(adapter, state, names=None, many=None, wanted=None, **options):
