@@ -17,6 +17,7 @@ import json
 from unittest import mock
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible.module_utils.testing import patch_module_args  # ansible-core >= 2.19
@@ -60,3 +61,18 @@ def run_module(capsys):
 def module_args():
     """The ``patch_module_args`` context manager of the running ansible-core (or its fallback)."""
     return patch_module_args
+
+
+@pytest.fixture
+def fail_calls(monkeypatch):
+    """The keyword arguments of every ``fail_json`` call, in order.  ansible-core 2.19 records ``exception`` apart
+    from the printed result, so whether a failure carried a traceback is read here."""
+    calls = []
+    real = AnsibleModule.fail_json
+
+    def record(self, *args, **kwargs):
+        calls.append(dict(kwargs, msg=args[0]) if args else dict(kwargs))
+        real(self, *args, **kwargs)
+    monkeypatch.setattr(AnsibleModule, "fail_json", record)
+    return calls
+
