@@ -43,12 +43,27 @@ class ModuleExit(Exception):
     def failed(self):
         return bool(self.result.get("failed"))
 
+    @property
+    def warnings(self):
+        """The texts of the result's warnings (2.19 writes each as ``{"event": {"msg": ...}, ...}``)."""
+        return [w["event"]["msg"] if isinstance(w, dict) else w for w in self.result.get("warnings", [])]
+
+
+def _forget_warnings():
+    """AnsibleModule keeps the warnings of a run in module globals (a list before 2.19, a dict since): a second run
+    in the same process would report the first one's too."""
+    from ansible.module_utils.common import warnings  # pylint: disable=import-outside-toplevel
+
+    for name in ("_global_warnings", "_global_deprecations"):
+        getattr(warnings, name).clear()
+
 
 @pytest.fixture
 def run_module(capsys):
     """``run_module(args, function)``: call ``function()`` with ``args`` as the module arguments (and the
     exit inside the same context); returns a :class:`ModuleExit` with the result the module printed."""
     def run(args, function):
+        _forget_warnings()
         with patch_module_args(args):
             with pytest.raises(SystemExit) as info:
                 function()
