@@ -24,6 +24,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils._poll import Polle
 from ansible_collections.backupops.veeam.plugins.module_utils._version import COLLECTION_VERSION
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     EM_TOKEN, PASSWORD, USERNAME, assert_no_secrets)
+from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import traceback_of
 
 EM = _em.CONNECTION
 M365 = _m365.CONNECTION
@@ -44,13 +45,6 @@ def clean_environment(monkeypatch):
 def build(module_args, args, conn=EM, wait=None, spec=None, **kwargs):
     with module_args(args):
         return VeeamModule(conn, dict(OWN if spec is None else spec), wait=wait, **kwargs)
-
-
-def traceback_of(exit_, fail_calls):
-    """The traceback a failed run carried: what it gave fail_json as ``exception`` ("" for none)."""
-    assert exit_.failed, exit_.result
-    given = fail_calls[-1].get("exception")
-    return given if given is not None else exit_.result.get("exception", "")
 
 
 # ------------------------------------------------------------------------------------------------ specs
