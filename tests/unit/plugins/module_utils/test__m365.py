@@ -760,6 +760,16 @@ def test_every_read_names_what_it_expected(vb_server, make_vb, path, call, noun)
             call(vb)
 
 
+def test_an_empty_job_session_is_a_parse_error(vb_server, make_vb):
+    """Bug (reliability suite): an empty 200 for GET /JobSessions/{id} was read as "no session yet"."""
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, Reply(200, b"", content_type="application/json"))
+    with expect_error("parse") as caught:
+        with make_vb() as vb:
+            vb.get_session(SESSION)
+    assert str(caught.error) == ("VB365 sent an empty answer instead of the job session (HTTP 200 on GET "
+                                 "/v8/JobSessions/{id})")
+
+
 def test_a_session_read_by_id_without_its_id_keeps_the_id_asked_for(vb_server, make_vb):
     body = session_body("Success")
     del body["id"]
