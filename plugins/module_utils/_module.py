@@ -31,7 +31,9 @@ from ansible_collections.backupops.veeam.plugins.module_utils._poll import Polle
 from ansible_collections.backupops.veeam.plugins.module_utils._version import COLLECTION_VERSION
 
 #: ansible-core 2.19 and later take ``exception`` in ``fail_json`` and record a traceback unless it is given.
-_FAIL_TAKES_EXCEPTION = "exception" in inspect.signature(AnsibleModule.fail_json).parameters
+#: (The sanity import test stands in an AnsibleModule without fail_json for it: no module runs there.)
+_FAIL_JSON = getattr(AnsibleModule, "fail_json", None)
+_FAIL_TAKES_EXCEPTION = _FAIL_JSON is not None and "exception" in inspect.signature(_FAIL_JSON).parameters
 
 
 def _env_fallback(*names):
