@@ -90,4 +90,3 @@ def fail_calls(monkeypatch):
         real(self, *args, **kwargs)
     monkeypatch.setattr(AnsibleModule, "fail_json", record)
     return calls
-

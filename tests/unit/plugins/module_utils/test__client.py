@@ -224,7 +224,7 @@ def test_the_defaults_of_a_client(make_client):
 
 # ------------------------------------------------------------------------------------------------ helpers
 def response(status, reply):
-    headers = {k: v for k, v in reply.headers}
+    headers = dict(reply.headers)
     return Response(status, headers, reply.body, "POST", "https://em:9398/api/jobs/%s?action=start" % JOB)
 
 

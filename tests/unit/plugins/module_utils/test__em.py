@@ -15,9 +15,8 @@ import urllib.parse
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import Journal
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
-    EM_TOKEN, EM_TOKEN2, PASSWORD, USERNAME, Reply, assert_no_secrets, dropped, em_error, expect_error,
+    EM_TOKEN, EM_TOKEN2, PASSWORD, Reply, assert_no_secrets, dropped, em_error, expect_error,
     fixture_bytes, jsonr, path_re, read_timeout, refused, xml)
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
     AGENT, ANY_LOGOFF, COPY, DB_BACKUP, DB_SESSIONS, LOGON, NAS, OTHER_SERVER_JOB, REPLICA, SECOND_SESSION_ID, SESSION,

@@ -13,7 +13,6 @@ import pytest
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
-from ansible_collections.backupops.veeam.plugins.module_utils import _module
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import (
     ForbiddenError, JobFailedError, TransportError, WaitTimeoutError)

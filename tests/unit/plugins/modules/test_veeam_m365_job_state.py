@@ -65,8 +65,8 @@ def state(run_module):
     ({"state": "started", "jobs": [{"job_id": JOB_ID, "organization": "contoso"}]},
      "parameters are mutually exclusive: job_id|organization"),
     ({"state": "started", "jobs": [{"organization": "contoso"}]}, "one of the following is required: job_id, job_name"),
-    ({"state": "started", "job_name": "Mail", "api_version": "v9"}, "value of api_version must be one of: v2, v3, v4, "
-                                                                     "v5, v6, v7, v8, auto, got: v9"),
+    ({"state": "started", "job_name": "Mail", "api_version": "v9"},
+     "value of api_version must be one of: v2, v3, v4, v5, v6, v7, v8, auto, got: v9"),
     ({"state": "started", "job_name": "Mail", "if_running": "fail"}, "Unsupported parameters"),
 ])
 def test_option_checks(vb, state, args, message):

@@ -92,12 +92,12 @@ def test_option_checks(restore_session, args, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    ({"job_name": "Mail", "session_id": SESSION}, "session_id is for state: absent; state: present opens a new restore "
-                                                   "session on the backup of job_id or job_name"),
-    ({"job_name": "Mail", "point_in_time": "yesterday"}, "point_in_time 'yesterday' is not an ISO 8601 date and time "
-                                                         "such as 2026-11-20T22:00:00Z"),
-    ({"state": "absent", "session_id": SESSION, "job_name": "Mail"}, "job_name is for state: present; state: absent "
-                                                                      "stops the restore session session_id"),
+    ({"job_name": "Mail", "session_id": SESSION},
+     "session_id is for state: absent; state: present opens a new restore session on the backup of job_id or job_name"),
+    ({"job_name": "Mail", "point_in_time": "yesterday"},
+     "point_in_time 'yesterday' is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z"),
+    ({"state": "absent", "session_id": SESSION, "job_name": "Mail"},
+     "job_name is for state: present; state: absent stops the restore session session_id"),
     ({"state": "absent", "session_id": SESSION, "job_id": JOB, "point_in_time": "2026-11-20T22:00:00Z"},
      "job_id, point_in_time are for state: present; state: absent stops the restore session session_id"),
 ])

@@ -141,10 +141,10 @@ def test_a_task_of_another_logon_session(task_info, fail_calls):
     assert result.failed and result.result["error"]["kind"] == "not_found" and traceback_of(result, fail_calls) == ""
 
 
-@pytest.mark.parametrize("args,message", [({"wait_timeout": 0}, "wait_timeout must be a positive, finite number of "
-                                                                 "seconds, got 0"),
-                                          ({"poll_interval": "nan"}, "poll_interval must be a positive, finite number "
-                                                                     "of seconds, got nan")])
+@pytest.mark.parametrize("args,message", [
+    ({"wait_timeout": 0}, "wait_timeout must be a positive, finite number of seconds, got 0"),
+    ({"poll_interval": "nan"}, "poll_interval must be a positive, finite number of seconds, got nan"),
+])
 def test_numbers_no_run_can_use(task_info, args, message):
     result, asked = task_info(FakeEm(task("Running")), task_id="task-7", wait=True, **args)
     assert result.failed and result.result["msg"] == message and asked == []
