@@ -288,7 +288,7 @@ class OAuth2Token:
 
     def logout(self):
         resp = self.t.request("POST", self.logout_path, headers=dict(self.extra, Accept="application/json",
-                                                                      **self.headers()), safe=True)
+                                                                     **self.headers()), safe=True)
         if resp.status not in (200, 204, 401):
             raise status_error(resp, "%s logout failed" % self.product)
         self._access = None

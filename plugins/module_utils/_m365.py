@@ -359,8 +359,8 @@ class Vb365(Client):
             if resp.status not in (404, 400):
                 raise self.error(resp, "Could not detect the VB365 REST API version")
         raise E.NotFoundError("The server offers none of the VB365 REST API versions v2-v8 (every probe of "
-                         "/vN/ServiceInstance answered 404); is this the VB365 REST API port (4443 by default), "
-                         "and is the REST API enabled in VB365?")
+                              "/vN/ServiceInstance answered 404); is this the VB365 REST API port (4443 by default), "
+                              "and is the REST API enabled in VB365?")
 
     # ------------------------------------------------------------------ organizations and jobs
     def _load_organizations(self):
@@ -386,7 +386,7 @@ class Vb365(Client):
         if not ids:
             known = ", ".join(sorted(str(o.get("name")) for o in records if o.get("name"))) or "none"
             raise E.NotFoundError("No VB365 organization named %r" % organization,
-                             hint="Known organizations: %s" % known)
+                                  hint="Known organizations: %s" % known)
         return ids
 
     def _map_job_organizations(self, org_ids=None):
@@ -423,7 +423,7 @@ class Vb365(Client):
         resp = self.call("GET", self.routes.job(job_id), expect=(200, 404), what="job %s" % job_id)
         if resp.status == 404:
             raise E.NotFoundError("No VB365 job with id %s" % job_id,
-                             hint="List the jobs with their ids in VB365, or select the job by job_name")
+                                  hint="List the jobs with their ids in VB365, or select the job by job_name")
         return _record(resp, "job", job_id)
 
     def find_jobs(self, wanted):
@@ -465,9 +465,9 @@ class Vb365(Client):
                 broken = [j for j in broken if self.organization_of(j) in wanted]
         if broken:
             raise E.ParseError("VB365 listed the job %r without an id, so it cannot be started, stopped or read; is the "
-                             "server's REST API healthy?" % job_name, method="GET",
-                             path=shown_path(self.routes.jobs()),
-                             hint="Select the job by job_id if you know it")
+                               "server's REST API healthy?" % job_name, method="GET",
+                               path=shown_path(self.routes.jobs()),
+                               hint="Select the job by job_id if you know it")
         if not matches:
             similar = sorted({j["name"] for j in jobs
                               if isinstance(j.get("name"), str) and j["name"].lower() == job_name.lower()})
@@ -478,7 +478,7 @@ class Vb365(Client):
             else:
                 hint = "Check the name in VB365 (%d jobs listed)" % len(jobs)
             raise E.NotFoundError("No VB365 job named %r%s" % (job_name, " in organization %r" % organization
-                                                          if organization else ""), hint=hint)
+                                                               if organization else ""), hint=hint)
         if len(matches) > 1:
             orgs = self.organizations()
             if not self.routes.jobs_have_organization:
@@ -573,7 +573,8 @@ class Vb365(Client):
         entry = self.journal.changed("Explored the backup of job %r" % job["name"])
         data = W.parse(resp.body, resp.content_type, "restore session")
         if not isinstance(data, dict) or not _has_id(data):
-            raise E.ParseError("VB365 explored the backup of job %r but sent no restore session back" % job["name"], status=resp.status, method="POST", path=shown_path(path))
+            raise E.ParseError("VB365 explored the backup of job %r but sent no restore session back" % job["name"],
+                               status=resp.status, method="POST", path=shown_path(path))
         self.journal.retract(entry)
         self.journal.changed("Explored the backup of job %r (restore session %s)" % (job["name"], data["id"]))
         return data
@@ -636,25 +637,26 @@ class Vb365(Client):
             return found[0]
         if found:
             raise E.LostAnswerError("The explore request for job %r got no response, and VB365 lists %d new %s restore "
-                             "sessions since (%s); it was not sent again, and the module cannot tell which one it "
-                             "opened" % (job["name"], len(found), restore_type, ", ".join(f["id"] for f in found)), method=lost.method, path=lost.path, details={"changed": True},
-                             hint="Stop the restore sessions you do not use with state: absent and their session_id")
+                                    "sessions since (%s); it was not sent again, and the module cannot tell which one it "
+                                    "opened" % (job["name"], len(found), restore_type, ", ".join(f["id"] for f in found)),
+                                    method=lost.method, path=lost.path, details={"changed": True},
+                                    hint="Stop the restore sessions you do not use with state: absent and their session_id")
         if slow:
             raise E.LostAnswerError("VB365 did not answer the explore of job %r within %s s (the timeout option), and %d s "
-                             "later still lists no new restore session for it; the explore was not sent again, but "
-                             "VB365 may still open one" % (job["name"], self.t.timeout, looks),
-                             method=lost.method, path=lost.path,
-                             hint="Look for a Working restore session of the job in VB365 and stop it with state: "
-                                  "absent, and raise timeout if VB365 is slow")
+                                    "later still lists no new restore session for it; the explore was not sent again, but "
+                                    "VB365 may still open one" % (job["name"], self.t.timeout, looks),
+                                    method=lost.method, path=lost.path,
+                                    hint="Look for a Working restore session of the job in VB365 and stop it with state: "
+                                         "absent, and raise timeout if VB365 is slow")
         raise E.LostAnswerError("The explore request for job %r got no response, and VB365 lists no new restore session for "
-                         "it, so none was opened; it was not sent again" % job["name"],
-                         method=lost.method, path=lost.path,
-                         hint="Run the task again once the connection to VB365 is stable")
+                                "it, so none was opened; it was not sent again" % job["name"],
+                                method=lost.method, path=lost.path,
+                                hint="Run the task again once the connection to VB365 is stable")
 
     def check_restore_type(self, restore_type):
         if str(restore_type).lower() not in self.routes.restore_types:
             raise E.UsageError("type %r needs a newer VB365 REST API: %s explores %s (Teams, vet, came with v5)"
-                             % (restore_type, self.version, ", ".join(self.routes.restore_types)))
+                               % (restore_type, self.version, ", ".join(self.routes.restore_types)))
 
     def get_restore_session(self, session_id):
         if not _GUID.match(str(session_id).strip()):
@@ -663,8 +665,8 @@ class Vb365(Client):
                          what="restore session %s" % session_id)
         if resp.status == 404:
             raise E.NotFoundError("No VB365 restore session with id %s" % session_id,
-                             hint="VB365 keeps stopped restore sessions in its history, so an unknown id is a wrong "
-                                  "id (or one of another VB365 server)")
+                                  hint="VB365 keeps stopped restore sessions in its history, so an unknown id is a wrong "
+                                       "id (or one of another VB365 server)")
         return _record(resp, "restore session", session_id.strip())
 
     def stop_restore_session(self, session_id):
@@ -855,6 +857,7 @@ def connect(transport, params, journal):
 
 CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "v8", connect)
 
+
 def new_run(job, session=None, before=NOT_READ, ending=False):
     """A job run to wait for.
 
@@ -905,7 +908,7 @@ def _record(resp, noun, asked_id):
     data = document(resp, noun, "VB365")
     if not isinstance(data, dict):
         raise E.ParseError("VB365 sent a %s that is not a JSON object (%s)" % (noun, type(data).__name__),
-                         status=resp.status, method=resp.method, path=shown_path(resp.path))
+                           status=resp.status, method=resp.method, path=shown_path(resp.path))
     if not _has_id(data):
         data = dict(data, id=asked_id)
     return data
