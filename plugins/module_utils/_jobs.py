@@ -24,6 +24,7 @@ run ended.  The adapter owns its values (jobs, sessions, tasks, watches); the li
 
 from __future__ import annotations
 
+import functools
 import time
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
@@ -393,7 +394,7 @@ class Lifecycle:
             poller = self.poller(max(self.wait_timeout - offset, 0.01))
             prefetch = None
             if adapter.prefetch is not None:
-                prefetch = lambda keys, first=dict(watches): adapter.prefetch([first[k] for k in keys])  # noqa: E731
+                prefetch = functools.partial(_prefetch, adapter, dict(watches))
             waited = poller.wait_all(watches, lambda _key, watch: adapter.progress(watch), adapter.ended,
                                      adapter.state, fresh=adapter.fresh, prefetch=prefetch)
             watches = {}
@@ -503,6 +504,11 @@ class Lifecycle:
                                    details=dict(extras, results=results, changed=changed))
         return dict(extras, changed=changed, results=results, msg=msg,
                     elapsed=max([r["elapsed"] for r in results] or [0.0]))
+
+
+def _prefetch(adapter, first, keys):
+    """The adapter's prefetch for the pending ``keys``, given their watches as they were when the round began."""
+    adapter.prefetch([first[k] for k in keys])
 
 
 def _shifted(waited, offset):
