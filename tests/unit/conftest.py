@@ -17,6 +17,7 @@ import json
 from unittest import mock
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible.module_utils.testing import patch_module_args  # ansible-core >= 2.19
@@ -42,12 +43,27 @@ class ModuleExit(Exception):
     def failed(self):
         return bool(self.result.get("failed"))
 
+    @property
+    def warnings(self):
+        """The texts of the result's warnings (2.19 writes each as ``{"event": {"msg": ...}, ...}``)."""
+        return [w["event"]["msg"] if isinstance(w, dict) else w for w in self.result.get("warnings", [])]
+
+
+def _forget_warnings():
+    """AnsibleModule keeps the warnings of a run in module globals (a list before 2.19, a dict since): a second run
+    in the same process would report the first one's too."""
+    from ansible.module_utils.common import warnings  # pylint: disable=import-outside-toplevel
+
+    for name in ("_global_warnings", "_global_deprecations"):
+        getattr(warnings, name).clear()
+
 
 @pytest.fixture
 def run_module(capsys):
     """``run_module(args, function)``: call ``function()`` with ``args`` as the module arguments (and the
     exit inside the same context); returns a :class:`ModuleExit` with the result the module printed."""
     def run(args, function):
+        _forget_warnings()
         with patch_module_args(args):
             with pytest.raises(SystemExit) as info:
                 function()
@@ -60,3 +76,17 @@ def run_module(capsys):
 def module_args():
     """The ``patch_module_args`` context manager of the running ansible-core (or its fallback)."""
     return patch_module_args
+
+
+@pytest.fixture
+def fail_calls(monkeypatch):
+    """The keyword arguments of every ``fail_json`` call, in order.  ansible-core 2.19 records ``exception`` apart
+    from the printed result, so whether a failure carried a traceback is read here."""
+    calls = []
+    real = AnsibleModule.fail_json
+
+    def record(self, *args, **kwargs):
+        calls.append(dict(kwargs, msg=args[0]) if args else dict(kwargs))
+        real(self, *args, **kwargs)
+    monkeypatch.setattr(AnsibleModule, "fail_json", record)
+    return calls

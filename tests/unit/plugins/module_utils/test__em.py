@@ -2,7 +2,10 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""_em: logon/logoff, the token hand-off, re-logon, finding jobs, starting them (once), tasks and sessions."""
+"""_em: the Enterprise Manager client (the token on every call, a new logon on 401, finding jobs, start routes,
+tasks and sessions) and its job adapter, EmJobs, driven through the job lifecycle against the fake server: a start
+sent once, a lost start settled by the logon session's tasks and the job's sessions, start tasks and backup sessions
+awaited, a start refused later.  The logon session itself is tested in test__auth."""
 
 from __future__ import annotations
 
@@ -12,160 +15,72 @@ import urllib.parse
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils._em import EnterpriseManager
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
-from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
-    BASIC, EM_SESSION_ID, EM_TOKEN, EM_TOKEN2, PASSWORD, USERNAME, Reply, assert_no_secrets, dropped, em_error,
-    expect_error, fixture_bytes, jsonr, path_re, read_timeout, refused, xml)
+    EM_TOKEN, EM_TOKEN2, PASSWORD, Reply, assert_no_secrets, dropped, em_error, expect_error,
+    fixture_bytes, jsonr, path_re, read_timeout, refused, xml)
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
+    AGENT, ANY_LOGOFF, COPY, DB_BACKUP, DB_SESSIONS, LOGON, NAS, OTHER_SERVER_JOB, REPLICA, SECOND_SESSION_ID, SESSION,
+    empty_query, entity, job_of, logon_reply, query_result, session_xml, sessions_list, start_task_of, task_xml,
+    tasks_list)
 
-DB_BACKUP = "5658281f-625e-4627-89dd-d2a0c48be99e"      # em_job_entity.xml, backup job on srv12.tech.local
-REPLICA = "b04c217b-0538-4650-bec4-19deff4ea1ac"        # em_job_entity_replica_vmware.xml, on srv02.tech.local
-COPY = "5adf6525-51d9-48b9-a72d-7f80701c714b"           # em_job_entity_immediate_backup_copy.xml
-NAS = "93dfbb3e-f420-45cf-addc-4ee9297113f2"            # em_nas_job_entity.xml
-AGENT = "a6deb158-b26c-4140-8b26-5a3cc344e8ec"          # em_agent_backup_job_entity.xml
-SESSION = "d46e39e0-1131-4585-91a7-e828ce7eafae"        # em_backup_session_*.xml
-SECOND_SESSION_ID = "2c1e0c55-6f7a-4b0e-9d61-0f6b7a8c9d10"
-OTHER_SERVER_JOB = "0e4b4c6e-1f0a-4d37-9b7b-3f1d2b6c8a90"
-ANY_LOGOFF = path_re(r"^/api/logonSessions/[0-9a-f-]+$")
-LOGON = "/api/sessionMngr/"
+WORKING = "em_backup_session_working_reconstructed.xml"
+STOPPED = "em_backup_session_stopped_success.xml"
+SESSION_PATH = "/api/backupSessions/%s" % SESSION
+SESSION_NAME = "Fileserver Backup@2014-10-19 05:22:52"
 
 
-# ------------------------------------------------------------------------------------------------ bodies
-def logon_reply(token=EM_TOKEN, session_id=EM_SESSION_ID, status=201):
-    body = fixture_bytes("em_logon_session.xml").replace(EM_SESSION_ID.encode(), session_id.encode())
-    return Reply(status, body, [("X-RestSvcSessionId", token),
-                                ("Set-Cookie", "X-RestSvcSessionId=%s; Path=/api; HttpOnly" % token)],
-                 content_type="application/xml; charset=utf-8")
-
-
-def entity(name, new_name=None, new_id=None, server=None, start_link=True):
-    """The top of a job entity fixture (no schedule/info), optionally renamed, re-identified or moved."""
-    text = fixture_bytes(name).decode("utf-8")
-    text = re.sub(r"<\?xml[^>]*\?>", "", text)
-    text = re.sub(r"\s*<JobScheduleOptions>.*?</JobScheduleOptions>", "", text, flags=re.S)
-    text = re.sub(r"\s*<JobInfo>.*?</JobInfo>", "", text, flags=re.S)
-    text = text.replace(' xmlns="http://www.veeam.com/ent/v1.0"', "")
-    if new_name:
-        quoted = new_name.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-        text = re.sub(r'Name="[^"]*" UID', lambda _m: 'Name="%s" UID' % quoted, text, count=1)
-    if new_id:
-        old = re.search(r'UID="urn:veeam:[A-Za-z]+:([0-9a-f-]+)"', text).group(1)
-        text = text.replace(old, new_id)
-    if server:
-        text = re.sub(r'(Type="BackupServerReference" Href="[^"]*" Name=")[^"]*"', r'\g<1>%s"' % server, text)
-    if not start_link:
-        text = re.sub(r'\s*<Link Rel="Start"[^>]*/>', "", text)
-    return text.strip()
-
-
-def query_result(*entities, page=1, pages=1, wrapper="Jobs"):
-    """A query-service answer with entities (``<Entities><Jobs><Job/>..``; NAS and agent jobs in their own list)."""
-    return ('<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><%s>%s</%s></Entities>'
-            '<PagingInfo PageNum="%d" PageSize="200" PagesCount="%d"/></QueryResult>'
-            % (wrapper, "".join(entities), wrapper, page, pages))
-
-
-def empty_query():
-    return xml(200, '<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><Jobs/></Entities>'
-                    '<PagingInfo PageNum="1" PageSize="200" PagesCount="1"/></QueryResult>')
-
-
-def sessions_list(*names):
-    inner = "".join(re.sub(r' xmlns="[^"]*"', "", fixture_bytes(n).decode("utf-8")) for n in names)
-    return xml(200, '<BackupJobSessions xmlns="http://www.veeam.com/ent/v1.0">%s</BackupJobSessions>' % inner)
-
-
-def tasks_list(*names):
-    inner = "".join(re.sub(r' xmlns="[^"]*"', "", fixture_bytes(n).decode("utf-8")) for n in names)
-    return xml(200, '<Tasks xmlns="http://www.veeam.com/ent/v1.0">%s</Tasks>' % inner)
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
+# ------------------------------------------------------------------------------------------------ the lifecycle
 @pytest.fixture
-def warnings():
-    return []
+def em_run(make_em, lifecycle):
+    """``em_run(wanted, wait_for="task", wait=True, many=None, handed_token=False, em_params=None, **options)``:
+    start the jobs of ``wanted`` as veeam_em_job_start does, in one logon session; the lifecycle's result."""
+    def run(wanted, wait_for="task", wait=True, many=None, handed_token=False, em_params=None, state="started",
+            **options):
+        with make_em(**(em_params or {})) as em:
+            adapter = _em.EmJobs(em, wait_for=wait_for, wait=wait, handed_token=handed_token)
+            return lifecycle(adapter, state, wait=wait, **options).run(wanted, many=many)
+    return run
+
+
+def by_id(*ids):
+    return [{"job_id": job_id, "job_name": None, "job_type": "auto", "backup_server": None} for job_id in ids]
 
 
 @pytest.fixture
-def em_server(server):
-    server.on("POST", LOGON, logon_reply())
-    server.on("DELETE", ANY_LOGOFF, Reply(204))
-    return server
+def db_backup(em_server):
+    """'DB Backup' (em_job_entity.xml), with no session yet; tests add the start and what follows."""
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list())
+    return em_server
 
 
-@pytest.fixture
-def make_em(make_transport, warnings):
-    def make(**kwargs):
-        kwargs.setdefault("username", USERNAME)
-        kwargs.setdefault("password", PASSWORD)
-        kwargs.setdefault("warn", warnings.append)
-        return EnterpriseManager(make_transport(), **kwargs)
-    return make
-
-
-def job_of(name, kind="vm"):
-    root_name, body = _em.W.root(_em.W.parse(fixture_bytes(name)))
-    return _em._job(body, kind, root_name)
+START = "/api/jobs/%s" % DB_BACKUP
 
 
 # ------------------------------------------------------------------------------------------------ construction
-def test_unknown_api_version(make_em):
+@pytest.mark.parametrize("params", [{"username": None}, {"password": None}, {"password": ""}])
+def test_credentials_or_a_token_are_required(make_em, params):
     with expect_error("usage") as caught:
-        make_em(api_version="v1_8")
-    assert str(caught.error) == "api_version 'v1_8' is not one of latest, v1_5, v1_6, v1_7"
-
-
-@pytest.mark.parametrize("kwargs", [{"username": None}, {"password": None}, {"password": ""}])
-def test_credentials_or_a_token_are_required(make_em, kwargs):
-    with expect_error("usage") as caught:
-        make_em(**kwargs)
+        make_em(**params)
     assert str(caught.error) == ("username and password are required (or session_token from "
                                  "backupops.veeam.veeam_em_session)")
 
 
-# ------------------------------------------------------------------------------------------------ logon
-def test_logon_takes_the_token_from_the_header_and_sends_basic_auth(em_server, make_em):
-    with make_em() as em:
-        assert em.token == EM_TOKEN and em.session_id == EM_SESSION_ID and em.user_name == "SRV12\\Administrator"
-        assert em.owns_session
-    logon = em_server.calls[0]
-    assert (logon.method, logon.path, logon.params) == ("POST", LOGON, {"v": ["latest"]})
-    assert logon.headers["Authorization"] == "Basic " + BASIC
-    assert logon.headers["Accept"] == "application/xml"
-    assert logon.body == b""
+def test_a_token_alone_is_enough(make_em):
+    em = make_em(username=None, password=None, session_token=EM_TOKEN)
+    assert em.auth.token == EM_TOKEN and not em.auth.can_renew
 
 
-@pytest.mark.parametrize("version", ["v1_5", "v1_6", "v1_7"])
-def test_logon_asks_for_the_api_version(em_server, make_em, version):
-    with make_em(api_version=version):
-        pass
-    assert em_server.calls[0].params == {"v": [version]}
+def test_the_connection_of_enterprise_manager():
+    conn = _em.CONNECTION
+    assert (conn.name, conn.env, conn.port, conn.default_version, conn.base_path) == (
+        "em", "VEEAM_EM", 9398, "latest", "/api")
+    assert conn.versions == _em.API_VERSIONS == ("latest", "v1_5", "v1_6", "v1_7")
+    assert conn.options == {"session_token": {"type": "str", "no_log": True}}
+    assert conn.connect is _em.connect
 
 
-def test_the_token_is_never_taken_from_the_body(server, make_em):
-    """The JSON logon body has a SessionId; the token is still the header (EM tokens are not derived ids)."""
-    body = fixture_bytes("em_logon_session_twin_constructed.json")
-    server.on("POST", LOGON, Reply(201, body, [("X-RestSvcSessionId", EM_TOKEN)], content_type="application/json"))
-    server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
-    server.on("DELETE", ANY_LOGOFF, Reply(204))
-    with make_em() as em:
-        em.find_job(job_id=DB_BACKUP)
-        assert em.token == EM_TOKEN and em.session_id == EM_SESSION_ID
-    assert server.calls[1].headers["X-RestSvcSessionId"] == EM_TOKEN
-    assert server.calls[2].path == "/api/logonSessions/%s" % EM_SESSION_ID
-
-
-def test_a_logon_without_the_token_header_is_refused(server, make_em):
-    server.on("POST", LOGON, xml(201, "em_logon_session.xml"))
-    with expect_error("parse") as caught:
-        with make_em():
-            pass
-    assert str(caught.error) == ("Enterprise Manager accepted the logon but sent no X-RestSvcSessionId header; is this "
-                                 "the Enterprise Manager REST API (port 9398, path /api)? (HTTP 201 on POST "
-                                 "/api/sessionMngr/)")
-
-
+# ------------------------------------------------------------------------------------------------ calls
 def test_every_call_sends_the_token_and_accepts_xml_only(em_server, make_em):
     em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
     em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
@@ -174,176 +89,18 @@ def test_every_call_sends_the_token_and_accepts_xml_only(em_server, make_em):
         em.get_task("task-1")
     for call in em_server.calls:
         assert call.headers["Accept"] == "application/xml"
-    for call in em_server.calls[1:]:
+    for call in em_server.calls[1:-1]:
         assert call.headers["X-RestSvcSessionId"] == EM_TOKEN and "Authorization" not in call.headers
         assert "Cookie" not in call.headers
 
 
-def test_wrong_credentials(server, make_em, warnings):
-    server.on("POST", LOGON, em_error(401, "Unauthorized"))
-    with expect_error("auth", warnings=warnings) as caught:
-        with make_em():
-            pass
-    assert str(caught.error) == ("Enterprise Manager rejected the username or password for 'LAB\\svc-ansible' (HTTP 401 "
-                                 "on POST /api/sessionMngr/). Check username (DOMAIN\\user) and password; the account "
-                                 "needs the Portal Administrator role to start jobs")
-    assert caught.error.veeam_message == "Unauthorized" and caught.error.status == 401
-    assert server.count("POST") == 1 and server.count("DELETE") == 0
-
-
-def test_a_busy_server_at_logon_is_retried(server, make_em, clock):
-    server.on("POST", LOGON, Reply(503), logon_reply())
-    server.on("DELETE", ANY_LOGOFF, Reply(204))
-    with make_em() as em:
-        assert em.token == EM_TOKEN
-    assert server.count("POST") == 2 and clock.sleeps == [0.375]
-
-
-@pytest.mark.parametrize("body", [Reply(500, b"<html><title>Server Error</title></html>", content_type="text/html"),
-                                  Reply(500, b"", content_type="application/xml"),
-                                  Reply(500, b"<Error Message=", content_type="application/xml")])
-def test_an_error_without_a_readable_body(server, make_em, body):
-    server.on("POST", LOGON, body)
-    with expect_error("http") as caught:
-        with make_em():
-            pass
-    assert str(caught.error) == "Logon to Enterprise Manager failed (HTTP 500 on POST /api/sessionMngr/)"
-    assert caught.error.veeam_message is None
-
-
-def test_logon_server_error(server, make_em):
-    server.on("POST", LOGON, em_error(500, "Object reference not set to an instance of an object."))
-    with expect_error("http") as caught:
-        with make_em():
-            pass
-    assert str(caught.error) == ("Logon to Enterprise Manager failed: Object reference not set to an instance of an "
-                                 "object (HTTP 500 on POST /api/sessionMngr/)")
-
-
-def test_an_api_version_the_server_does_not_offer(server, make_em):
-    server.on("POST", LOGON, em_error(400, "Unsupported version"))
-    server.on("GET", "/api/", xml(200, '<EnterpriseManager xmlns="http://www.veeam.com/ent/v1.0"><SupportedVersions>'
-                                       '<SupportedVersion Name="v1_6"/><SupportedVersion Name="v1_7"/>'
-                                       '</SupportedVersions></EnterpriseManager>'))
-    with expect_error("usage") as caught:
-        with make_em(api_version="v1_5"):
-            pass
-    assert str(caught.error) == ("Enterprise Manager does not offer REST API version v1_5; it offers v1_6, v1_7 (HTTP 400 "
-                                 "on POST /api/sessionMngr/). Use api_version: latest")
-
-
-@pytest.mark.parametrize("entry", [Reply(404), xml(200, "<EnterpriseManager/>"), Reply(200, b"<html>down</html>")])
-def test_an_api_version_not_offered_by_a_server_that_does_not_list_versions(server, make_em, entry):
-    server.on("POST", LOGON, Reply(404))
-    server.on("GET", "/api/", entry)
-    with expect_error("usage") as caught:
-        with make_em(api_version="v1_6"):
-            pass
-    assert str(caught.error) == ("Enterprise Manager does not offer REST API version v1_6 (HTTP 404 on POST "
-                                 "/api/sessionMngr/). Use api_version: latest")
-
-
-# ------------------------------------------------------------------------------------------------ logoff
-def test_logoff_on_exit(em_server, make_em):
-    with make_em() as em:
-        pass
-    delete = em_server.calls[-1]
-    assert (delete.method, delete.path) == ("DELETE", "/api/logonSessions/%s" % EM_SESSION_ID)
-    assert delete.headers["X-RestSvcSessionId"] == EM_TOKEN
-    assert em.token is None and not em.owns_session
-
-
-@pytest.mark.parametrize("error", [ValueError("a bug in the module"), VeeamError("job failed", kind="job_failed")])
-def test_logoff_also_when_the_body_raised(em_server, make_em, error):
-    with pytest.raises(type(error)) as info:
-        with make_em():
-            raise error
-    assert info.value is error
-    assert em_server.count("DELETE", "/api/logonSessions/%s" % EM_SESSION_ID) == 1
-
-
-def test_a_failed_logoff_is_a_warning_not_an_error(server, make_em, warnings):
-    server.on("POST", LOGON, logon_reply())
-    server.on("DELETE", ANY_LOGOFF, em_error(500, "Internal error"))
-    with make_em():
-        pass
-    assert warnings == ["Could not log off from Enterprise Manager (Logoff from Enterprise Manager failed: Internal error "
-                        "(HTTP 500 on DELETE /api/logonSessions/{id})); EM ends idle logon sessions after 15 minutes"]
-    assert_no_secrets(warnings)
-
-
-def test_an_unreachable_server_at_logoff_is_a_warning(server, make_em, warnings):
-    server.on("POST", LOGON, logon_reply())
-    server.on("DELETE", ANY_LOGOFF, refused())
-    with make_em():
-        pass
-    assert len(warnings) == 1 and warnings[0].startswith("Could not log off from Enterprise Manager (Could not connect to")
-    assert len(server.attempts) == 5  # logon + 4 tries of the (safe) DELETE
-    assert_no_secrets(warnings)
-
-
-@pytest.mark.parametrize("status", [401, 404])
-def test_logoff_of_a_session_already_gone(server, make_em, warnings, status):
-    server.on("POST", LOGON, logon_reply())
-    server.on("DELETE", ANY_LOGOFF, Reply(status))
-    with make_em() as em:
-        pass
-    assert warnings == [] and em.token is None
-
-
-def test_a_handed_in_token_is_used_and_not_logged_off(server, make_em):
-    server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
-    with make_em(username=None, password=None, session_token=EM_TOKEN) as em:
-        assert em.find_job(job_id=DB_BACKUP)["name"] == "DB Backup"
-        assert not em.owns_session
-    assert [c.method for c in server.calls] == ["GET"]
-    assert server.calls[0].headers["X-RestSvcSessionId"] == EM_TOKEN
-
-
-def test_a_handed_in_token_is_logged_off_when_asked(server, make_em):
-    server.on("GET", "/api/logonSessions", xml(200, '<EntityReferences xmlns="http://www.veeam.com/ent/v1.0"><Ref '
-                                                    'Type="LogonSessionReference" UID="urn:veeam:LogonSession:%s" '
-                                                    'Href="https://em:9398/api/logonSessions/%s"/></EntityReferences>'
-                                                    % (EM_SESSION_ID, EM_SESSION_ID)))
-    server.on("DELETE", ANY_LOGOFF, Reply(204))
-    with make_em(username=None, password=None, session_token=EM_TOKEN, logoff=True):
-        pass
-    assert [(c.method, c.path) for c in server.calls] == [
-        ("GET", "/api/logonSessions"), ("DELETE", "/api/logonSessions/%s" % EM_SESSION_ID)]
-
-
-def test_a_handed_in_token_with_its_session_id(server, make_em):
-    server.on("DELETE", ANY_LOGOFF, Reply(204))
-    with make_em(username=None, password=None, session_token=EM_TOKEN, session_id=SECOND_SESSION_ID, logoff=True):
-        pass
-    assert [(c.method, c.path) for c in server.calls] == [("DELETE", "/api/logonSessions/%s" % SECOND_SESSION_ID)]
-
-
-def test_a_token_whose_session_cannot_be_told_apart_is_a_warning_at_logoff(server, make_em, warnings):
-    two = "".join('<Ref Type="LogonSessionReference" Href="https://em:9398/api/logonSessions/%s"/>' % i
-                  for i in (EM_SESSION_ID, SECOND_SESSION_ID))
-    server.on("GET", "/api/logonSessions", xml(200, "<EntityReferences>%s</EntityReferences>" % two))
-    with make_em(username=None, password=None, session_token=EM_TOKEN, logoff=True):
-        pass
-    assert warnings == ["Could not log off from Enterprise Manager (Cannot tell which logon session the session token "
-                        "belongs to (2 listed); pass session_id as well); EM ends idle logon sessions after 15 minutes"]
-    assert server.count("DELETE") == 0
-
-
-def test_an_owned_session_is_kept_when_asked(em_server, make_em):
-    with make_em(logoff=False) as em:
-        token = em.token
-    assert token == EM_TOKEN and em_server.count("DELETE") == 0
-
-
-# ------------------------------------------------------------------------------------------------ re-logon
 def test_relogon_once_on_401_then_retry(server, make_em, warnings):
     server.on("POST", LOGON, logon_reply(), logon_reply(EM_TOKEN2, SECOND_SESSION_ID))
     server.on("GET", "/api/jobs/%s" % DB_BACKUP, em_error(401, "Unauthorized"), xml(200, "em_job_entity.xml"))
     server.on("DELETE", ANY_LOGOFF, Reply(204))
     with make_em() as em:
         assert em.find_job(job_id=DB_BACKUP)["id"] == DB_BACKUP
-        assert em.relogons == 1 and em.token == EM_TOKEN2
+        assert em.auth.renewals == 1 and em.auth.token == EM_TOKEN2
     gets = [c for c in server.calls if c.method == "GET"]
     assert [c.headers["X-RestSvcSessionId"] for c in gets] == [EM_TOKEN, EM_TOKEN2]
     assert server.count("POST", LOGON) == 2
@@ -389,13 +146,13 @@ def test_an_expired_handed_in_token_without_credentials(server, make_em, warning
     assert server.count("POST") == 0
 
 
-def test_logon_without_credentials(make_em):
-    em = make_em(username=None, password=None, session_token=EM_TOKEN)
-    with expect_error("auth") as caught:
-        em.logon()
-    assert str(caught.error) == ("The Enterprise Manager session has expired or was logged off, and no username and "
-                                 "password were given to log on again (EM ends idle sessions after 15 minutes). Log on "
-                                 "again with backupops.veeam.veeam_em_session")
+def test_a_403_of_a_handed_in_token_names_the_account_in_use(server, make_em):
+    server.on("GET", "/api/jobs/%s" % DB_BACKUP, em_error(403, "Access denied."))
+    with expect_error("forbidden") as caught:
+        with make_em(username=None, password=None, session_token=EM_TOKEN) as em:
+            em.find_job(job_id=DB_BACKUP, job_type="backup")
+    assert str(caught.error).endswith("The account 'in use' lacks the Enterprise Manager role for this; starting jobs "
+                                      "needs Portal Administrator")
 
 
 # ------------------------------------------------------------------------------------------------ job ids
@@ -694,133 +451,218 @@ def test_a_start_refused_with_401_is_sent_again_after_a_new_logon(server, make_e
     assert [c.headers["X-RestSvcSessionId"] for c in starts] == [EM_TOKEN, EM_TOKEN2]
 
 
+# ------------------------------------------------------------------------------------------------ starting (lifecycle)
+def test_a_start_through_the_lifecycle_awaits_its_task(db_backup, em_run, clock, journal):
+    db_backup.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    db_backup.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"),
+                 xml(200, "em_task_operation_finished_sync.xml"), xml(200, "em_task_finished_ok.xml"))
+    result = em_run(by_id(DB_BACKUP))
+    assert result["changed"] is True
+    assert result["msg"] == "Started job 'DB Backup': task task-1 Finished after 3.0 s"
+    assert result["task"] == {"id": "task-1", "state": "Finished", "operation": "StartJob", "success": True,
+                              "message": "Ok"}
+    assert [h["state"] for h in result["history"]] == ["Running", "OperationFinished", "Finished"]
+    assert result["job"]["name"] == "DB Backup" and all(not k.startswith("_") for k in result["job"])
+    assert "session" not in result and clock.sleeps == [1.0, 1.0, 1.0]
+    assert db_backup.count("POST", START) == 1
+    post = [c for c in db_backup.calls if c.path == START and c.method == "POST"][0]
+    assert post.query == "action=start" and post.body == b""
+    assert journal.changes == ["Started job 'DB Backup' (task task-1)"]
+
+
+def test_a_start_without_waiting(db_backup, em_run, clock):
+    db_backup.on("POST", START, xml(202, "em_job_start_202_task_running.xml"))
+    result = em_run(by_id(DB_BACKUP), wait=False)
+    assert result["msg"] == "Started job 'DB Backup' (task task-10)" and result["task"]["state"] == "Running"
+    assert result["changed"] is True and "history" not in result and clock.sleeps == []
+    assert db_backup.count("GET", path_re(r"^/api/tasks")) == 0
+
+
+def test_a_running_job_is_not_started_again(em_server, em_run, journal):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(WORKING))
+    result = em_run(by_id(DB_BACKUP))
+    assert result["changed"] is False and em_server.count("POST", START) == 0
+    assert result["msg"] == ("Job 'DB Backup' is already running (session %s, Working, 42%% done); not started again"
+                             % SESSION_NAME)
+    assert result["session"]["state"] == "Working" and "task" not in result
+    assert not set(result["session"]) & {"href", "job_uid", "job_name"}
+    assert journal.changes == []
+
+
+def test_a_running_job_is_awaited_through_its_session(em_server, em_run, clock):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(WORKING))
+    em_server.on("GET", SESSION_PATH, xml(200, WORKING), xml(200, STOPPED))
+    result = em_run(by_id(DB_BACKUP), wait_for="session")
+    assert result["changed"] is False
+    assert result["msg"].endswith("not started again: session %s ended Success after 2.0 s" % SESSION_NAME)
+    assert em_server.calls[-2].query == "format=Entity"
+
+
+def test_if_running_fail_names_the_running_session(em_server, em_run):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(WORKING))
+    with expect_error("conflict") as caught:
+        em_run(by_id(DB_BACKUP), if_running="fail")
+    assert str(caught.error) == ("Job 'DB Backup' is already running (session %s, Working, 42%% done). Use if_running: "
+                                 "skip to leave it running and report its session" % SESSION_NAME)
+    assert caught.error.details["session"]["state"] == "Working"
+
+
+def test_check_mode_reads_and_sends_nothing(db_backup, em_run):
+    result = em_run(by_id(DB_BACKUP), check_mode=True)
+    assert result == {"changed": True, "msg": "Would start job 'DB Backup'", "elapsed": 0.0,
+                      "job": result["job"]}
+    assert [c.method for c in db_backup.calls] == ["POST", "GET", "GET", "DELETE"]  # logon, job, sessions, logoff
+
+
+def test_a_refused_start_of_a_job_that_is_not_running(db_backup, em_run):
+    db_backup.on("POST", START, em_error(500, "Not enough licenses."))
+    with expect_error("http") as caught:
+        em_run(by_id(DB_BACKUP))
+    assert str(caught.error) == ("Enterprise Manager refused to start job 'DB Backup': Not enough licenses (HTTP 500 on "
+                                 "POST /api/jobs/{id})")
+    assert caught.error.status == 500 and db_backup.count("GET", DB_SESSIONS) == 2  # read again after the refusal
+
+
+def test_a_start_refused_because_it_started_meanwhile(em_server, em_run, warnings):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
+    em_server.on("POST", START, em_error(409, "Job DB Backup is already running."))
+    result = em_run(by_id(DB_BACKUP), wait=False)
+    assert result["changed"] is False and result["msg"].startswith("Job 'DB Backup' is already running (session")
+    assert warnings == ["Enterprise Manager refused to start job 'DB Backup': Job DB Backup is already running. It "
+                        "started since the module read it, so it was left running"]
+    assert em_server.count("POST", START) == 1
+
+
 # ------------------------------------------------------------------------------------------------ lost starts
-def start_task_of(name, task_id="task-10"):
-    """The finished StartJob task of the docs, for the job ``name``."""
-    return fixture_bytes("em_task_finished_start_job.xml").decode().replace("SQL Backup", name).replace(
-        "task-10", task_id)
-
-
 @pytest.mark.parametrize("fault", [dropped, read_timeout])
-def test_a_lost_start_is_settled_by_the_tasks_and_not_sent_again(em_server, make_em, warnings, fault):
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, fault(), xml(202, "em_task_running_start_job.xml"))
-    em_server.on("GET", "/api/tasks", xml(200, "<Tasks>%s</Tasks>" % re.sub(r' xmlns="[^"]*"', "", start_task_of(
-        "DB Backup"))))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
-    with make_em() as em:
-        task = em.start(job_of("em_job_entity.xml"))
-    assert task["id"] == "task-10" and task["operation"] == "StartJob"
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1
-    assert warnings == ["The response to the start of job 'DB Backup' was lost; Enterprise Manager shows the job started, "
-                        "so it was not started again"]
+def test_a_lost_start_is_settled_by_the_tasks_and_not_sent_again(db_backup, em_run, warnings, clock, fault):
+    db_backup.on("POST", START, fault(), xml(202, "em_task_running_start_job.xml"))
+    db_backup.on("GET", "/api/tasks", tasks_list(start_task_of("DB Backup")))
+    result = em_run(by_id(DB_BACKUP))
+    assert result["task"]["id"] == "task-10" and result["task"]["operation"] == "StartJob"
+    assert result["msg"] == "Started job 'DB Backup': task task-10 Finished after 0.0 s"
+    assert db_backup.count("POST", START) == 1 and clock.sleeps == []
+    assert warnings == ["The response to the start of job 'DB Backup' was lost; Enterprise Manager shows it took "
+                        "effect, so it was not sent again"]
 
 
-def test_a_lost_start_is_settled_by_a_new_running_session(em_server, make_em, warnings):
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, dropped())
+def test_a_lost_start_is_settled_by_a_new_running_session(em_server, em_run, warnings):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(session_xml("Stopped", "Success", session_id=SECOND_SESSION_ID)),
+                 sessions_list(WORKING))
+    em_server.on("POST", START, dropped())
     em_server.on("GET", "/api/tasks", xml(200, "<Tasks/>"))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP,
-                 sessions_list("em_backup_session_working_reconstructed.xml"))
-    with make_em() as em:
-        task = em.start(job_of("em_job_entity.xml"), before={"id": "00000000-0000-4000-8000-000000000000"})
-    assert task["_lost"] is True and task["id"] is None
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and len(warnings) == 1
+    result = em_run(by_id(DB_BACKUP))
+    assert result["changed"] is True and "task" not in result  # no task to await: nothing more to wait for
+    assert result["msg"] == "Started job 'DB Backup'"
+    assert em_server.count("POST", START) == 1 and len(warnings) == 1
 
 
-@pytest.mark.parametrize("sessions,before", [
-    (("em_backup_session_stopped_success.xml",), None),
-    (("em_backup_session_working_reconstructed.xml",), {"id": SESSION}),  # the run that was already going
-    ((), None),
+@pytest.mark.parametrize("before,after", [
+    ((STOPPED,), (STOPPED,)),
+    ((STOPPED,), (WORKING,)),  # the session seen before the start, not a new one
+    ((), ()),
 ])
-def test_a_lost_start_that_did_not_happen(em_server, make_em, warnings, sessions, before):
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, dropped())
+def test_a_lost_start_that_did_not_happen(em_server, em_run, warnings, journal, before, after):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(*before), sessions_list(*after))
+    em_server.on("POST", START, dropped())
     em_server.on("GET", "/api/tasks", tasks_list("em_task_finished_stop_job.xml"))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list(*sessions))
     with expect_error("response_lost", warnings=warnings) as caught:
-        with make_em() as em:
-            em.start(job_of("em_job_entity.xml"), before=before)
+        em_run(by_id(DB_BACKUP))
     assert str(caught.error) == (
-        "The start request for job 'DB Backup' got no response, and Enterprise Manager shows no new task or running "
-        "session for it, so it was not started; it was not sent again (POST /api/jobs/{id}). Run the task again once the "
-        "connection to Enterprise Manager is stable")
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and warnings == []
+        "The start request for job 'DB Backup' got no response, and Enterprise Manager shows it did not take effect; it "
+        "was not sent again (POST /api/jobs/{id}). Run the task again once the connection to Enterprise Manager is "
+        "stable")
+    assert em_server.count("POST", START) == 1 and warnings == []
+    assert journal.annotate(caught.error) == (str(caught.error), False)
 
 
-def test_a_running_start_task_without_message_settles_a_lost_start(em_server, make_em, warnings):
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, dropped())
-    em_server.on("GET", "/api/tasks", tasks_list("em_task_running_start_job.xml"))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
-    with make_em() as em:
-        assert em.start(job_of("em_job_entity.xml"))["id"] == "task-1"
+def test_a_running_start_task_without_message_settles_a_lost_start(db_backup, em_run, warnings):
+    db_backup.on("POST", START, dropped())
+    db_backup.on("GET", "/api/tasks", tasks_list("em_task_running_start_job.xml"))
+    assert em_run(by_id(DB_BACKUP), wait=False)["task"]["id"] == "task-1"
     assert len(warnings) == 1
 
 
-def test_the_start_task_of_another_job_of_this_run_does_not_settle_a_lost_start(em_server, make_em, warnings):
+def two_jobs(server):
+    """'DB Backup' and 'SQL Replication' by id, no session running (one query per session type)."""
+    server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    server.on("GET", "/api/jobs/%s" % REPLICA, xml(200, "em_job_entity_replica_vmware.xml"))
+    server.on("GET", "/api/query", empty_query())
+    server.on("GET", DB_SESSIONS, sessions_list())
+    server.on("GET", "/api/jobs/%s/replicaSessions" % REPLICA, sessions_list())
+
+
+def test_the_start_task_of_another_job_of_this_run_does_not_settle_a_lost_start(em_server, em_run, warnings, journal):
     """Several jobs are started in one logon session: job A's start task (still running, no message yet) must not
     be taken for the start of job B whose response was lost."""
+    two_jobs(em_server)
     em_server.on("POST", "/api/jobs/%s" % REPLICA, xml(202, "em_task_running_start_job.xml"))
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, dropped())
+    em_server.on("POST", START, dropped())
     em_server.on("GET", "/api/tasks", tasks_list("em_task_running_start_job.xml"))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
-    with expect_error("response_lost", "The start request for job 'DB Backup' got no response", warnings=warnings):
-        with make_em() as em:
-            assert em.start(job_of("em_job_entity_replica_vmware.xml"))["id"] == "task-1"
-            em.start(job_of("em_job_entity.xml"))
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and warnings == []
+    with expect_error("response_lost", "The start request for job 'DB Backup' got no response", warnings=warnings) as caught:
+        em_run(by_id(REPLICA, DB_BACKUP))
+    assert em_server.count("POST", START) == 1 and warnings == []
+    msg, changed = journal.annotate(caught.error)
+    assert changed and msg.startswith("Started job 'SQL Replication' (task task-1), then: The start request for job "
+                                      "'DB Backup' got no response")
+    assert [r["changed"] for r in caught.error.details["results"]] == [True, False]
 
 
-def test_one_task_settles_one_lost_start_only(em_server, make_em, warnings):
+def test_one_task_settles_one_lost_start_only(em_server, em_run, warnings, journal):
+    two_jobs(em_server)
     em_server.on("POST", path_re(r"^/api/jobs/"), dropped())
     em_server.on("GET", "/api/tasks", tasks_list("em_task_running_start_job.xml"))
-    em_server.on("GET", path_re(r"/backupSessions$"), sessions_list())
-    with expect_error("response_lost", "The start request for job 'SQL Replication' got no response"):
-        with make_em() as em:
-            assert em.start(job_of("em_job_entity.xml"))["id"] == "task-1"
-            em.start(dict(job_of("em_job_entity_replica_vmware.xml"), _links=[]))
-    assert len(warnings) == 1
+    with expect_error("response_lost", "The start request for job 'SQL Replication' got no response") as caught:
+        em_run(by_id(DB_BACKUP, REPLICA))
+    assert len(warnings) == 1 and em_server.count("POST") == 3  # logon + one start each
+    assert journal.annotate(caught.error)[0].startswith("Started job 'DB Backup' (task task-1), then: ")
 
 
-def test_a_timed_out_start_that_never_shows(em_server, make_em, clock, warnings):
+def test_a_timed_out_start_that_never_shows(db_backup, em_run, clock, warnings):
     """A start that timed out may still be carried out: EM is watched as long again as ``timeout`` (30 s here)."""
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, read_timeout())
-    em_server.on("GET", "/api/tasks", xml(200, "<Tasks/>"))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
+    db_backup.on("POST", START, read_timeout())
+    db_backup.on("GET", "/api/tasks", xml(200, "<Tasks/>"))
     with expect_error("response_lost", warnings=warnings) as caught:
-        with make_em() as em:
-            em.start(job_of("em_job_entity.xml"))
+        em_run(by_id(DB_BACKUP))
     assert str(caught.error) == (
         "Enterprise Manager did not answer the start of job 'DB Backup' within 30 s (the timeout option), and 30 s "
-        "later still shows no new task or running session for it; the start was not sent again, but Enterprise "
-        "Manager may still carry it out (POST /api/jobs/{id}). Check the job (backupops.veeam.veeam_em_job_info) "
-        "before starting it again, and raise timeout if Enterprise Manager is slow")
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and clock.sleeps == [1.0] * 30
+        "later still shows no sign of it; the start was not sent again, but Enterprise Manager may still carry it out "
+        "(POST /api/jobs/{id}). Check the job's state and sessions before you start it again, and raise timeout if "
+        "Enterprise Manager is slow")
+    assert db_backup.count("POST", START) == 1 and clock.sleeps == [1.0] * 30
+    assert db_backup.count("GET", "/api/tasks") == 31
 
 
-def test_a_timed_out_start_that_shows_a_little_later(em_server, make_em, clock, warnings):
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, read_timeout())
-    em_server.on("GET", "/api/tasks", xml(200, "<Tasks/>"), xml(200, "<Tasks/>"), xml(200, "<Tasks/>"),
+def test_a_timed_out_start_that_shows_a_little_later(db_backup, em_run, clock, warnings):
+    db_backup.on("POST", START, read_timeout())
+    db_backup.on("GET", "/api/tasks", xml(200, "<Tasks/>"), xml(200, "<Tasks/>"), xml(200, "<Tasks/>"),
                  tasks_list("em_task_running_start_job.xml"))
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
-    with make_em() as em:
-        assert em.start(job_of("em_job_entity.xml"))["id"] == "task-1"
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and clock.sleeps == [1.0] * 3
+    assert em_run(by_id(DB_BACKUP), wait=False)["task"]["id"] == "task-1"
+    assert db_backup.count("POST", START) == 1 and clock.sleeps == [1.0] * 3
     assert len(warnings) == 1
+
+
+def test_a_task_of_another_job_does_not_settle_a_lost_start(em_server, em_run):
+    em_server.on("GET", "/api/nas/jobs/%s" % NAS, xml(200, "em_nas_job_entity.xml"))
+    em_server.on("GET", "/api/nas/jobs/%s/backupSessions" % NAS, sessions_list())
+    em_server.on("POST", "/api/nas/jobs/%s/start" % NAS, dropped())
+    em_server.on("GET", "/api/tasks", tasks_list("em_task_finished_start_job.xml"))  # 'SQL Backup', not ours
+    with expect_error("response_lost", "The start request for job 'Shared Files Backup' got no response"):
+        em_run(by_id("urn:veeam:NasJob:%s" % NAS))
+    assert em_server.count("POST", "/api/nas/jobs/%s/start" % NAS) == 1
 
 
 def test_a_start_whose_connection_was_refused_is_not_lost(em_server, make_em):
-    em_server.on("POST", "/api/jobs/%s" % DB_BACKUP, refused(), xml(202, "em_task_running_start_job.xml"))
+    em_server.on("POST", START, refused(), xml(202, "em_task_running_start_job.xml"))
     with make_em() as em:
         assert em.start(job_of("em_job_entity.xml"))["id"] == "task-1"
-    assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1 and em_server.count("GET") == 0
-
-
-def test_a_task_of_another_job_does_not_settle_a_lost_start(em_server, make_em):
-    em_server.on("POST", "/api/nas/jobs/%s/start" % NAS, dropped())
-    em_server.on("GET", "/api/tasks", tasks_list("em_task_finished_start_job.xml"))  # 'SQL Backup', not ours
-    em_server.on("GET", "/api/nas/jobs/%s/backupSessions" % NAS, sessions_list())
-    with expect_error("response_lost"):
-        with make_em() as em:
-            em.start(job_of("em_nas_job_entity.xml", "nas"))
-    assert em_server.count("POST", "/api/nas/jobs/%s/start" % NAS) == 1
+    assert em_server.count("POST", START) == 1 and em_server.count("GET") == 0
 
 
 # ------------------------------------------------------------------------------------------------ tasks
@@ -850,52 +692,235 @@ def test_delete_task(em_server, make_em):
     assert em_server.count("DELETE", "/api/tasks/task-10") == 2
 
 
-def test_wait_tasks_until_finished(em_server, make_em, clock):
-    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"),
-                 xml(200, "em_task_running_start_job.xml"), xml(200, "em_task_operation_finished_sync.xml"),
-                 xml(200, "em_task_finished_ok.xml"))
-    poller = Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep)
+def test_the_tasks_of_the_logon_session(em_server, make_em):
+    em_server.on("GET", "/api/tasks", tasks_list("em_task_running_start_job.xml", "em_task_finished_stop_job.xml"))
     with make_em() as em:
-        results = em.wait_tasks({"a": {"id": "task-1"}}, poller)
-    result = results["a"]
-    assert result.value["state"] == "Finished" and result.polls == 4
+        assert [(t["id"], t["operation"]) for t in em.tasks()] == [("task-1", "StartJob"), ("task-1", "StopJob")]
+
+
+def test_wait_task_until_finished(em_server, make_em, poller, clock):
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"),
+                 xml(200, "em_task_operation_finished_sync.xml"), xml(200, "em_task_finished_ok.xml"))
+    with make_em() as em:
+        result = em.wait_task({"id": "task-1", "state": "Running"}, poller(600))
+    assert result.done and result.value["state"] == "Finished" and result.polls == 3
     assert [h["state"] for h in result.history] == ["Running", "OperationFinished", "Finished"]
-    assert clock.sleeps == [1.0, 1.0, 1.0]
+    assert clock.sleeps == [1.0, 1.0, 1.0]  # the task was just read: the first poll after a pause
 
 
-def test_wait_tasks_survives_a_busy_server(em_server, make_em, clock):
+def test_wait_task_survives_a_busy_server(em_server, make_em, poller):
     em_server.on("GET", "/api/tasks/task-1", Reply(503), Reply(503), Reply(503), Reply(503),
                  xml(200, "em_task_finished_ok.xml"))
-    poller = Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep)
     with make_em() as em:
-        assert em.wait_tasks({"a": {"id": "task-1"}}, poller)["a"].value["state"] == "Finished"
+        assert em.wait_task({"id": "task-1"}, poller(600)).value["state"] == "Finished"
 
 
-def test_a_task_lost_with_its_expired_session(server, make_em, clock):
-    server.on("POST", LOGON, logon_reply(), logon_reply(EM_TOKEN2, SECOND_SESSION_ID))
-    server.on("GET", "/api/tasks/task-1", em_error(401, "Unauthorized"), em_error(404, "Not found"))
-    server.on("DELETE", ANY_LOGOFF, Reply(204))
-    with make_em() as em:
-        result = em.wait_tasks({"a": {"id": "task-1", "state": "Running"}},
-                               Poller(60, 5, clock=clock.monotonic, sleep=clock.sleep))["a"]
-    assert result.value["state"] == "Lost" and result.value["lost"] is True
-
-
-def test_wait_tasks_timeout(em_server, make_em, clock):
+def test_wait_task_that_runs_out(em_server, make_em, poller):
     em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
-    with expect_error("wait_timeout", "Gave up waiting after 30 s; last state: Running"):
-        with make_em() as em:
-            em.wait_tasks({"a": {"id": "task-1"}}, Poller(30, 5, clock=clock.monotonic, sleep=clock.sleep))
+    with make_em() as em:
+        result = em.wait_task({"id": "task-1", "state": "Running"}, poller(30))
+    assert not result.done and result.elapsed == 30.0 and result.value["state"] == "Running"
 
 
-# ------------------------------------------------------------------------------------------------ sessions and runs
+def test_a_task_lost_with_its_expired_session(server, em_run, warnings):
+    server.on("POST", LOGON, logon_reply(), logon_reply(EM_TOKEN2, SECOND_SESSION_ID))
+    server.on("DELETE", ANY_LOGOFF, Reply(204))
+    server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
+    server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    server.on("GET", "/api/tasks/task-1", em_error(401, "Unauthorized"), em_error(404, "Not found"))
+    result = em_run(by_id(DB_BACKUP))
+    assert result["task"]["state"] == "Lost" and result["session"]["state"] == "Working"
+    assert result["msg"] == "Started job 'DB Backup': its backup session is Working"
+    assert warnings == ["The Enterprise Manager logon session expired while waiting for task task-1 of job 'DB Backup'; "
+                        "the task belonged to it, so the job's backup session was read instead"]
+
+
+def test_waiting_for_a_task_that_runs_out(db_backup, em_run, journal):
+    db_backup.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    db_backup.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
+    with expect_error("wait_timeout") as caught:
+        em_run(by_id(DB_BACKUP), wait_timeout=30)
+    assert str(caught.error) == (
+        "Gave up waiting after 30 s (wait_timeout 30 s): job 'DB Backup': task task-1 still Running. The task (task-1) "
+        "belonged to this module's own logon session, which ended with it: to await a task later, log on with "
+        "backupops.veeam.veeam_em_session and pass its session_token to veeam_em_job_start and "
+        "backupops.veeam.veeam_task_info; or await the backup session with wait_for: session")
+    details = caught.error.details
+    assert details["changed"] is True and details["last_state"] == "Running" and details["task"]["id"] == "task-1"
+    assert details["history"] == [{"state": "Running", "elapsed": 0.0}] and details["job"]["name"] == "DB Backup"
+    assert journal.annotate(caught.error)[1] is True
+
+
+def test_waiting_for_a_task_of_a_handed_in_session_that_runs_out(server, em_run):
+    server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    server.on("GET", DB_SESSIONS, sessions_list())
+    server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
+    with expect_error("wait_timeout") as caught:
+        em_run(by_id(DB_BACKUP), wait_timeout=10, handed_token=True,
+               em_params={"username": None, "password": None, "session_token": EM_TOKEN})
+    assert str(caught.error).endswith("To go on waiting, run backupops.veeam.veeam_task_info with task_id=task-1, wait: "
+                                      "true and the same session_token")
+
+
+# ------------------------------------------------------------------------------------------------ sessions (lifecycle)
+def test_wait_for_session_until_the_new_session_stops(em_server, em_run, clock):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"), xml(200, "em_task_finished_ok.xml"))
+    em_server.on("GET", SESSION_PATH, xml(200, WORKING), xml(200, STOPPED))
+    result = em_run(by_id(DB_BACKUP), wait_for="session")
+    assert result["changed"] is True and result["session"]["state"] == "Stopped"
+    assert result["session"]["result"] == "Success" and result["task"]["success"] is True
+    assert result["msg"] == "Started job 'DB Backup': session %s ended Success after 4.0 s" % SESSION_NAME
+    assert [h["state"] for h in result["history"]] == ["waiting for the backup session to appear", "Working",
+                                                       "Stopped/Success"]
+    assert em_server.count("GET", "/api/tasks/task-1") == 2  # not read once the task has finished
+
+
+def test_wait_for_session_follows_the_session_only_once_the_start_task_has_finished(em_server, em_run):
+    """With other operators starting the same job, a new session may be theirs while EM refuses our start."""
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
+    with expect_error("wait_timeout", "job 'DB Backup': waiting for the backup session to appear"):
+        em_run(by_id(DB_BACKUP), wait_for="session", wait_timeout=10)
+    assert em_server.count("GET", DB_SESSIONS) == 1  # the survey only
+
+
+def test_wait_for_session_of_a_start_task_that_failed(em_server, em_run, journal):
+    failed = start_task_of("DB Backup").replace('Success="true"', 'Success="false"').replace(
+        "triggered to start.", "failed to start: insufficient free space")
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list())
+    em_server.on("POST", START, xml(202, "em_job_start_202_task_running.xml"))
+    em_server.on("GET", "/api/tasks/task-10", xml(200, failed))
+    with expect_error("job_failed") as caught:
+        em_run(by_id(DB_BACKUP), wait_for="session")
+    assert str(caught.error) == ("Enterprise Manager did not start job 'DB Backup': task task-10 finished with 'Job \"DB "
+                                 "Backup\" failed to start: insufficient free space'")
+    assert caught.error.details["changed"] is False and caught.error.details["task"]["success"] is False
+    assert journal.changes == [] and journal.annotate(caught.error)[1] is False
+
+
+def test_a_start_task_that_failed_while_another_operator_started_the_job(em_server, em_run, warnings):
+    """The start was refused later, but the job runs (someone else's run): reported as if_running: skip says, and
+    awaited in a second round."""
+    failed = start_task_of("DB Backup").replace('Success="true"', 'Success="false"').replace(
+        "triggered to start.", "is already running")
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
+    em_server.on("POST", START, xml(202, "em_job_start_202_task_running.xml"))
+    em_server.on("GET", "/api/tasks/task-10", xml(200, failed))
+    em_server.on("GET", SESSION_PATH, xml(200, WORKING), xml(200, STOPPED))
+    result = em_run(by_id(DB_BACKUP), wait_for="session")
+    assert result["changed"] is False and result["session"]["result"] == "Success"
+    assert result["msg"] == ("Job 'DB Backup' is already running (session %s, Working, 42%% done); not started again: "
+                             "session %s ended Success after 3.0 s" % (SESSION_NAME, SESSION_NAME))
+    assert warnings == ["Enterprise Manager refused to start job 'DB Backup' (task task-10 finished with 'Job \"DB "
+                        "Backup\" is already running'). It started since the module read it, so it was left running"]
+
+
+def test_wait_for_task_of_a_start_task_that_failed(db_backup, em_run):
+    failed = task_xml(1, "Finished", False, "Cannot start job")
+    db_backup.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    db_backup.on("GET", "/api/tasks/task-1", xml(200, failed))
+    with expect_error("job_failed", "Enterprise Manager did not start job 'DB Backup': task task-1 finished with "
+                                    "'Cannot start job'"):
+        em_run(by_id(DB_BACKUP))
+
+
+def test_wait_for_session_ignores_the_session_seen_before_the_start(em_server, em_run):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(STOPPED))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_finished_ok.xml"))
+    with expect_error("wait_timeout") as caught:
+        em_run(by_id(DB_BACKUP), wait_for="session", wait_timeout=10)
+    assert str(caught.error) == (
+        "Gave up waiting after 10 s (wait_timeout 10 s): job 'DB Backup': waiting for the backup session to appear. The "
+        "job keeps running; to go on waiting, run the task again (a running job is not started twice)")
+    assert "session" not in caught.error.details and caught.error.details["task"]["id"] == "task-1"
+
+
+@pytest.mark.xfail(strict=True, reason="suspected regression from bb6b0e9: a timed-out wait for the backup session "
+                                       "no longer returns the session as last read (the old module did), and details.task "
+                                       "is the start's answer (Running), not the task as last read (Finished); "
+                                       "Lifecycle.timeout_error only has adapter.view(run), and a pending watch never "
+                                       "reaches the run (outcome() does that for finished runs only)")
+def test_a_timeout_shows_the_session_and_task_as_last_read(em_server, em_run):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_finished_ok.xml"))
+    em_server.on("GET", SESSION_PATH, xml(200, WORKING))
+    with expect_error("wait_timeout", "job 'DB Backup': session %s still Working" % SESSION_NAME) as caught:
+        em_run(by_id(DB_BACKUP), wait_for="session", wait_timeout=10)
+    assert caught.error.details.get("session", {}).get("state") == "Working"
+    assert caught.error.details["task"]["state"] == "Finished"
+
+
+def test_wait_for_session_when_the_start_task_vanished(em_server, em_run):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(STOPPED))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", em_error(404, "Not found"))
+    result = em_run(by_id(DB_BACKUP), wait_for="session")
+    assert result["session"]["state"] == "Stopped" and result["msg"].endswith("ended Success after 1.0 s")
+    assert em_server.count("GET", "/api/tasks/task-1") == 1  # a lost task is not asked for again
+
+
+def test_wait_for_session_reads_the_start_task_once_more_at_the_end(em_server, em_run):
+    """A session that ended while the start task was still running: the task's final state is read once."""
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(STOPPED))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_operation_finished_sync.xml"),
+                 xml(200, "em_task_finished_ok.xml"))
+    em_server.on("GET", SESSION_PATH, xml(200, STOPPED))
+    result = em_run(by_id(DB_BACKUP), wait_for="session")
+    assert result["task"]["state"] == "Finished" and result["session"]["state"] == "Stopped"
+
+
+def test_waiting_stops_on_other_task_errors(db_backup, em_run, journal):
+    db_backup.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    db_backup.on("GET", "/api/tasks/task-1", em_error(500, "Internal error"))
+    with expect_error("http") as caught:
+        em_run(by_id(DB_BACKUP), wait_for="session")
+    assert journal.annotate(caught.error) == (
+        "Started job 'DB Backup' (task task-1), then: Enterprise Manager could not return the task task-1: Internal "
+        "error (HTTP 500 on GET /api/tasks/{id})", True)
+
+
+@pytest.mark.parametrize("result,failure,kind", [("Warning", "Low disk space", None), ("Failed", "No space", "job_failed")])
+def test_how_a_session_ended_is_judged(em_server, em_run, warnings, result, failure, kind):
+    ended = session_xml("Stopped", result, failure=failure, progress=100)
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(ended))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_finished_ok.xml"))
+    if kind:
+        with expect_error(kind) as caught:
+            em_run(by_id(DB_BACKUP), wait_for="session")
+        assert str(caught.error) == "Started job 'DB Backup': session %s ended %s after 1.0 s: %s" % (
+            SESSION_NAME, result, failure)
+        assert caught.error.details["session"]["failure_message"] == failure
+    else:
+        done = em_run(by_id(DB_BACKUP), wait_for="session")
+        assert done["changed"] is True and done["msg"].endswith("ended Warning after 1.0 s: %s" % failure)
+        assert warnings == ["Job 'DB Backup' ended with a warning: %s" % failure]
+
+
+# ------------------------------------------------------------------------------------------------ sessions (client)
 def test_sessions_follow_the_jobs_link_newest_first(em_server, make_em):
-    older = fixture_bytes("em_backup_session_stopped_success.xml").decode().replace(
-        "2014-10-19T05:22:52Z", "2014-10-18T05:22:52Z").replace(SESSION, "11111111-1111-4111-8111-111111111111")
+    older = fixture_bytes(STOPPED).decode().replace("2014-10-19T05:22:52Z", "2014-10-18T05:22:52Z").replace(
+        SESSION, "11111111-1111-4111-8111-111111111111")
     em_server.on("GET", "/api/jobs/%s/replicaSessions" % REPLICA, xml(
         200, '<ReplicaJobSessions>%s%s</ReplicaJobSessions>' % (
-            re.sub(r' xmlns="[^"]*"', "", older),
-            re.sub(r' xmlns="[^"]*"', "", fixture_bytes("em_backup_session_working_reconstructed.xml").decode()))))
+            re.sub(r' xmlns="[^"]*"', "", older), re.sub(r' xmlns="[^"]*"', "", fixture_bytes(WORKING).decode()))))
     with make_em() as em:
         items = em.sessions(job_of("em_job_entity_replica_vmware.xml"))
     assert [s["id"] for s in items] == [SESSION, "11111111-1111-4111-8111-111111111111"]
@@ -903,118 +928,65 @@ def test_sessions_follow_the_jobs_link_newest_first(em_server, make_em):
 
 
 def test_sessions_with_odd_fields_do_not_crash_the_sorting(em_server, make_em):
-    odd = fixture_bytes("em_backup_session_stopped_success.xml").decode().replace(
+    odd = fixture_bytes(STOPPED).decode().replace(
         "<CreationTimeUTC>2014-10-19T05:22:52Z</CreationTimeUTC>",
         "<CreationTimeUTC>2014-10-19T05:22:52Z</CreationTimeUTC><CreationTimeUTC>again</CreationTimeUTC>").replace(
         SESSION, "22222222-2222-4222-8222-222222222222")
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, xml(200, "<BackupJobSessions>%s%s</BackupJobSessions>" % (
-        re.sub(r' xmlns="[^"]*"', "", odd),
-        re.sub(r' xmlns="[^"]*"', "", fixture_bytes("em_backup_session_working_reconstructed.xml").decode()))))
+    em_server.on("GET", DB_SESSIONS, sessions_list(odd, WORKING))
     with make_em() as em:
         assert len(em.sessions(job_of("em_job_entity.xml"))) == 2
 
 
 def test_a_job_whose_links_are_malformed_has_no_start_link(make_em):
-    job = _em._job({"uid": "urn:veeam:Job:%s" % DB_BACKUP, "name": "x", "links": [
+    job = _em._job({"uid": "urn:veeam:Job:%s" % DB_BACKUP, "name": "x", "links": [  # pylint: disable=protected-access
         {"rel": "Start", "href": {"text": "/api/jobs/x?action=start"}}, {"rel": ["Up"], "href": "/a"}, "text", 5]}, "vm")
     assert make_em().start_path(job) == "/api/jobs/%s?action=start" % DB_BACKUP
     assert job["backup_server"] is None
 
 
 def test_sessions_without_a_link_use_the_documented_route(em_server, make_em):
-    em_server.on("GET", "/api/nas/jobs/%s/backupSessions" % NAS, sessions_list("em_backup_session_stopped_success.xml"))
+    em_server.on("GET", "/api/nas/jobs/%s/backupSessions" % NAS, sessions_list(STOPPED))
     with make_em() as em:
         latest = em.latest_session(dict(job_of("em_nas_job_entity.xml", "nas"), _links=[]))
     assert latest["state"] == "Stopped" and latest["result"] == "Success" and latest["progress"] == 100
 
 
-def test_wait_runs_until_the_new_session_stops(em_server, make_em, clock):
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list(),
-                 sessions_list("em_backup_session_working_reconstructed.xml"))
-    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
-    em_server.on("GET", "/api/backupSessions/%s" % SESSION, xml(200, "em_backup_session_working_reconstructed.xml"),
-                 xml(200, "em_backup_session_stopped_success.xml"))
-    run = {"job": job_of("em_job_entity.xml"), "before": None, "session": None, "task": {"id": "task-1"}}
-    with make_em() as em:
-        result = em.wait_runs({"DB Backup": run}, Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep))["DB Backup"]
-    assert result.value["session"]["state"] == "Stopped" and result.value["session"]["result"] == "Success"
-    assert [h["state"] for h in result.history] == ["waiting for the backup session to appear", "Working", "Stopped/Success"]
-    assert em_server.count("GET", "/api/tasks/task-1") == 1
-
-
-def test_wait_runs_ends_when_the_start_task_failed(em_server, make_em, clock):
-    failed = fixture_bytes("em_task_finished_start_job.xml").replace(b'Success="true"', b'Success="false"').replace(
-        b'triggered to start.', b'failed to start: insufficient free space')
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
-    em_server.on("GET", "/api/tasks/task-10", xml(200, failed.decode()))
-    run = {"job": job_of("em_job_entity.xml"), "before": None, "session": None, "task": {"id": "task-10"}}
-    with make_em() as em:
-        result = em.wait_runs({"r": run}, Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep))["r"]
-    assert result.value["failed_start"] is True and _em.run_state(result.value) == "start failed"
-    assert result.value["task"]["message"].endswith("insufficient free space")
-
-
-def test_wait_runs_ignores_the_session_seen_before_the_start(em_server, make_em, clock):
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list("em_backup_session_stopped_success.xml"))
-    run = {"job": job_of("em_job_entity.xml"), "before": SESSION, "session": None, "task": None}
-    with expect_error("wait_timeout", "last state: waiting for the backup session to appear"):
-        with make_em() as em:
-            em.wait_runs({"r": run}, Poller(10, 5, clock=clock.monotonic, sleep=clock.sleep))
-
-
 def test_a_session_without_its_href_is_read_by_id(em_server, make_em):
-    em_server.on("GET", "/api/backupSessions/%s" % SESSION, xml(200, "em_backup_session_stopped_success.xml"))
+    em_server.on("GET", SESSION_PATH, xml(200, STOPPED))
     with make_em() as em:
         assert em.get_session({"id": SESSION, "name": "Fileserver Backup"})["state"] == "Stopped"
     assert em_server.calls[1].query == "format=Entity"
 
 
-def test_a_logoff_without_a_token_is_a_no_op(make_em, server):
-    assert make_em().logoff() is True and server.attempts == []
-
-
-def test_wait_runs_when_the_start_task_vanished(em_server, make_em, clock):
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list(),
-                 sessions_list("em_backup_session_stopped_success.xml"))
-    em_server.on("GET", "/api/tasks/task-1", em_error(404, "Not found"))
-    run = {"job": job_of("em_job_entity.xml"), "before": None, "session": None, "task": {"id": "task-1"}}
-    with make_em() as em:
-        result = em.wait_runs({"r": run}, Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep))["r"]
-    assert result.value["task"]["lost"] is True and result.value["session"]["state"] == "Stopped"
-    assert em_server.count("GET", "/api/tasks/task-1") == 1  # a lost task is not asked for again
-
-
-def test_wait_runs_stops_on_other_task_errors(em_server, make_em, clock):
-    em_server.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
-    em_server.on("GET", "/api/tasks/task-1", em_error(500, "Internal error"))
-    run = {"job": job_of("em_job_entity.xml"), "before": None, "session": None, "task": {"id": "task-1"}}
-    with expect_error("http", "Enterprise Manager could not return the task task-1: Internal error (HTTP 500 on GET "
-                              "/api/tasks/{id})"):
-        with make_em() as em:
-            em.wait_runs({"r": run}, Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep))
-
-
 def test_run_helpers():
-    assert _em.run_state({"session": {"state": "Working", "result": "None"}}) == "Working"
-    assert _em.run_state({"session": {"state": "Stopped", "result": "Failed"}}) == "Stopped/Failed"
-    assert _em.run_state({"session": {}}) == "unknown"
-    assert _em.run_done({"session": {"state": "Stopped"}}) and not _em.run_done({"session": {"state": "Postprocessing"}})
-    assert not _em.run_done({"session": None}) and _em.run_done({"failed_start": True})
+    assert _em.run_state({"state": "Working", "result": "None"}) == "Working"
+    assert _em.run_state({"state": "Stopped", "result": "Failed"}) == "Stopped/Failed"
+    assert _em.run_state({}) == "unknown"
+    assert _em.run_state(None) == "waiting for the backup session to appear"
     assert _em.session_running({"state": "WaitingTape"}) and not _em.session_running({"state": "stopped"})
+    assert _em.session_running({"state": "Postprocessing"})
     assert not _em.session_running(None) and not _em.session_running({})
     assert _em.task_done({"state": "Finished"}) and not _em.task_done({"state": "OperationFinished"})
+    assert not _em.task_done(None)
 
 
-@pytest.mark.parametrize("path,shown", [
-    ("/api/jobs/%s?action=start" % DB_BACKUP, "/api/jobs/{id}"),
-    ("https://em01:9398/api/nas/jobs/%s/start" % NAS, "/api/nas/jobs/{id}/start"),
-    ("/api/tasks/task-10", "/api/tasks/{id}"),
-    ("/api/logonSessions/%s" % EM_SESSION_ID, "/api/logonSessions/{id}"),
-    ("/api/query?type=Job&filter=Name%3D%3D%22x%22", "/api/query"),
-    ("", "/"),
-])
-def test_shown_path(path, shown):
-    assert _em.shown_path(path) == shown
+def test_public_drops_private_keys():
+    job = job_of("em_job_entity.xml")
+    assert set(_em.public(job)) == set(job) - {"_kind", "_root", "_links"}
+    assert _em.public(None) is None
+
+
+def test_the_adapter_states_of_a_watch():
+    adapter = _em.EmJobs(client=None, wait_for="session")
+    task = {"id": "task-1", "state": "Running"}
+    assert (adapter.state({"task": task}), adapter.waiting_for({"task": task})) == ("Running", "task task-1 still Running")
+    watch = {"job": {}, "before": None, "task": task, "session": None, "refused": False}
+    assert adapter.state(watch) == "waiting for the backup session to appear" and not adapter.ended(watch)
+    assert adapter.state(dict(watch, refused=True)) == "start refused" and adapter.ended(dict(watch, refused=True))
+    working = {"name": "S@1", "state": "Working", "result": "None"}
+    assert adapter.waiting_for(dict(watch, session=working)) == "session S@1 still Working"
+    assert adapter.ended(dict(watch, session=dict(working, state="Stopped")))
+    assert _em.EmJobs(None, wait_for="session", wait=True).need_before and not _em.EmJobs(None).need_before
 
 
 def test_no_secret_in_any_request_but_where_it_belongs(em_server, make_em):
@@ -1027,3 +999,11 @@ def test_no_secret_in_any_request_but_where_it_belongs(em_server, make_em):
             {k: v for k, v in call.headers.items() if k not in ("Authorization", "X-RestSvcSessionId")})
         assert_no_secrets(text)
         assert PASSWORD not in repr(call.headers)
+
+
+def test_no_secret_in_the_lifecycles_errors(db_backup, em_run, warnings):
+    db_backup.on("POST", START, dropped())
+    db_backup.on("GET", "/api/tasks", xml(200, "<Tasks/>"))
+    with expect_error("response_lost", warnings=warnings) as caught:
+        em_run(by_id(DB_BACKUP))
+    assert_no_secrets(caught.error, caught.error.details)

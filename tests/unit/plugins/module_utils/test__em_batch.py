@@ -9,62 +9,90 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
-from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.test__em import (  # pylint: disable=unused-import
-    AGENT, DB_BACKUP, OTHER_SERVER_JOB, REPLICA, em_server, empty_query, entity, make_em, query_result, warnings)
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import expect_error, xml
-
-SECOND = "7a1c6e0b-3d2f-4e5a-9b8c-0d1e2f3a4b5c"
-
-
-def task_xml(num, state, success=None, message=None):
-    result = "" if success is None else '<Result Success="%s"><Message>%s</Message></Result>' % (
-        "true" if success else "false", message or "Ok")
-    return ('<Task Type="Task" Href="https://localhost:9398/api/tasks/task-%d"><TaskId>task-%d</TaskId>'
-            '<State>%s</State><Operation>StartJob</Operation>%s</Task>' % (num, num, state, result))
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
+    AGENT, DB_BACKUP, OTHER_SERVER_JOB, REPLICA, SECOND, empty_query, entity, query_result, sessions_list, task_xml,
+    tasks_list)
 
 
 def tasks_reply(*tasks):
-    return xml(200, '<Tasks xmlns="http://www.veeam.com/ent/v1.0">%s</Tasks>' % "".join(tasks))
+    return tasks_list(*tasks)
 
 
-def poller(clock):
-    return Poller(600, 5, clock=clock.monotonic, sleep=clock.sleep)
+@pytest.fixture
+def three_jobs(em_server):
+    """'DB Backup', 'SQL Replication' and the agent job 'Server Backup', idle; each start answers task-1, -2, -3."""
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", "/api/jobs/%s" % REPLICA, xml(200, "em_job_entity_replica_vmware.xml"))
+    em_server.on("GET", "/api/agents/jobs/%s" % AGENT, xml(200, "em_agent_backup_job_entity.xml"))
+    em_server.on("GET", "/api/query", empty_query())  # no session running, of either session type
+    for num, path in enumerate(("/api/jobs/%s" % DB_BACKUP, "/api/jobs/%s" % REPLICA, "/api/agents/jobs/%s" % AGENT), 1):
+        em_server.on("POST", path, xml(202, task_xml(num, "Running")))
+    return em_server
 
 
-def test_several_tasks_are_read_with_one_list_per_round(em_server, make_em, clock):
-    em_server.on("GET", "/api/tasks",
-                 tasks_reply(task_xml(1, "Finished", True), task_xml(2, "Running"), task_xml(3, "Running")),
-                 tasks_reply(task_xml(1, "Finished", True), task_xml(2, "Finished", False, "Cannot start job"),
-                             task_xml(3, "OperationFinished", True)))
-    em_server.on("GET", "/api/tasks/task-3", xml(200, task_xml(3, "Finished", True)))
-    tasks = {key: {"id": "task-%d" % num, "state": "Running"} for num, key in ((1, "a"), (2, "b"), (3, "c"))}
-    with make_em() as em:
-        results = em.wait_tasks(tasks, poller(clock), fresh=True)
-    assert em_server.count("GET", "/api/tasks") == 2       # rounds with several tasks pending: one list each
-    assert em_server.count("GET", "/api/tasks/task-3") == 1  # the last one alone: read on its own
-    assert results["a"].value["success"] is True and results["a"].elapsed == 1.0
-    assert results["b"].value["success"] is False and results["b"].value["message"] == "Cannot start job"
-    assert results["c"].value["state"] == "Finished" and results["c"].polls == 3
-    assert clock.sleeps == [1.0, 1.0, 1.0]                 # fresh: no poll at once after the start
+@pytest.fixture
+def start_jobs(make_em, lifecycle):
+    def run(*job_ids, wait_for="task"):
+        with make_em() as em:
+            return lifecycle(_em.EmJobs(em, wait_for=wait_for), "started").run(
+                [{"job_id": job_id} for job_id in job_ids])
+    return run
 
 
-def test_a_task_missing_from_the_list_is_read_on_its_own(em_server, make_em, clock):
-    em_server.on("GET", "/api/tasks", tasks_reply(task_xml(1, "Finished", True)))
-    em_server.on("GET", "/api/tasks/task-2", xml(200, task_xml(2, "Finished", True)))
-    with make_em() as em:
-        results = em.wait_tasks({"a": {"id": "task-1"}, "b": {"id": "task-2"}}, poller(clock))
-    assert {k: r.value["state"] for k, r in results.items()} == {"a": "Finished", "b": "Finished"}
-    assert em_server.count("GET", "/api/tasks") == 1 and em_server.count("GET", "/api/tasks/task-2") == 1
+AGENT_URN = "urn:veeam:AgentBackupJob:%s" % AGENT
 
 
-def test_one_task_is_read_on_its_own(em_server, make_em, clock):
-    em_server.on("GET", "/api/tasks/task-1", xml(200, task_xml(1, "Finished", True)))
-    with make_em() as em:
-        result = em.wait_tasks({"a": {"id": "task-1", "state": "Running"}}, poller(clock), fresh=True)["a"]
-    assert result.polls == 1 and em_server.count("GET", "/api/tasks") == 0
-    assert result.history == [{"state": "Running", "elapsed": 0.0}, {"state": "Finished", "elapsed": 1.0}]
+def test_several_tasks_are_read_with_one_list_per_round(three_jobs, start_jobs, clock):
+    three_jobs.on("GET", "/api/tasks",
+                  tasks_reply(task_xml(1, "Finished", True), task_xml(2, "Running"), task_xml(3, "Running")),
+                  tasks_reply(task_xml(1, "Finished", True), task_xml(2, "Finished", False, "Cannot start job"),
+                              task_xml(3, "OperationFinished", True)))
+    three_jobs.on("GET", "/api/tasks/task-3", xml(200, task_xml(3, "Finished", True)))
+    three_jobs.on("GET", "/api/jobs/%s/replicaSessions" % REPLICA, sessions_list())  # read again after the refusal
+    with expect_error("job_failed") as caught:
+        start_jobs(DB_BACKUP, REPLICA, AGENT_URN)
+    assert three_jobs.count("GET", "/api/tasks") == 2       # rounds with several tasks pending: one list each
+    assert three_jobs.count("GET", "/api/tasks/task-3") == 1  # the last one alone: read on its own
+    assert str(caught.error) == ("3 jobs: 2 started, 0 already running, 1 failed: Enterprise Manager did not start job "
+                                 "'SQL Replication': task task-2 finished with 'Cannot start job'")
+    results = caught.error.details["results"]
+    assert [r["task"]["state"] for r in results] == ["Finished", "Finished", "Finished"]
+    assert [r["task"]["success"] for r in results] == [True, False, True]
+    assert [r["elapsed"] for r in results] == [1.0, 2.0, 3.0]
+    assert [len(r["history"]) for r in results] == [2, 2, 3]
+    assert clock.sleeps == [1.0, 1.0, 1.0]                 # fresh: no poll at once after the starts
+
+
+def test_a_task_missing_from_the_list_is_read_on_its_own(three_jobs, start_jobs):
+    three_jobs.on("GET", "/api/tasks", tasks_reply(task_xml(1, "Finished", True)))
+    three_jobs.on("GET", "/api/tasks/task-2", xml(200, task_xml(2, "Finished", True)))
+    result = start_jobs(DB_BACKUP, REPLICA)
+    assert [r["task"]["state"] for r in result["results"]] == ["Finished", "Finished"]
+    assert result["msg"] == "2 jobs: 2 started, 0 already running, 0 failed"
+    assert three_jobs.count("GET", "/api/tasks") == 1 and three_jobs.count("GET", "/api/tasks/task-2") == 1
+
+
+def test_one_task_is_read_on_its_own(three_jobs, start_jobs):
+    three_jobs.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
+    three_jobs.on("GET", "/api/tasks/task-1", xml(200, task_xml(1, "Finished", True)))
+    result = start_jobs(DB_BACKUP)
+    assert three_jobs.count("GET", "/api/tasks") == 0 and three_jobs.count("GET", "/api/tasks/task-1") == 1
+    assert result["history"] == [{"state": "Running", "elapsed": 0.0}, {"state": "Finished", "elapsed": 1.0}]
+
+
+def test_sessions_are_not_prefetched_with_the_task_list(three_jobs, start_jobs):
+    """Waiting for backup sessions reads each job's own task and sessions: no task list."""
+    three_jobs.on("GET", "/api/jobs/%s/backupSessions" % DB_BACKUP, sessions_list())
+    three_jobs.on("GET", "/api/jobs/%s/replicaSessions" % REPLICA, sessions_list())
+    three_jobs.on("GET", "/api/tasks/task-1", xml(200, task_xml(1, "Finished", False, "Cannot start job")))
+    three_jobs.on("GET", "/api/tasks/task-2", xml(200, task_xml(2, "Finished", False, "Cannot start job")))
+    with expect_error("job_failed", "2 jobs: 0 started, 0 already running, 2 failed"):
+        start_jobs(DB_BACKUP, REPLICA, wait_for="session")
+    assert three_jobs.count("GET", "/api/tasks") == 0 and three_jobs.count("GET", "/api/query") == 0
 
 
 # ------------------------------------------------------------------------------------------------ find_jobs

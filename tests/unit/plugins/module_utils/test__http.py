@@ -279,7 +279,8 @@ def test_a_post_whose_response_is_lost_is_sent_once(server, make_transport, cloc
     assert str(caught.error).startswith(reason + "the server may or may not have acted on the request (POST "
                                         "/api/jobs/{id})")
     assert server.count("POST") == 1 and len(server.attempts) == 1 and clock.sleeps == []
-    assert not caught.error.transient
+    assert not caught.error.transient and isinstance(caught.error, _http.LostAnswerError)
+    assert caught.error.timed_out is (fault is read_timeout)  # a late answer: the server may still act on it
 
 
 def test_a_post_whose_body_breaks_off_is_response_lost(server, make_transport):
@@ -303,9 +304,10 @@ def test_a_refused_post_may_be_tried_again(server, make_transport, clock):
 
 def test_a_post_refused_until_the_end_is_a_connection_error_not_response_lost(server, make_transport):
     server.on("POST", "/api/jobs/x", refused())
-    with expect_error("connection", "Could not connect to"):
+    with expect_error("connection", "Could not connect to") as caught:
         make_transport().request("POST", "/api/jobs/x?action=start")
     assert server.calls == [] and len(server.attempts) == 4
+    assert caught.error.not_sent and not isinstance(caught.error, _http.LostAnswerError)
 
 
 # ------------------------------------------------------------------------------------------------ other failures
@@ -413,7 +415,7 @@ def test_requests_library_missing(monkeypatch):
 
 
 def _lost(timed_out):
-    return _http.VeeamError("lost", kind="response_lost", details={"timed_out": timed_out} if timed_out else {})
+    return _http.LostAnswerError("lost", timed_out=timed_out)
 
 
 def test_after_a_dropped_connection_the_server_is_looked_at_once(make_transport, clock):

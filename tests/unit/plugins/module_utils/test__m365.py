@@ -2,10 +2,13 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""_m365: the route table of every API version, the token lifecycle, finding jobs across pages, lost actions.
+"""_m365: the route table of every API version, version detection, finding jobs across pages, job actions, and the
+job adapter, Vb365Jobs, driven through the job lifecycle against the fake server (starts and stops awaited, lost
+actions settled and never sent twice, refusals, a job followed through its lastStatus); restore sessions (lost
+explores, stops).  The token is tested in test__auth.
 
 Also: the fixes of the reliability suite's VB365 bugs (a start answered later than ``timeout``, an empty job session,
-a session without status, a job without id), the token endpoint's retries, lost explores, several jobs at once.
+a session without status, a job without id), lost explores, several jobs at once.
 """
 
 from __future__ import annotations
@@ -16,66 +19,42 @@ import json
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
-from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy
-from ansible_collections.backupops.veeam.plugins.module_utils._m365 import Routes, Vb365
-from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
+from ansible_collections.backupops.veeam.plugins.module_utils._m365 import Routes
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
-    M365_ACCESS, M365_ACCESS2, M365_REFRESH, M365_REFRESH2, PASSWORD, USERNAME, Reply, assert_no_secrets, dropped,
-    expect_error, fixture_bytes, jsonr, path_re, read_timeout, refused, wrong_tls_version)
+    Reply, assert_no_secrets, dropped, expect_error, fixture_bytes, jsonr, path_re, read_timeout, refused,
+    wrong_tls_version)
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
+    ANY_VERSION, JOB, NEW_SESSION, ORG, ORG2, job, page, session_body, sessions_page, token_body)
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import M365_SESSION as SESSION
 
-JOB = "93089cfa-81d6-4551-8a7b-a7290868d6f9"       # m365_job_v8_reconstructed.json, "Backup Job ABC"
-ORG = "b2d9414d-c417-4a94-b3a5-85d5c3dd8ec3"
-ORG2 = "5d0c3b8e-2f1a-4b6c-9d7e-8f9a0b1c2d3e"
-SESSION = "9f4eba99-ce30-419b-a942-354744045f51"
-BASE = "https://vb365.example:4443"
-ANY_VERSION = ("v2", "v3", "v4", "v5", "v6", "v7", "v8")
 WHEN = datetime.datetime(2026, 11, 20, 22, 0, 0, 123456, tzinfo=datetime.timezone.utc)
+OTHER = "0f0f0f0f-1111-4222-8333-444455556666"
 
 
-# ------------------------------------------------------------------------------------------------ bodies
-def token_body(access=M365_ACCESS, refresh=M365_REFRESH, expires_in=3600):
-    data = json.loads(fixture_bytes("m365_token_reconstructed.json"))
-    data.update(access_token=access, refresh_token=refresh, expires_in=expires_in)
-    return jsonr(200, data)
-
-
-def job(**changes):
-    data = json.loads(fixture_bytes("m365_job_v8_reconstructed.json"))
-    data.update(changes)
-    return data
-
-
-def page(items, offset=0, limit=500):
-    return jsonr(200, {"offset": offset, "limit": limit, "results": items, "_links": {"self": {"href": "/v8/Jobs"}}})
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
+# ------------------------------------------------------------------------------------------------ the lifecycle
 @pytest.fixture
-def warnings():
-    return []
+def vb_run(make_vb, lifecycle):
+    """``vb_run(state, wanted=None, version="v8", timeout=30, many=None, **lifecycle options)``: bring the jobs
+    into ``state`` as veeam_m365_job_state does; the lifecycle's result."""
+    def run(state, wanted=None, version="v8", timeout=30, many=None, **options):
+        with make_vb(version, timeout=timeout) as vb:
+            return lifecycle(_m365.Vb365Jobs(vb), state, **options).run(wanted or by_id(JOB), many=many)
+    return run
 
 
-@pytest.fixture
-def make_vb(make_transport, clock, warnings):
-    def make(version="v8", **kwargs):
-        kwargs.setdefault("warn", warnings.append)
-        kwargs.setdefault("clock", clock.monotonic)
-        kwargs.setdefault("token_retry", RetryPolicy(attempts=6, base=1.0, cap=20.0, sleep=clock.sleep,
-                                                     rand=lambda: 0.5))
-        return Vb365(make_transport(base=BASE), USERNAME, PASSWORD, api_version=version, **kwargs)
-    return make
+def by_id(*ids, full=False):
+    return [{"job_id": job_id, "job_name": None, "organization": None, "full": full} for job_id in ids]
 
 
-@pytest.fixture
-def vb_server(server):
-    for version in ANY_VERSION:
-        server.on("POST", "/%s/token" % version, token_body())
-        server.on("POST", "/%s/token/logout" % version, Reply(204))
-    return server
+def the_job(server, version="v8", *replies):
+    """``GET /vN/Jobs/{JOB}`` answers ``replies`` in turn (default: the job as recorded, idle)."""
+    server.on("GET", "/%s/Jobs/%s" % (version, JOB), *(replies or (jsonr(200, job()),)))
 
 
-def token_calls(server, version="v8"):
-    return [c for c in server.calls if c.path == "/%s/token" % version]
+def sessions_of(server, version, *replies):
+    """The job's sessions: ``/vN/JobSessions?jobId=`` from v7, ``/vN/Jobs/{id}/JobSessions`` before."""
+    path = "/%s/JobSessions" % version if int(version[1:]) >= 7 else "/%s/Jobs/%s/JobSessions" % (version, JOB)
+    server.on("GET", path, *replies)
 
 
 # ------------------------------------------------------------------------------------------------ Routes
@@ -190,197 +169,14 @@ def test_unknown_route_versions(version):
     assert str(caught.error) == "api_version %r is not one of v2, v3, v4, v5, v6, v7, v8, auto" % version
 
 
-# ------------------------------------------------------------------------------------------------ token
-def test_login_is_a_form_encoded_password_grant(vb_server, make_vb):
-    with make_vb() as vb:
-        assert vb.logins == 1
-    login = token_calls(vb_server)[0]
-    assert login.form == {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
-    assert login.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert login.headers["Accept"] == "application/json"
-
-
-def test_calls_carry_the_bearer_token(vb_server, make_vb):
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
-    with make_vb() as vb:
-        assert vb.find_job(job_id=JOB)["name"] == "Backup Job ABC"
-    call = [c for c in vb_server.calls if c.method == "GET"][0]
-    assert call.headers["Authorization"] == "Bearer " + M365_ACCESS and call.headers["Accept"] == "application/json"
-
-
-def test_the_token_is_refreshed_before_it_expires(vb_server, make_vb, clock):
-    vb_server.on("POST", "/v8/token", token_body(), token_body(M365_ACCESS2, M365_REFRESH2))
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
-    with make_vb() as vb:
-        clock.advance(3000)  # an hour's token, 10 minutes left: no refresh yet
-        vb.get_job(JOB)
-        clock.advance(545)  # 55 s left, within the last minute: refreshed first
-        vb.get_job(JOB)
-        assert vb.refreshes == 1 and vb.logins == 1
-    grants = [c.form["grant_type"] for c in token_calls(vb_server)]
-    assert grants == ["password", "refresh_token"]
-    assert token_calls(vb_server)[1].form == {"grant_type": "refresh_token", "refresh_token": M365_REFRESH}
-    gets = [c.headers["Authorization"] for c in vb_server.calls if c.method == "GET"]
-    assert gets == ["Bearer " + M365_ACCESS, "Bearer " + M365_ACCESS2]
-
-
-def test_a_short_lived_token_is_refreshed_at_a_tenth_of_its_life(vb_server, make_vb, clock):
-    vb_server.on("POST", "/v8/token", token_body(expires_in=300))
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
-    with make_vb() as vb:
-        clock.advance(265)
-        vb.get_job(JOB)
-        assert vb.refreshes == 0
-        clock.advance(10)  # 25 s left < 30 s (a tenth of 300 s)
-        vb.get_job(JOB)
-        assert vb.refreshes == 1
-
-
-def test_429_at_login_is_backed_off_with_retry_after(vb_server, make_vb, clock):
-    vb_server.on("POST", "/v8/token", Reply(429, b"Quota Exceeded", {"Retry-After": "3"}),
-                 Reply(429, b"Quota Exceeded", {"Retry-After": "7"}), token_body())
-    with make_vb() as vb:
-        assert vb.logins == 1
-    assert len(token_calls(vb_server)) == 3 and clock.sleeps == [3.0, 7.0]
-
-
-def test_429_at_login_without_retry_after_backs_off_exponentially(vb_server, make_vb, clock):
-    vb_server.on("POST", "/v8/token", Reply(429), Reply(429), Reply(429), token_body())
-    with make_vb():
-        pass
-    assert clock.sleeps == [0.75, 1.5, 3.0]
-
-
-def test_429_that_never_ends(vb_server, make_vb, clock, warnings):
-    vb_server.on("POST", "/v8/token", Reply(429, b"Quota Exceeded"))
-    with expect_error("http", warnings=warnings) as caught:
-        with make_vb():
-            pass
-    assert str(caught.error) == (
-        "VB365 throttled the login (429 Quota Exceeded) and kept doing so after 6 tries (HTTP 429 on POST /v8/token). "
-        "Fewer logins per minute help: VB365 limits the token endpoint for clients that are not on the server itself")
-    assert len(token_calls(vb_server)) == 6 and len(clock.sleeps) == 5
-
-
-def test_a_refused_refresh_falls_back_to_the_password(vb_server, make_vb, clock):
-    vb_server.on("POST", "/v8/token", token_body(), jsonr(400, "m365_oauth_error_constructed.json"),
-                 token_body(M365_ACCESS2, M365_REFRESH2))
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
-    with make_vb() as vb:
-        clock.advance(3590)
-        vb.get_job(JOB)
-        assert vb.logins == 2 and vb.refreshes == 0
-    assert [c.form["grant_type"] for c in token_calls(vb_server)] == ["password", "refresh_token", "password"]
-
-
-def test_a_refresh_that_fails_otherwise(vb_server, make_vb, clock, warnings):
-    vb_server.on("POST", "/v8/token", token_body(), jsonr(500, {"message": "Token store unavailable."}))
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
-    with expect_error("http", warnings=warnings) as caught:
-        with make_vb() as vb:
-            clock.advance(3590)
-            vb.get_job(JOB)
-    assert str(caught.error) == "VB365 token refresh failed: Token store unavailable (HTTP 500 on POST /v8/token)"
-
-
-def test_one_refresh_and_retry_on_401(vb_server, make_vb):
-    vb_server.on("POST", "/v8/token", token_body(), token_body(M365_ACCESS2, M365_REFRESH2))
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, Reply(401), jsonr(200, job()))
-    with make_vb() as vb:
-        assert vb.get_job(JOB)["id"] == JOB
-    assert [c.headers["Authorization"] for c in vb_server.calls if c.method == "GET"] == [
-        "Bearer " + M365_ACCESS, "Bearer " + M365_ACCESS2]
-
-
-def test_a_second_401_is_an_error(vb_server, make_vb, warnings):
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(401, {"message": "Authorization has been denied for this request."}))
-    with expect_error("auth", warnings=warnings) as caught:
-        with make_vb() as vb:
-            vb.get_job(JOB)
-    assert str(caught.error) == ("VB365 could not return the job %s: Authorization has been denied for this request "
-                                 "(HTTP 401 on GET /v8/Jobs/{id})" % JOB)
-    assert vb_server.count("GET") == 2
-
-
-@pytest.mark.parametrize("status", [400, 401, 403])
-def test_wrong_credentials(vb_server, make_vb, warnings, status):
-    vb_server.on("POST", "/v8/token", jsonr(status, "m365_oauth_error_constructed.json"))
-    with expect_error("auth", "VB365 rejected the username or password for", warnings=warnings) as caught:
-        with make_vb():
-            pass
-    assert str(caught.error).endswith("(HTTP %d on POST /v8/token). Check username and password; the account needs "
-                                      "VB365 REST API access" % status)
-    assert caught.error.veeam_message == "The user name or password is incorrect."
-    assert vb_server.count("POST", "/v8/token/logout") == 0
-
-
-def test_wrong_credentials_show_the_username_as_typed(vb_server, make_vb):
-    """Was a bug (reported from here, fixed in 794e830): %r doubled the backslash of DOMAIN\\user."""
-    vb_server.on("POST", "/v8/token", jsonr(400, "m365_oauth_error_constructed.json"))
-    with expect_error("auth") as caught:
-        with make_vb():
-            pass
-    assert str(caught.error).startswith("VB365 rejected the username or password for 'LAB\\svc-ansible' ")
-
-
-def test_a_version_the_server_does_not_serve(vb_server, make_vb):
-    vb_server.on("POST", "/v8/token", Reply(404))
-    with expect_error("not_found") as caught:
-        with make_vb():
-            pass
-    assert str(caught.error) == ("VB365 does not serve REST API version v8 (HTTP 404 on POST /v8/token). Use api_version: "
-                                 "auto to detect the versions the server offers")
-
-
-def test_a_token_answer_without_a_token(vb_server, make_vb):
-    vb_server.on("POST", "/v8/token", jsonr(200, {"token_type": "bearer"}))
-    with expect_error("parse") as caught:
-        with make_vb():
-            pass
-    assert str(caught.error) == "VB365 answered the token request without an access token (HTTP 200 on POST /v8/token)"
-
-
-def test_a_token_answer_that_is_not_json(vb_server, make_vb):
-    vb_server.on("POST", "/v8/token", Reply(200, fixture_bytes("html_error_page_constructed.html"),
-                                            content_type="text/html"))
-    with expect_error("parse", "The server sent an HTML page instead of XML or JSON ('Service Unavailable')"):
-        with make_vb():
-            pass
-
-
-@pytest.mark.parametrize("version,logout", [("v5", False), ("v6", False), ("v7", True), ("v8", True)])
-def test_logout_on_v7_and_later_only(vb_server, make_vb, version, logout):
-    with make_vb(version):
-        pass
-    posts = [c.path for c in vb_server.calls if c.method == "POST"]
-    assert posts == ["/%s/token" % version] + (["/%s/token/logout" % version] if logout else [])
-    if logout:
-        assert vb_server.calls[-1].headers["Authorization"] == "Bearer " + M365_ACCESS
-
-
-def test_logout_also_when_the_body_raised(vb_server, make_vb):
-    with pytest.raises(ZeroDivisionError):
-        with make_vb("v8"):
-            raise ZeroDivisionError()
-    assert vb_server.count("POST", "/v8/token/logout") == 1
-
-
-def test_a_failed_logout_is_a_warning(vb_server, make_vb, warnings):
-    vb_server.on("POST", "/v8/token/logout", jsonr(500, {"message": "Internal error."}))
-    with make_vb("v8"):
-        pass
-    assert warnings == ["Could not log out from VB365 (VB365 logout failed: Internal error (HTTP 500 on POST "
-                        "/v8/token/logout)); the token expires on its own"]
-    assert_no_secrets(warnings)
-
-
+# ------------------------------------------------------------------------------------------------ the client
 def test_version_detection(server, make_vb):
     server.on("GET", "/v8/ServiceInstance", Reply(404))
     server.on("GET", "/v7/ServiceInstance", Reply(401))
     server.on("POST", "/v7/token", token_body())
     server.on("POST", "/v7/token/logout", Reply(200))
     with make_vb("auto") as vb:
-        assert vb.version == "v7"
+        assert vb.version == "v7" and vb.routes.version == "v7"
     assert [c.path for c in server.calls] == ["/v8/ServiceInstance", "/v7/ServiceInstance", "/v7/token",
                                               "/v7/token/logout"]
 
@@ -396,11 +192,34 @@ def test_version_detection_finds_nothing(server, make_vb):
     assert server.count("GET") == 7
 
 
-def test_bad_client_arguments(make_transport):
+def test_version_detection_stops_at_another_error(server, make_vb):
+    server.on("GET", "/v8/ServiceInstance", jsonr(500, {"message": "Service is starting."}))
+    with expect_error("http") as caught:
+        with make_vb("auto"):
+            pass
+    assert str(caught.error) == ("Could not detect the VB365 REST API version: Service is starting (HTTP 500 on GET "
+                                 "/v8/ServiceInstance)")
+
+
+def test_an_unknown_version_is_not_detected(make_vb):
+    vb = make_vb("auto")
+    assert vb.version is None and vb.routes is None and vb.auth is None
+
+
+def test_bad_client_arguments(make_vb):
     with expect_error("usage", "api_version 'v9' is not one of v2, v3, v4, v5, v6, v7, v8, auto"):
-        Vb365(make_transport(base=BASE), USERNAME, PASSWORD, api_version="v9")
+        make_vb("v9")
     with expect_error("usage", "username and password are required"):
-        Vb365(make_transport(base=BASE), USERNAME, "", api_version="v8")
+        make_vb("v8", password="")
+    with expect_error("usage", "username and password are required"):
+        make_vb("v8", username=None)
+
+
+def test_the_connection_of_vb365():
+    conn = _m365.CONNECTION
+    assert (conn.name, conn.env, conn.port, conn.default_version, conn.base_path, conn.options) == (
+        "m365", "VEEAM_M365", 4443, "v8", "", {})
+    assert conn.versions == _m365.API_VERSIONS and conn.connect is _m365.connect
 
 
 # ------------------------------------------------------------------------------------------------ find_job
@@ -486,7 +305,7 @@ def test_a_list_in_an_unexpected_shape(vb_server, make_vb):
             vb.list_jobs()
 
 
-# ------------------------------------------------------------------------------------------------ actions
+# ------------------------------------------------------------------------------------------------ actions (client)
 def test_a_v8_start_answers_with_the_session(vb_server, make_vb):
     vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, "m365_job_session_running_v8_reconstructed.json"))
     with make_vb() as vb:
@@ -505,61 +324,27 @@ def test_an_older_start_answers_with_nothing(vb_server, make_vb, version, path, 
     assert [c.json for c in vb_server.calls if c.path == path] == [body]
 
 
-def test_full_needs_v6(make_vb):
-    with expect_error("usage") as caught:
-        make_vb("v5").act(job(), "start", full=True)
-    assert str(caught.error) == ("full: true needs VB365 REST API v6 or later (this is v5, whose start action has no option "
-                                 "for an active full backup)")
-
-
-@pytest.mark.parametrize("fault", [dropped, read_timeout])
-def test_a_lost_start_is_settled_by_reading_the_job(vb_server, make_vb, warnings, fault):
-    vb_server.on("POST", "/v7/Jobs/%s/start" % JOB, fault(), Reply(204))
-    vb_server.on("GET", "/v7/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Running")))
-    with make_vb("v7") as vb:
+def test_a_start_answered_with_something_else_than_a_session(vb_server, make_vb):
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, {"status": "Running"}), jsonr(200, ["x"]))
+    with make_vb() as vb:
         assert vb.act(job(), "start") is None
-    assert vb_server.count("POST", "/v7/Jobs/%s/start" % JOB) == 1
-    assert warnings == ["The response to the start of job 'Backup Job ABC' was lost; VB365 shows it took effect, so it "
-                        "was not sent again"]
-
-
-def test_a_lost_start_settled_by_a_new_session(vb_server, make_vb, warnings):
-    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, dropped())
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
-    vb_server.on("GET", "/v8/JobSessions", jsonr(200, "m365_job_sessions_page_v8_reconstructed.json"))
-    with make_vb() as vb:
-        session = vb.act(job(), "start", before="00000000-0000-4000-8000-000000000000")
-    assert session["id"] == SESSION  # the new session VB365 lists, so the wait follows it at once
-    assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1 and len(warnings) == 1
-
-
-def test_a_lost_start_that_did_not_happen(vb_server, make_vb, warnings):
-    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, dropped())
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
-    vb_server.on("GET", "/v8/JobSessions", jsonr(200, "m365_job_sessions_page_v8_reconstructed.json"))
-    with expect_error("response_lost", warnings=warnings) as caught:
-        with make_vb() as vb:
-            vb.act(job(), "start", before=SESSION)
-    assert str(caught.error) == ("The start request for job 'Backup Job ABC' got no response, and VB365 shows it did not "
-                                 "take effect; it was not sent again (POST /v8/Jobs/{id}/start). Run the task again once "
-                                 "the connection to VB365 is stable")
-    assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1 and warnings == []
-
-
-@pytest.mark.parametrize("action,field,value", [("enable", "isEnabled", True), ("disable", "isEnabled", False),
-                                                ("stop", "lastStatus", "Stopped")])
-def test_other_lost_actions_are_settled_too(vb_server, make_vb, warnings, action, field, value):
-    vb_server.on("POST", "/v8/Jobs/%s/%s" % (JOB, action), dropped())
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(**{field: value})))
-    with make_vb() as vb:
-        assert vb.act(job(), action) is None
-    assert vb_server.count("POST", "/v8/Jobs/%s/%s" % (JOB, action)) == 1 and len(warnings) == 1
+        assert vb.act(job(), "start") is None
 
 
 def test_a_refused_action_is_retried_because_nothing_was_sent(vb_server, make_vb):
     vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, refused(), jsonr(200, "m365_job_session_running_v8_reconstructed.json"))
     with make_vb() as vb:
         assert vb.act(job(), "start")["id"] == SESSION
+    assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1
+
+
+@pytest.mark.parametrize("fault", [dropped, read_timeout])
+def test_a_lost_action_is_a_lost_answer_for_the_lifecycle_to_settle(vb_server, make_vb, fault):
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, fault())
+    with expect_error("response_lost") as caught:
+        with make_vb() as vb:
+            vb.act(job(), "start")
+    assert caught.error.timed_out is (fault is read_timeout)
     assert vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1
 
 
@@ -577,127 +362,386 @@ def test_a_refused_start(vb_server, make_vb, status, code, kind):
     assert caught.error.veeam_code == code and vb_server.count("POST", "/v8/Jobs/%s/start" % JOB) == 1
 
 
-# ------------------------------------------------------------------------------------------------ views
-def test_views_of_the_samples():
-    view = _m365.job_view(job(), {ORG: "tech.onmicrosoft.com"})
-    assert view["organization"] == "tech.onmicrosoft.com" and view["last_status"] == "Success"
-    session = _m365.session_view(json.loads(fixture_bytes("m365_job_session_running_v8_reconstructed.json")))
-    assert session["status"] == "Running" and session["statistics"]["processed_objects"] == 523
-    restore = _m365.restore_session_view(json.loads(fixture_bytes("m365_restore_session_explore_reconstructed.json")))
-    assert restore["type"] == "vex" and restore["state"] == "Working"
-    assert _m365.job_view({"backupType": "entireOrganization"})["backup_type"] == "EntireOrganization"
+# ------------------------------------------------------------------------------------------------ the lifecycle
+def test_a_v8_start_is_awaited_through_the_session_it_answered_with(vb_server, vb_run, clock, journal):
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Running")),
+                 jsonr(200, session_body("Success")))
+    result = vb_run("started")
+    assert result["changed"] is True and result["api_version"] == "v8"
+    assert result["msg"] == "Started job 'Backup Job ABC': session %s ended Success after 1.0 s" % SESSION
+    assert result["session"]["status"] == "Success" and result["job"]["name"] == "Backup Job ABC"
+    assert result["history"] == [{"state": "Running", "elapsed": 0.0}, {"state": "Success", "elapsed": 1.0}]
+    assert clock.sleeps == [1.0]  # Vb365Jobs is not fresh: the first poll comes at once
+    assert journal.changes == ["Started job 'Backup Job ABC' (session %s)" % SESSION]
+    assert vb_server.count("GET", "/v8/JobSessions") == 0  # no session read before a v8 start
 
 
-def test_job_view_of_a_job_with_an_odd_organization_id():
-    """Was a bug (reported from here, fixed in 794e830): an unhashable organizationId raised TypeError."""
-    assert _m365.job_view({"organizationId": ["b2d9414d"], "name": "x"}, {ORG: "tech"})["name"] == "x"
-    assert _m365.job_view({"organizationId": {"id": ORG}}, {ORG: "tech"})["organization"] is None
+def test_a_v7_start_is_awaited_through_the_new_session(vb_server, vb_run):
+    the_job(vb_server, "v7", jsonr(200, job()))
+    old = session_body("Success", id=OTHER, creationTime="2019-06-15T22:00:00Z")
+    sessions_of(vb_server, "v7", sessions_page(old), sessions_page(old),
+                sessions_page(session_body("Running"), old))
+    vb_server.on("POST", "/v7/Jobs/%s/start" % JOB, Reply(204))
+    vb_server.on("GET", "/v7/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    result = vb_run("started", version="v7")
+    assert result["msg"] == "Started job 'Backup Job ABC': session %s ended Success after 2.0 s" % SESSION
+    assert [h["state"] for h in result["history"]] == ["waiting for the new job session to appear", "Running",
+                                                       "Success"]
+    post = [c for c in vb_server.calls if c.method == "POST" and c.path.endswith("/start")][0]
+    assert post.json == {"full": False}
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2026-11-20T22:00:00Z", WHEN.replace(microsecond=0)),
-    ("2026-11-20 22:00:00.123456", WHEN),
-    ("2026-11-20T23:00:00.123456+01:00", WHEN),
-])
-def test_parse_point_in_time(value, expected):
-    assert _m365.parse_point_in_time(value) == expected
+def test_a_v5_job_whose_sessions_are_not_listed_is_followed_through_its_last_status(vb_server, vb_run, warnings):
+    sessions_of(vb_server, "v5", jsonr(404, {"message": "Not found."}))
+    the_job(vb_server, "v5", jsonr(200, job()), jsonr(200, job(lastStatus="Running")),
+            jsonr(200, job(lastStatus="Mystery")), jsonr(200, job(lastStatus="Warning")))
+    vb_server.on("POST", "/v5/Jobs/%s/Action" % JOB, Reply(200))
+    result = vb_run("started", version="v5")
+    assert [h["state"] for h in result["history"]] == ["job lastStatus Running", "job lastStatus Mystery",
+                                                       "job lastStatus Warning"]
+    assert result["msg"] == "Started job 'Backup Job ABC': the run ended Warning after 2.0 s"
+    assert warnings == ["VB365 v5 does not list the sessions of job 'Backup Job ABC' (404); following the job's "
+                        "lastStatus instead", "Job 'Backup Job ABC' ended with a warning"]
+    assert "session" not in result
 
 
-def test_parse_point_in_time_rejects_other_text():
+def test_a_v6_server_that_does_not_list_sessions_is_an_error(vb_server, vb_run):
+    sessions_of(vb_server, "v6", jsonr(404, {"message": "Not found."}))
+    the_job(vb_server, "v6")
+    with expect_error("not_found", "VB365 could not return the sessions of job %s" % JOB):
+        vb_run("started", version="v6")
+
+
+def test_a_running_job_is_awaited_and_not_started_again(vb_server, vb_run):
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Running")), jsonr(200, job(lastStatus="Success")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    result = vb_run("started")
+    assert result["changed"] is False and vb_server.count("POST", path_re(r"/start$")) == 0
+    assert result["msg"] == ("Job 'Backup Job ABC' is already running (session %s, Running); not started again: "
+                             "session %s ended Success after 0.0 s" % (SESSION, SESSION))
+
+
+def test_a_queued_job_without_a_running_session_is_not_started_again(vb_server, vb_run):
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Queued")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Success")))
+    result = vb_run("started", wait=False)
+    assert result["changed"] is False and result["msg"] == "Job 'Backup Job ABC' is already running; not started again"
+
+
+def test_a_stop_is_awaited_until_the_session_stops(vb_server, vb_run, warnings):
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Running")), jsonr(200, job(lastStatus="Stopped")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/stop" % JOB, Reply(204))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Running")),
+                 jsonr(200, session_body("Stopped")))
+    result = vb_run("stopped")
+    assert result["changed"] is True and warnings == []
+    assert result["msg"] == "Stopped job 'Backup Job ABC': session %s ended Stopped after 1.0 s" % SESSION
+    assert [c.json for c in vb_server.calls if c.path.endswith("/stop")] == [None]
+
+
+def test_a_run_that_ended_before_the_stop(vb_server, vb_run, warnings):
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Running")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/stop" % JOB, Reply(204))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    assert vb_run("stopped")["changed"] is True
+    assert warnings == ["Job 'Backup Job ABC' ended Success before the stop took effect"]
+
+
+def test_a_stop_without_waiting_reads_the_session_once(vb_server, vb_run):
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Running")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/stop" % JOB, Reply(204))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Stopped")))
+    result = vb_run("stopped", wait=False)
+    assert result["msg"] == "Asked VB365 to stop job 'Backup Job ABC' (session %s)" % SESSION
+    assert result["session"]["status"] == "Stopped"
+
+
+def test_a_job_that_is_not_running_is_not_stopped(vb_server, vb_run):
+    the_job(vb_server)
+    result = vb_run("stopped")
+    assert result["changed"] is False and result["msg"] == "Job 'Backup Job ABC' is not running (last status Success)"
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus=None)))
+    assert vb_run("stopped")["msg"] == "Job 'Backup Job ABC' is not running (last status none: it never ran)"
+
+
+@pytest.mark.parametrize("version,path,body", [("v8", "/v8/Jobs/%s/disable" % JOB, None),
+                                               ("v5", "/v5/Jobs/%s/Action" % JOB, {"disable": None})])
+def test_disable_and_enable(vb_server, vb_run, journal, version, path, body):
+    the_job(vb_server, version, jsonr(200, job()), jsonr(200, job(isEnabled=False)))
+    vb_server.on("POST", path, Reply(204 if version == "v8" else 200))
+    result = vb_run("disabled", version=version)
+    assert result["changed"] is True and result["msg"] == "Disabled job 'Backup Job ABC'"
+    assert result["job"]["is_enabled"] is False  # read again after the action
+    assert [c.json for c in vb_server.calls if c.path == path] == [body]
+    the_job(vb_server, version, jsonr(200, job(isEnabled=False)))
+    assert vb_run("disabled", version=version)["msg"] == "Job 'Backup Job ABC' is already disabled"
+    assert journal.changes == ["Disabled job 'Backup Job ABC'"]
+
+
+def test_an_active_full_backup(vb_server, vb_run):
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running", jobSessionConfigType="Full")))
+    result = vb_run("started", by_id(JOB, full=True), wait=False)
+    assert result["msg"] == "Started an active full backup of job 'Backup Job ABC' (session %s)" % SESSION
+    assert result["session"]["job_session_config_type"] == "Full"
+    assert [c.json for c in vb_server.calls if c.path.endswith("/start")] == [{"full": True}]
+    assert vb_run("started", by_id(JOB, full=True), check_mode=True)["msg"] == (
+        "Would start an active full backup of job 'Backup Job ABC'")
+
+
+def test_full_needs_v6(vb_server, vb_run):
+    the_job(vb_server, "v5")
     with expect_error("usage") as caught:
-        _m365.parse_point_in_time("yesterday")
-    assert str(caught.error) == "point_in_time 'yesterday' is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z"
+        vb_run("started", by_id(JOB, full=True), version="v5")
+    assert str(caught.error) == ("full: true needs VB365 REST API v6 or later; v5 has no active full backup in its start "
+                                 "action")
+    assert caught.error.details["job"]["id"] == JOB and vb_server.count("POST", path_re(r"/Action$")) == 0
 
 
-# ------------------------------------------------------------------------------------------------ reliability fixes
-def session_body(status="Running", **changes):
-    data = json.loads(fixture_bytes("m365_job_session_running_v8_reconstructed.json"))
-    data.update(status=status, **changes)
-    if status is None:
-        del data["status"]
-    return data
+def test_check_mode_reads_no_session_and_sends_nothing(vb_server, vb_run):
+    the_job(vb_server, "v7")
+    result = vb_run("started", version="v7", check_mode=True)
+    assert result["msg"] == "Would start job 'Backup Job ABC'" and result["api_version"] == "v7"
+    assert [c.method for c in vb_server.calls] == ["POST", "GET", "POST"]  # token, job, logout
 
 
-def poller(clock, timeout=20):
-    return Poller(timeout, 5, clock=clock.monotonic, sleep=clock.sleep)
+# ------------------------------------------------------------------------------------------------ lost and refused
+@pytest.mark.parametrize("fault", [dropped, read_timeout])
+def test_a_lost_start_is_settled_by_reading_the_job(vb_server, vb_run, warnings, fault):
+    the_job(vb_server, "v7", jsonr(200, job()), jsonr(200, job(lastStatus="Running")))
+    sessions_of(vb_server, "v7", sessions_page(session_body("Success")))
+    vb_server.on("POST", "/v7/Jobs/%s/start" % JOB, fault(), Reply(204))
+    result = vb_run("started", version="v7", wait=False)
+    assert result["changed"] is True and result["msg"] == "Started job 'Backup Job ABC'"
+    assert vb_server.count("POST", "/v7/Jobs/%s/start" % JOB) == 1
+    assert warnings == ["The response to the start of job 'Backup Job ABC' was lost; VB365 shows it took effect, so it "
+                        "was not sent again"]
 
 
-def slow_vb(make_transport, clock, warnings, version="v6", timeout=2):
-    return Vb365(make_transport(base=BASE, timeout=timeout), USERNAME, PASSWORD, api_version=version,
-                 warn=warnings.append, clock=clock.monotonic)
+def test_a_lost_start_settled_by_a_new_session(vb_server, vb_run, warnings):
+    the_job(vb_server, "v7")
+    old = session_body("Success", id=OTHER)
+    sessions_of(vb_server, "v7", sessions_page(old), sessions_page(session_body("Running"), old))
+    vb_server.on("POST", "/v7/Jobs/%s/start" % JOB, dropped())
+    vb_server.on("GET", "/v7/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    result = vb_run("started", version="v7")
+    assert result["session"]["id"] == SESSION  # the new session VB365 lists, so the wait follows it at once
+    assert result["msg"] == "Started job 'Backup Job ABC': session %s ended Success after 0.0 s" % SESSION
+    assert vb_server.count("POST", "/v7/Jobs/%s/start" % JOB) == 1 and len(warnings) == 1
 
 
-def test_a_start_answered_later_than_timeout_is_looked_for_as_long_again(vb_server, make_transport, clock, warnings):
+def test_a_lost_start_that_did_not_happen(vb_server, vb_run, warnings, journal):
+    the_job(vb_server, "v7")
+    sessions_of(vb_server, "v7", sessions_page(session_body("Success")))
+    vb_server.on("POST", "/v7/Jobs/%s/start" % JOB, dropped())
+    with expect_error("response_lost", warnings=warnings) as caught:
+        vb_run("started", version="v7")
+    assert str(caught.error) == ("The start request for job 'Backup Job ABC' got no response, and VB365 shows it did not "
+                                 "take effect; it was not sent again (POST /v7/Jobs/{id}/start). Run the task again once "
+                                 "the connection to VB365 is stable")
+    assert vb_server.count("POST", "/v7/Jobs/%s/start" % JOB) == 1 and warnings == []
+    assert journal.annotate(caught.error)[1] is False
+
+
+@pytest.mark.parametrize("state,before,after", [
+    ("enabled", {"isEnabled": False}, {"isEnabled": True}), ("disabled", {}, {"isEnabled": False}),
+    ("stopped", {"lastStatus": "Running"}, {"lastStatus": "Stopped"})])
+def test_other_lost_actions_are_settled_too(vb_server, vb_run, warnings, state, before, after):
+    action = {"enabled": "enable", "disabled": "disable", "stopped": "stop"}[state]
+    the_job(vb_server, "v8", jsonr(200, job(**before)), jsonr(200, job(**after)))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Stopped")))
+    vb_server.on("POST", "/v8/Jobs/%s/%s" % (JOB, action), dropped())
+    result = vb_run(state, wait=False)
+    assert result["changed"] is True and len(warnings) == 1
+    assert vb_server.count("POST", "/v8/Jobs/%s/%s" % (JOB, action)) == 1
+
+
+def test_a_start_answered_later_than_timeout_is_looked_for_as_long_again(vb_server, vb_run, clock, warnings):
     """Bug (reliability suite, v6): a start VB365 carried out after the answer timed out was reported as not taken
     effect.  It is looked for once a second for as long again as timeout, and never sent twice."""
     vb_server.on("POST", "/v6/Jobs/%s/start" % JOB, read_timeout())
-    vb_server.on("GET", "/v6/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")), jsonr(200, job(lastStatus="Success")),
-                 jsonr(200, job(lastStatus="Running")))
-    vb_server.on("GET", "/v6/Jobs/%s/JobSessions" % JOB, jsonr(200, {"results": [session_body("Success")]}),
-                 jsonr(200, {"results": [session_body("Success")]}),
-                 jsonr(200, {"results": [session_body("Queued", id="0a0a0a0a-0000-4000-8000-000000000001")]}))
-    with slow_vb(make_transport, clock, warnings) as vb:
-        session = vb.act(job(), "start", before=SESSION)
-    assert session["id"] == "0a0a0a0a-0000-4000-8000-000000000001"
+    the_job(vb_server, "v6", jsonr(200, job(lastStatus="Success")), jsonr(200, job(lastStatus="Success")),
+            jsonr(200, job(lastStatus="Success")), jsonr(200, job(lastStatus="Running")))
+    sessions_of(vb_server, "v6", sessions_page(session_body("Success")), sessions_page(session_body("Success")),
+                sessions_page(session_body("Success")), sessions_page(session_body("Queued", id=NEW_SESSION)))
+    result = vb_run("started", version="v6", timeout=2, wait=False)
+    assert result["session"]["id"] == NEW_SESSION and result["msg"] == "Started job 'Backup Job ABC' (session %s)" % (
+        NEW_SESSION)
     assert vb_server.count("POST", "/v6/Jobs/%s/start" % JOB) == 1 and clock.sleeps == [1.0, 1.0]
     assert warnings == ["The response to the start of job 'Backup Job ABC' was lost; VB365 shows it took effect, so it "
                         "was not sent again"]
 
 
-def test_a_timed_out_start_that_does_not_show_may_still_be_carried_out(vb_server, make_transport, clock, warnings):
+def test_a_timed_out_start_that_does_not_show_may_still_be_carried_out(vb_server, vb_run, clock, warnings, journal):
     vb_server.on("POST", "/v6/Jobs/%s/start" % JOB, read_timeout())
-    vb_server.on("GET", "/v6/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
-    vb_server.on("GET", "/v6/Jobs/%s/JobSessions" % JOB, jsonr(200, {"results": [session_body("Success")]}))
+    the_job(vb_server, "v6", jsonr(200, job(lastStatus="Success")))
+    sessions_of(vb_server, "v6", sessions_page(session_body("Success")))
     with expect_error("response_lost", warnings=warnings) as caught:
-        with slow_vb(make_transport, clock, warnings, timeout=2.5) as vb:
-            vb.act(job(), "start", before=SESSION)
+        vb_run("started", version="v6", timeout=2.5)
     assert str(caught.error) == (
         "VB365 did not answer the start of job 'Backup Job ABC' within 2.5 s (the timeout option), and 3 s later still "
-        "shows no new run of it; the start was not sent again, but VB365 may still carry it out (POST "
-        "/v6/Jobs/{id}/start). Check the job's last status and sessions in VB365 before starting it again (a second "
-        "start of a running job is refused), and raise timeout if VB365 is slow")
+        "shows no sign of it; the start was not sent again, but VB365 may still carry it out (POST "
+        "/v6/Jobs/{id}/start). Check the job's state and sessions before you start it again, and raise timeout if VB365 "
+        "is slow")
     assert "did not take effect" not in str(caught.error)
     assert vb_server.count("POST", "/v6/Jobs/%s/start" % JOB) == 1 and clock.sleeps == [1.0, 1.0, 1.0]
-    assert vb.changes == [] and vb.started == []
+    assert journal.changes == []
 
 
-def test_a_dropped_start_is_not_looked_for_again(vb_server, make_vb, clock):
+def test_a_dropped_start_is_not_looked_for_again(vb_server, vb_run, clock):
     vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, dropped())
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success")))
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Success")))
     with expect_error("response_lost", "VB365 shows it did not take effect"):
-        with make_vb() as vb:
-            vb.act(job(), "start")
-    assert clock.sleeps == [] and vb_server.count("GET", "/v8/Jobs/%s" % JOB) == 1
+        vb_run("started")
+    assert clock.sleeps == [] and vb_server.count("GET", "/v8/Jobs/%s" % JOB) == 2  # found, then looked at once
 
 
-def test_a_lost_v8_start_is_seen_by_the_job_last_run(vb_server, make_vb, warnings):
+def test_a_lost_v8_start_is_seen_by_the_job_last_run(vb_server, vb_run, warnings):
     """v8 reads no session before a start (the start answers with it): a job whose run already ended is told
     started by its lastRun."""
     vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, dropped())
-    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Success", lastRun="2026-11-23T10:00:00Z")))
-    with make_vb() as vb:
-        assert vb.act(job(lastRun="2026-11-22T10:00:00Z"), "start") is None
-    assert len(warnings) == 1
+    the_job(vb_server, "v8", jsonr(200, job(lastRun="2026-11-22T10:00:00Z")),
+            jsonr(200, job(lastStatus="Success", lastRun="2026-11-23T10:00:00Z")))
+    result = vb_run("started", wait=False)
+    assert result["changed"] is True and len(warnings) == 1 and "session" not in result
 
 
-def test_an_empty_job_session_is_a_parse_error(vb_server, make_vb):
+def test_a_start_refused_because_it_runs_meanwhile(vb_server, vb_run, warnings):
+    the_job(vb_server, "v8", jsonr(200, job()), jsonr(200, job(lastStatus="Running")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(400, {"message": "Job is already running.",
+                                                                "errorCode": "OperationConflict"}))
+    result = vb_run("started", wait=False)
+    assert result["changed"] is False
+    assert result["msg"] == "Job 'Backup Job ABC' is already running (session %s, Running); not started again" % SESSION
+    assert warnings == ["VB365 refused to start job 'Backup Job ABC': Job is already running. It started since the "
+                        "module read it, so it was left running"]
+
+
+def test_in_a_list_a_refused_start_fails_that_job_only(vb_server, vb_run):
+    the_job(vb_server)
+    vb_server.on("GET", "/v8/Jobs/%s" % OTHER, jsonr(200, job(id=OTHER, name="Other")))
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/start" % OTHER, jsonr(403, {"message": "Access denied."}))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    with expect_error("job_failed") as caught:
+        vb_run("started", by_id(JOB, OTHER))
+    assert str(caught.error) == ("2 jobs: 1 started, 0 already running, 1 failed: VB365 refused to start job 'Other': "
+                                 "Access denied (HTTP 403 on POST /v8/Jobs/{id}/start)")
+    results = caught.error.details["results"]
+    assert [(r["changed"], r["failed"]) for r in results] == [(True, False), (False, True)]
+    assert caught.error.details["api_version"] == "v8"
+
+
+# ------------------------------------------------------------------------------------------------ waiting
+def test_an_empty_session_ends_a_wait_at_once(vb_server, vb_run, journal):
     """Bug (reliability suite): an empty 200 for GET /JobSessions/{id} was read as "no session yet"."""
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
     vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, Reply(200, b"", content_type="application/json"))
     with expect_error("parse") as caught:
-        with make_vb() as vb:
-            vb.get_session(SESSION)
+        vb_run("started")
     assert str(caught.error) == ("VB365 sent an empty answer instead of the job session (HTTP 200 on GET "
                                  "/v8/JobSessions/{id})")
-
-
-def test_an_empty_session_ends_a_wait_at_once(vb_server, make_vb, clock):
-    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, Reply(200, b""))
-    with expect_error("parse", "VB365 sent an empty answer instead of the job session"):
-        with make_vb() as vb:
-            vb.wait_runs({0: _m365.new_run(job(), session=session_body())}, poller(clock))
     assert vb_server.count("GET", "/v8/JobSessions/%s" % SESSION) == 1
+    assert journal.annotate(caught.error)[0].startswith("Started job 'Backup Job ABC' (session %s), then: " % SESSION)
 
 
+def test_a_session_without_status_is_awaited_until_the_timeout(vb_server, vb_run):
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body(None)))
+    with expect_error("wait_timeout") as caught:
+        vb_run("started", wait_timeout=20)
+    assert str(caught.error) == (
+        "Gave up waiting after 20 s (wait_timeout 20 s): job 'Backup Job ABC': session %s still without a status. The "
+        "job keeps running; to go on waiting, run the task again with state: started (a running job is not started "
+        "twice)" % SESSION)
+    details = caught.error.details
+    assert details["last_state"] == "without a status" and details["api_version"] == "v8"
+    assert details["job"]["id"] == JOB and details["changed"] is True and len(details["history"]) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="suspected regression from bb6b0e9: a timed-out wait no longer returns the "
+                                       "session as last read (the old module put session_view(session) in the "
+                                       "details); Lifecycle.timeout_error only has adapter.view(run), and the pending "
+                                       "watch never reaches the run (outcome() does that for finished runs only)")
+def test_a_timeout_returns_the_session_as_last_read(vb_server, vb_run):
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Queued")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Running", progress=50)))
+    with expect_error("wait_timeout") as caught:
+        vb_run("started", wait_timeout=20)
+    assert caught.error.details["session"]["status"] == "Running"
+
+
+def test_a_session_with_an_unknown_status_is_awaited_until_it_shows_a_known_one(vb_server, vb_run):
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Throttling")),
+                 jsonr(200, session_body("Success")))
+    result = vb_run("started")
+    assert [h["state"] for h in result["history"]] == ["Throttling", "Success"]
+
+
+def test_a_new_session_without_status_is_the_one_started(vb_server, vb_run):
+    """A v8 start answered without a session: the newest session that has not ended is the new one."""
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, Reply(200, b""))
+    sessions_of(vb_server, "v8", sessions_page(session_body(None)))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
+    result = vb_run("started")
+    assert result["session"]["status"] == "Success"
+
+
+@pytest.mark.parametrize("status", ["Failed", "NotConfigured", "Disconnected"])
+def test_a_run_without_a_backup_fails(vb_server, vb_run, status):
+    the_job(vb_server)
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body(status, details="Proxy offline")))
+    with expect_error("job_failed") as caught:
+        vb_run("started")
+    assert str(caught.error) == ("Started job 'Backup Job ABC': session %s ended %s after 0.0 s: Proxy offline"
+                                 % (SESSION, status))
+
+
+def test_a_stop_timeout_has_the_stop_hint(vb_server, vb_run):
+    the_job(vb_server, "v8", jsonr(200, job(lastStatus="Running")))
+    sessions_of(vb_server, "v8", sessions_page(session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/stop" % JOB, Reply(204))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Running")))
+    with expect_error("wait_timeout") as caught:
+        vb_run("stopped", wait_timeout=5)
+    assert str(caught.error).endswith("VB365 may take a while to stop a job; run the task again to go on waiting (the "
+                                      "stop is not sent twice)")
+
+
+def test_several_jobs_are_started_first_and_awaited_together(vb_server, vb_run, clock):
+    other_session = session_body("Running", id=NEW_SESSION, jobId=OTHER)
+    the_job(vb_server)
+    vb_server.on("GET", "/v8/Jobs/%s" % OTHER, jsonr(200, job(id=OTHER, name="Other")))
+    vb_server.on("POST", "/v8/Jobs/%s/start" % JOB, jsonr(200, session_body("Running")))
+    vb_server.on("POST", "/v8/Jobs/%s/start" % OTHER, jsonr(200, other_session))
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Running")),
+                 jsonr(200, session_body("Success")))
+    vb_server.on("GET", "/v8/JobSessions/%s" % NEW_SESSION, jsonr(200, dict(other_session, status="Success")))
+    result = vb_run("started", by_id(JOB, OTHER))
+    posts = [c.path for c in vb_server.calls if c.method == "POST" and c.path.endswith("/start")]
+    first_poll = min(i for i, c in enumerate(vb_server.calls) if c.path.startswith("/v8/JobSessions/"))
+    assert len(posts) == 2 and all(c.method != "POST" or not c.path.endswith("/start")
+                                   for c in vb_server.calls[first_poll:])
+    assert result["msg"] == "2 jobs: 2 started, 0 already running, 0 failed"
+    assert [r["elapsed"] for r in result["results"]] == [1.0, 0.0] and clock.sleeps == [1.0]
+
+
+# ------------------------------------------------------------------------------------------------ views and reads
 @pytest.mark.parametrize("path,call,noun", [
     ("/v8/Jobs", lambda vb: vb.list_jobs(), "job list"),
     ("/v8/Jobs/%s" % JOB, lambda vb: vb.get_job(JOB), "job"),
@@ -714,6 +758,16 @@ def test_every_read_names_what_it_expected(vb_server, make_vb, path, call, noun)
     with expect_error("parse", "The server sent a %s that is not valid JSON" % noun):
         with make_vb() as vb:
             call(vb)
+
+
+def test_an_empty_job_session_is_a_parse_error(vb_server, make_vb):
+    """Bug (reliability suite): an empty 200 for GET /JobSessions/{id} was read as "no session yet"."""
+    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, Reply(200, b"", content_type="application/json"))
+    with expect_error("parse") as caught:
+        with make_vb() as vb:
+            vb.get_session(SESSION)
+    assert str(caught.error) == ("VB365 sent an empty answer instead of the job session (HTTP 200 on GET "
+                                 "/v8/JobSessions/{id})")
 
 
 def test_a_session_read_by_id_without_its_id_keeps_the_id_asked_for(vb_server, make_vb):
@@ -738,41 +792,6 @@ def test_a_run_ends_on_a_known_terminal_status_only(status, done):
     assert _m365.run_done(run) is done
     assert _m365.has_ended(status) is done
     assert _m365.ended_badly(status) is (str(status) in ("Failed", "NotConfigured", "Disconnected"))
-
-
-def test_a_session_without_status_is_awaited_until_the_timeout(vb_server, make_vb, clock):
-    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body(None)))
-    with expect_error("wait_timeout", "Gave up waiting after 20 s; last state: without a status"):
-        with make_vb() as vb:
-            vb.wait_runs({0: _m365.new_run(job(), session=session_body())}, poller(clock))
-
-
-def test_a_session_with_an_unknown_status_is_awaited_until_it_shows_a_known_one(vb_server, make_vb, clock):
-    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Throttling")),
-                 jsonr(200, session_body("Success")))
-    with make_vb() as vb:
-        waited = vb.wait_runs({0: _m365.new_run(job(), session=session_body())}, poller(clock))[0]
-    assert [h["state"] for h in waited.history] == ["Throttling", "Success"]
-
-
-def test_a_job_followed_through_its_last_status_ends_on_a_known_one(vb_server, make_vb, clock):
-    vb_server.on("GET", "/v5/Jobs/%s/JobSessions" % JOB, jsonr(404, {"message": "Not found."}))
-    vb_server.on("GET", "/v5/Jobs/%s" % JOB, jsonr(200, job(lastStatus="Running")), jsonr(200, job(lastStatus="Mystery")),
-                 jsonr(200, job(lastStatus="Warning")))
-    with make_vb("v5") as vb:
-        waited = vb.wait_runs({0: _m365.new_run(job())}, poller(clock))[0]
-    assert [h["state"] for h in waited.history] == ["job lastStatus Running", "job lastStatus Mystery",
-                                                    "job lastStatus Warning"]
-
-
-def test_a_new_session_without_status_is_the_one_started(vb_server, make_vb, clock):
-    """v8 start answered without a session: the newest session that has not ended is the new one."""
-    vb_server.on("GET", "/v8/JobSessions", jsonr(200, {"results": [session_body(None)]}),
-                 jsonr(200, {"results": [session_body("Success")]}))
-    vb_server.on("GET", "/v8/JobSessions/%s" % SESSION, jsonr(200, session_body("Success")))
-    with make_vb() as vb:
-        waited = vb.wait_runs({0: _m365.new_run(job())}, poller(clock))[0]
-    assert waited.value["session"]["status"] == "Success"
 
 
 def test_a_job_listed_without_an_id(vb_server, make_vb):
@@ -827,6 +846,18 @@ def test_find_jobs_reads_the_job_list_once(vb_server, make_vb):
     assert vb_server.count("GET", "/v8/Jobs") == 1
 
 
+def test_find_jobs_reads_each_organization_once_before_v8(vb_server, make_vb):
+    vb_server.on("GET", "/v7/Jobs", jsonr(200, [job(name="A"), job(id=SESSION, name="B")]))
+    vb_server.on("GET", "/v7/Organizations", jsonr(200, [{"id": ORG, "name": "tech.onmicrosoft.com"}]))
+    vb_server.on("GET", "/v7/Organizations/%s/Jobs" % ORG, jsonr(200, [job(name="A"), job(id=SESSION, name="B")]))
+    with make_vb("v7") as vb:
+        found = vb.find_jobs([{"job_name": "A", "organization": "tech.onmicrosoft.com"},
+                              {"job_name": "B", "organization": "tech.onmicrosoft.com"}])
+    assert [j["id"] for j in found] == [JOB, SESSION]
+    assert vb_server.count("GET", "/v7/Organizations/%s/Jobs" % ORG) == 1
+    assert vb_server.count("GET", "/v7/Jobs") == 1 and vb_server.count("GET", "/v7/Organizations") == 1
+
+
 def test_error_paths_show_ids_as_placeholders(vb_server, make_vb):
     vb_server.on("GET", "/v8/Jobs/%s" % JOB, wrong_tls_version())
     with expect_error("tls") as caught:
@@ -835,14 +866,35 @@ def test_error_paths_show_ids_as_placeholders(vb_server, make_vb):
     assert caught.error.path == "/v8/Jobs/{id}" and JOB not in str(caught.error)
 
 
-def test_token_retries_on_throttling_only_not_on_connection_errors(vb_server, make_vb, clock):
-    """The token endpoint's own policy (6 tries, up to 20 s) is for 429; a port nobody listens on fails after the
-    transport's 4 tries (about 3 s), as on any other request."""
-    vb_server.on("POST", "/v8/token", refused())
-    with expect_error("connection", "Connection refused"):
-        with make_vb():
-            pass
-    assert len(vb_server.attempts) == 4 and clock.sleeps == [0.375, 0.75, 1.5]
+def test_views_of_the_samples():
+    view = _m365.job_view(job(), {ORG: "tech.onmicrosoft.com"})
+    assert view["organization"] == "tech.onmicrosoft.com" and view["last_status"] == "Success"
+    session = _m365.session_view(json.loads(fixture_bytes("m365_job_session_running_v8_reconstructed.json")))
+    assert session["status"] == "Running" and session["statistics"]["processed_objects"] == 523
+    restore = _m365.restore_session_view(json.loads(fixture_bytes("m365_restore_session_explore_reconstructed.json")))
+    assert restore["type"] == "vex" and restore["state"] == "Working"
+    assert _m365.job_view({"backupType": "entireOrganization"})["backup_type"] == "EntireOrganization"
+
+
+def test_job_view_of_a_job_with_an_odd_organization_id():
+    """Was a bug (reported from here, fixed in 794e830): an unhashable organizationId raised TypeError."""
+    assert _m365.job_view({"organizationId": ["b2d9414d"], "name": "x"}, {ORG: "tech"})["name"] == "x"
+    assert _m365.job_view({"organizationId": {"id": ORG}}, {ORG: "tech"})["organization"] is None
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2026-11-20T22:00:00Z", WHEN.replace(microsecond=0)),
+    ("2026-11-20 22:00:00.123456", WHEN),
+    ("2026-11-20T23:00:00.123456+01:00", WHEN),
+])
+def test_parse_point_in_time(value, expected):
+    assert _m365.parse_point_in_time(value) == expected
+
+
+def test_parse_point_in_time_rejects_other_text():
+    with expect_error("usage") as caught:
+        _m365.parse_point_in_time("yesterday")
+    assert str(caught.error) == "point_in_time 'yesterday' is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z"
 
 
 # ------------------------------------------------------------------------------------------------ lost explores
@@ -856,7 +908,7 @@ def restore(session_id, state="Working", created="2026-11-22T19:23:04.3761470Z",
 
 
 @pytest.mark.parametrize("version", ["v8", "v6", "v5", "v3"])
-def test_a_lost_explore_is_settled_by_the_new_restore_session(vb_server, make_vb, warnings, version):
+def test_a_lost_explore_is_settled_by_the_new_restore_session(vb_server, make_vb, warnings, journal, version):
     old = restore(SESSION, created="2026-11-22T10:00:00Z")
     new = restore(NEW, created="2026-11-22T19:23:04Z", rtype="Vex" if version >= "v6" else "vex")
     listing = (lambda items: jsonr(200, items)) if version == "v3" else (lambda items: jsonr(200, {"results": items}))
@@ -865,7 +917,7 @@ def test_a_lost_explore_is_settled_by_the_new_restore_session(vb_server, make_vb
     vb_server.on("POST", path, dropped())
     with make_vb(version) as vb:
         assert vb.explore(job(), restore_type="vex")["id"] == NEW
-        assert vb.changes == ["Explored the backup of job 'Backup Job ABC' (restore session %s)" % NEW]
+        assert journal.changes == ["Explored the backup of job 'Backup Job ABC' (restore session %s)" % NEW]
     assert vb_server.count("POST", path) == 1
     assert warnings == ["The response to the explore of job 'Backup Job ABC' was lost; VB365 lists the restore session "
                         "it opened (%s, Working), so it was not sent again" % NEW]
@@ -874,7 +926,7 @@ def test_a_lost_explore_is_settled_by_the_new_restore_session(vb_server, make_vb
         assert reads[0].params == {"offset": ["0"], "limit": ["1"], "orderBy": ["CreationTime"], "orderAsc": ["false"]}
 
 
-def test_a_lost_explore_that_opened_nothing(vb_server, make_vb, warnings):
+def test_a_lost_explore_that_opened_nothing(vb_server, make_vb, warnings, journal):
     vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": [restore(SESSION)]}))
     vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, dropped())
     with expect_error("response_lost", warnings=warnings) as caught:
@@ -883,7 +935,7 @@ def test_a_lost_explore_that_opened_nothing(vb_server, make_vb, warnings):
     assert str(caught.error) == ("The explore request for job 'Backup Job ABC' got no response, and VB365 lists no new "
                                  "restore session for it, so none was opened; it was not sent again (POST "
                                  "/v8/Jobs/{id}/explore). Run the task again once the connection to VB365 is stable")
-    assert warnings == [] and vb.changes == []
+    assert warnings == [] and journal.changes == []
 
 
 def test_a_lost_explore_ignores_sessions_of_other_types_and_stopped_ones(vb_server, make_vb):
@@ -917,20 +969,20 @@ def test_a_lost_explore_picks_the_session_of_the_job_among_several(vb_server, ma
         assert vb.explore(job())["id"] == NEW
 
 
-def test_a_timed_out_explore_is_looked_for_as_long_again(vb_server, make_transport, clock, warnings):
+def test_a_timed_out_explore_is_looked_for_as_long_again(vb_server, make_vb, clock):
     vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}), jsonr(200, {"results": []}),
                  jsonr(200, {"results": [restore(NEW)]}))
     vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, read_timeout())
-    with slow_vb(make_transport, clock, warnings, version="v8", timeout=5) as vb:
+    with make_vb("v8", timeout=5) as vb:
         assert vb.explore(job())["id"] == NEW
     assert clock.sleeps == [1.0] and vb_server.count("POST", "/v8/Jobs/%s/explore" % JOB) == 1
 
 
-def test_a_timed_out_explore_that_does_not_show(vb_server, make_transport, clock, warnings):
+def test_a_timed_out_explore_that_does_not_show(vb_server, make_vb, clock, warnings):
     vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}))
     vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, read_timeout())
     with expect_error("response_lost", warnings=warnings) as caught:
-        with slow_vb(make_transport, clock, warnings, version="v8", timeout=1.5) as vb:
+        with make_vb("v8", timeout=1.5) as vb:
             vb.explore(job())
     assert str(caught.error).startswith(
         "VB365 did not answer the explore of job 'Backup Job ABC' within 1.5 s (the timeout option), and 2 s later still "
@@ -947,13 +999,114 @@ def test_an_explore_without_the_right_to_list_restore_sessions(vb_server, make_v
             vb.explore(job())
 
 
-def test_find_jobs_reads_each_organization_once_before_v8(vb_server, make_vb):
-    vb_server.on("GET", "/v7/Jobs", jsonr(200, [job(name="A"), job(id=SESSION, name="B")]))
-    vb_server.on("GET", "/v7/Organizations", jsonr(200, [{"id": ORG, "name": "tech.onmicrosoft.com"}]))
-    vb_server.on("GET", "/v7/Organizations/%s/Jobs" % ORG, jsonr(200, [job(name="A"), job(id=SESSION, name="B")]))
-    with make_vb("v7") as vb:
-        found = vb.find_jobs([{"job_name": "A", "organization": "tech.onmicrosoft.com"},
-                              {"job_name": "B", "organization": "tech.onmicrosoft.com"}])
-    assert [j["id"] for j in found] == [JOB, SESSION]
-    assert vb_server.count("GET", "/v7/Organizations/%s/Jobs" % ORG) == 1
-    assert vb_server.count("GET", "/v7/Jobs") == 1 and vb_server.count("GET", "/v7/Organizations") == 1
+def test_an_explore_records_what_it_opened(vb_server, make_vb, journal):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, jsonr(201, restore(NEW)))
+    with make_vb() as vb:
+        assert vb.explore(job(), point_in_time=WHEN, restore_type="vex")["id"] == NEW
+    assert journal.changes == ["Explored the backup of job 'Backup Job ABC' (restore session %s)" % NEW]
+    post = [c for c in vb_server.calls if c.method == "POST" and c.path.endswith("/explore")][0]
+    assert post.json["dateTime"] == "2026-11-20T22:00:00.123Z" and post.json["type"] == "Vex"
+
+
+def test_an_explore_answered_without_a_session(vb_server, make_vb, journal):
+    vb_server.on("GET", "/v8/RestoreSessions", jsonr(200, {"results": []}))
+    vb_server.on("POST", "/v8/Jobs/%s/explore" % JOB, jsonr(201, {"state": "Working"}))
+    with expect_error("parse") as caught:
+        with make_vb() as vb:
+            vb.explore(job())
+    assert str(caught.error) == ("VB365 explored the backup of job 'Backup Job ABC' but sent no restore session back "
+                                 "(HTTP 201 on POST /v8/Jobs/{id}/explore)")
+    assert journal.annotate(caught.error) == (
+        "Explored the backup of job 'Backup Job ABC', then: " + str(caught.error), True)
+
+
+@pytest.mark.parametrize("version,restore_type,message", [
+    ("v2", "vex", "Exploring backups needs VB365 REST API v3 or later (this is v2)"),
+    ("v4", "vet", "type 'vet' needs a newer VB365 REST API: v4 explores vex, veod, vesp (Teams, vet, came with v5)"),
+])
+def test_explores_a_version_cannot_do(make_vb, version, restore_type, message):
+    with expect_error("usage") as caught:
+        make_vb(version).explore(job(), restore_type=restore_type)
+    assert str(caught.error) == message
+
+
+# ------------------------------------------------------------------------------------------------ restore sessions
+def test_get_restore_session(vb_server, make_vb):
+    vb_server.on("GET", "/v8/RestoreSessions/%s" % NEW, jsonr(200, restore(NEW)), jsonr(404, {"message": "Not found"}))
+    with make_vb() as vb:
+        assert vb.get_restore_session(" %s " % NEW)["state"] == "Working"
+        with expect_error("not_found", "No VB365 restore session with id %s" % NEW):
+            vb.get_restore_session(NEW)
+    with expect_error("usage", "session_id 'abc' is not a restore session id (a GUID)"):
+        make_vb().get_restore_session("abc")
+
+
+@pytest.mark.parametrize("version,path,body", [("v8", "/v8/RestoreSessions/%s/Stop" % NEW, None),
+                                               ("v5", "/v5/RestoreSessions/%s/Action" % NEW, {"stop": None})])
+def test_stop_a_restore_session(vb_server, make_vb, journal, version, path, body):
+    vb_server.on("POST", path, Reply(204 if version == "v8" else 200))
+    with make_vb(version) as vb:
+        assert vb.stop_restore_session(NEW) is True
+    assert [c.json for c in vb_server.calls if c.path == path] == [body]
+    assert journal.changes == ["Stopped restore session %s" % NEW]
+
+
+@pytest.mark.parametrize("status", [400, 409])
+def test_a_restore_session_stopped_meanwhile(vb_server, make_vb, journal, status):
+    vb_server.on("POST", "/v8/RestoreSessions/%s/Stop" % NEW, jsonr(status, {"message": "Session is stopped."}))
+    vb_server.on("GET", "/v8/RestoreSessions/%s" % NEW, jsonr(200, restore(NEW, state="Stopped")))
+    with make_vb() as vb:
+        assert vb.stop_restore_session(NEW) is False
+    assert journal.changes == []
+
+
+def test_a_refused_stop_of_a_working_restore_session(vb_server, make_vb):
+    vb_server.on("POST", "/v8/RestoreSessions/%s/Stop" % NEW, jsonr(400, {"message": "Cannot stop."}))
+    vb_server.on("GET", "/v8/RestoreSessions/%s" % NEW, jsonr(200, restore(NEW)))
+    with expect_error("http", "VB365 refused to stop restore session %s: Cannot stop" % NEW):
+        with make_vb() as vb:
+            vb.stop_restore_session(NEW)
+    vb_server.on("POST", "/v8/RestoreSessions/%s/Stop" % NEW, jsonr(500, {"message": "Internal error."}))
+    with expect_error("http", "Internal error"):
+        with make_vb() as vb:
+            vb.stop_restore_session(NEW)
+    assert vb_server.count("GET", "/v8/RestoreSessions/%s" % NEW) == 1  # a 500 is not a refusal to settle
+
+
+def test_a_lost_stop_of_a_restore_session(vb_server, make_vb, warnings, journal):
+    vb_server.on("POST", "/v8/RestoreSessions/%s/Stop" % NEW, dropped())
+    vb_server.on("GET", "/v8/RestoreSessions/%s" % NEW, jsonr(200, restore(NEW, state="Stopped")))
+    with make_vb() as vb:
+        assert vb.stop_restore_session(NEW) is True
+    assert warnings == ["The response to stopping restore session %s was lost; VB365 shows it stopped" % NEW]
+    assert journal.changes == ["Stopped restore session %s" % NEW]
+    assert vb_server.count("POST", "/v8/RestoreSessions/%s/Stop" % NEW) == 1
+
+
+def test_a_lost_stop_of_a_restore_session_that_still_works(vb_server, make_vb):
+    vb_server.on("POST", "/v8/RestoreSessions/%s/Stop" % NEW, dropped())
+    vb_server.on("GET", "/v8/RestoreSessions/%s" % NEW, jsonr(200, restore(NEW)))
+    with expect_error("response_lost") as caught:
+        with make_vb() as vb:
+            vb.stop_restore_session(NEW)
+    assert str(caught.error) == ("The stop request for restore session %s got no response, and the session is still "
+                                 "working; it was not sent again (POST /v8/RestoreSessions/{id}/Stop)" % NEW)
+
+
+def test_wait_restore_session_stopped(vb_server, make_vb, poller):
+    vb_server.on("GET", "/v8/RestoreSessions/%s" % NEW, jsonr(200, restore(NEW, state="Stopping")),
+                 jsonr(200, restore(NEW, state="Stopped")))
+    with make_vb() as vb:
+        waited = vb.wait_restore_session_stopped(restore(NEW), poller(60))
+    assert waited.done and [h["state"] for h in waited.history] == ["Stopping", "Stopped"]
+
+
+def test_no_secret_in_requests_but_the_token_request(vb_server, make_vb):
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
+    with make_vb() as vb:
+        vb.get_job(JOB)
+    for call in vb_server.calls:
+        if call.path != "/v8/token":
+            assert_no_secrets(call.url + call.body.decode("utf-8", "replace") + repr(
+                {k: v for k, v in call.headers.items() if k != "Authorization"}))

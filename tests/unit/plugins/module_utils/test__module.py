@@ -2,52 +2,48 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""_module: the shared argument specs, environment fallbacks, no_log, the clients it builds, errors to fail_json."""
+"""_module: the shared argument specs, environment fallbacks, no_log, the numbers checked before anything is sent,
+the client and the job lifecycle it builds, and errors to fail_json (with what changed first; a traceback only for
+a bug)."""
 
 from __future__ import annotations
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
-from ansible_collections.backupops.veeam.plugins.module_utils import _module
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
-from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import (
+    ForbiddenError, JobFailedError, TransportError, WaitTimeoutError)
+from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Lifecycle
+from ansible_collections.backupops.veeam.plugins.module_utils._module import (
+    VeeamModule, connection_spec, jobs_spec, wait_spec)
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
+from ansible_collections.backupops.veeam.plugins.module_utils._version import COLLECTION_VERSION
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     EM_TOKEN, PASSWORD, USERNAME, assert_no_secrets)
+from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import traceback_of
 
+EM = _em.CONNECTION
+M365 = _m365.CONNECTION
 EM_ARGS = {"server": "em.example", "username": USERNAME, "password": PASSWORD}
+M365_ARGS = {"server": "vb365.example", "username": USERNAME, "password": PASSWORD}
 OWN = {"job_name": {"type": "str"}}
 ENV_NAMES = ["SERVER", "PORT", "USERNAME", "PASSWORD", "VALIDATE_CERTS", "CA_PATH", "TIMEOUT"]
-
-
-@pytest.fixture
-def fail_calls(monkeypatch):
-    """The keyword arguments of every fail_json call (2.19 drops ``exception`` from the printed result)."""
-    calls = []
-    real = AnsibleModule.fail_json
-
-    def record(self, **kwargs):
-        calls.append(kwargs)
-        real(self, **kwargs)
-    monkeypatch.setattr(AnsibleModule, "fail_json", record)
-    return calls
+COMMON = {"server", "port", "username", "password", "validate_certs", "ca_path", "timeout", "api_version"}
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for prefix in ("VEEAM_EM_", "VEEAM_M365_"):
+    for prefix in ("VEEAM_EM_", "VEEAM_M365_", "VEEAM_VBR_"):
         for name in ENV_NAMES:
             monkeypatch.delenv(prefix + name, raising=False)
 
 
-def build(module_args, args, api="em", wait=None, spec=None, **kwargs):
+def build(module_args, args, conn=EM, wait=None, spec=None, **kwargs):
     with module_args(args):
-        return VeeamModule(api, dict(OWN if spec is None else spec), wait=wait, **kwargs)
+        return VeeamModule(conn, dict(OWN if spec is None else spec), wait=wait, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------------ specs
@@ -58,29 +54,39 @@ def test_em_spec_defaults_and_merge(module_args):
     assert (p["validate_certs"], p["ca_path"], p["timeout"], p["api_version"], p["session_token"]) == (
         True, None, 30.0, "latest", None)
     assert (p["wait"], p["wait_timeout"], p["poll_interval"], p["job_name"]) == (True, 3600, 5.0, "DB Backup")
-    assert not vm.check_mode
+    assert not vm.check_mode and vm.conn is EM
 
 
 def test_m365_spec_defaults(module_args):
-    vm = build(module_args, {"server": "vb365.example", "username": USERNAME, "password": PASSWORD}, api="m365")
+    vm = build(module_args, M365_ARGS, conn=M365)
     assert (vm.params["port"], vm.params["api_version"]) == (4443, "v8")
     assert "session_token" not in vm.params and "wait" not in vm.params
 
 
 def test_the_option_names_are_the_shared_contract():
-    common = {"server", "port", "username", "password", "validate_certs", "ca_path", "timeout", "api_version"}
-    assert set(_module.EM_ARGSPEC) == common | {"session_token"}
-    assert set(_module.M365_ARGSPEC) == common
-    assert set(_module.wait_argspec(True)) == {"wait", "wait_timeout", "poll_interval"}
-    assert _module.EM_ARGSPEC["api_version"]["choices"] == list(_em.API_VERSIONS)
-    assert _module.M365_ARGSPEC["api_version"]["choices"] == list(_m365.API_VERSIONS)
+    assert set(connection_spec(EM)) == COMMON | {"session_token"}
+    assert set(connection_spec(M365)) == COMMON
+    assert set(wait_spec(True)) == {"wait", "wait_timeout", "poll_interval"}
+    assert wait_spec(False)["wait"]["default"] is False
+    assert connection_spec(EM)["api_version"]["choices"] == list(_em.API_VERSIONS)
+    assert connection_spec(M365)["api_version"]["choices"] == list(_m365.API_VERSIONS)
+    assert connection_spec(EM)["api_version"]["default"] == "latest"
 
 
 def test_secrets_are_no_log():
-    assert _module.EM_ARGSPEC["password"]["no_log"] is True
-    assert _module.EM_ARGSPEC["session_token"]["no_log"] is True
-    assert _module.M365_ARGSPEC["password"]["no_log"] is True
-    assert all(not spec.get("no_log") for name, spec in _module.EM_ARGSPEC.items() if name not in ("password", "session_token"))
+    em = connection_spec(EM)
+    assert em["password"]["no_log"] is True and em["session_token"]["no_log"] is True
+    assert connection_spec(M365)["password"]["no_log"] is True
+    assert all(not spec.get("no_log") for name, spec in em.items() if name not in ("password", "session_token"))
+
+
+def test_jobs_spec():
+    spec = jobs_spec(organization={"type": "str"}, full={"type": "bool"})
+    assert (spec["type"], spec["elements"]) == ("list", "dict")
+    assert set(spec["options"]) == {"job_id", "job_name", "organization", "full"}
+    assert spec["mutually_exclusive"] == [["job_id", "job_name"], ["job_id", "organization"]]
+    assert spec["required_one_of"] == [["job_id", "job_name"]]
+    assert jobs_spec(job_type={"type": "str"})["mutually_exclusive"] == [["job_id", "job_name"]]
 
 
 def test_a_module_option_wins_over_the_common_one(module_args):
@@ -94,18 +100,18 @@ def test_the_wait_default_is_the_modules_choice(module_args):
 
 @pytest.mark.parametrize("api_version", ["v1_8", "v8"])
 def test_api_version_choices(run_module, api_version):
-    exit_ = run_module(dict(EM_ARGS, api_version=api_version), lambda: VeeamModule("em", dict(OWN)))
+    exit_ = run_module(dict(EM_ARGS, api_version=api_version), lambda: VeeamModule(EM, dict(OWN)))
     assert exit_.failed and "api_version" in exit_.result["msg"] and api_version in exit_.result["msg"]
 
 
 # ------------------------------------------------------------------------------------------------ environment
-@pytest.mark.parametrize("api,prefix", [("em", "VEEAM_EM_"), ("m365", "VEEAM_M365_")])
-def test_environment_fallbacks(module_args, monkeypatch, tmp_path, api, prefix):
+@pytest.mark.parametrize("conn,prefix", [(EM, "VEEAM_EM_"), (M365, "VEEAM_M365_")])
+def test_environment_fallbacks(module_args, monkeypatch, tmp_path, conn, prefix):
     values = {"SERVER": "env.example", "PORT": "9443", "USERNAME": USERNAME, "PASSWORD": PASSWORD,
               "VALIDATE_CERTS": "false", "CA_PATH": str(tmp_path / "ca.pem"), "TIMEOUT": "12.5"}
     for name, value in values.items():
         monkeypatch.setenv(prefix + name, value)
-    p = build(module_args, {}, api=api).params
+    p = build(module_args, {}, conn=conn).params
     assert (p["server"], p["port"], p["username"], p["password"]) == ("env.example", 9443, USERNAME, PASSWORD)
     assert (p["validate_certs"], p["ca_path"], p["timeout"]) == (False, str(tmp_path / "ca.pem"), 12.5)
 
@@ -120,40 +126,40 @@ def test_options_win_over_the_environment(module_args, monkeypatch):
 def test_the_other_apis_environment_is_not_read(module_args, monkeypatch):
     monkeypatch.setenv("VEEAM_M365_SERVER", "vb365.example")
     monkeypatch.setenv("VEEAM_EM_SERVER", "em.example")
-    assert build(module_args, {}, api="em").params["server"] == "em.example"
-    assert build(module_args, {}, api="m365").params["server"] == "vb365.example"
+    assert build(module_args, {}, conn=EM).params["server"] == "em.example"
+    assert build(module_args, {}, conn=M365).params["server"] == "vb365.example"
 
 
-@pytest.mark.parametrize("api, variable", [("em", "VEEAM_EM_SERVER"), ("m365", "VEEAM_M365_SERVER")])
+@pytest.mark.parametrize("conn,variable", [(EM, "VEEAM_EM_SERVER"), (M365, "VEEAM_M365_SERVER")])
 @pytest.mark.parametrize("env_value", [None, "", "  "])
-def test_server_is_required_and_the_message_names_its_variable(run_module, monkeypatch, api, variable, env_value):
+def test_server_is_required_and_the_message_names_its_variable(run_module, monkeypatch, fail_calls, conn, variable,
+                                                               env_value):
     if env_value is None:
         monkeypatch.delenv(variable, raising=False)
     else:
         monkeypatch.setenv(variable, env_value)
     exit_ = run_module({"username": USERNAME, "password": PASSWORD},
-                       lambda: VeeamModule(api, dict(OWN)).run(lambda module: module.transport()))
+                       lambda: VeeamModule(conn, dict(OWN)).run(lambda module: module.client()))
     assert exit_.failed
     assert exit_.result["msg"] == ("No server given: set the server option (or module_defaults for "
-                                   "group/backupops.veeam.%s) or the %s environment variable" % (api, variable))
-    assert exit_.result["error"]["kind"] == "usage"
+                                   "group/backupops.veeam.%s) or the %s environment variable" % (conn.name, variable))
+    assert exit_.result["error"]["kind"] == "usage" and traceback_of(exit_, fail_calls) == ""
 
 
 @pytest.mark.parametrize("name, value", [("VEEAM_EM_PORT", ""), ("VEEAM_EM_TIMEOUT", " "), ("VEEAM_EM_VALIDATE_CERTS", "")])
 def test_empty_environment_variables_count_as_unset(module_args, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
-    params = build(module_args, {"server": "em.example"}, api="em").params
+    params = build(module_args, {"server": "em.example"}).params
     assert params["port"] == 9398 and params["timeout"] == 30.0 and params["validate_certs"] is True
 
 
 # ------------------------------------------------------------------------------------------------ no_log
 def test_secret_values_are_masked_in_any_output(run_module):
     def body(vm):
-        raise VeeamError("the server echoed %s and %s" % (vm.params["password"], vm.params["session_token"]),
-                         kind="http", status=500)
+        raise ForbiddenError("the server echoed %s and %s" % (vm.params["password"], vm.params["session_token"]),
+                             status=500)
 
-    exit_ = run_module(dict(EM_ARGS, session_token=EM_TOKEN),
-                       lambda: VeeamModule("em", dict(OWN)).run(body))
+    exit_ = run_module(dict(EM_ARGS, session_token=EM_TOKEN), lambda: VeeamModule(EM, dict(OWN)).run(body))
     assert exit_.failed
     assert_no_secrets(exit_.result)
     assert "********" in exit_.result["msg"]
@@ -165,7 +171,7 @@ def test_secret_values_are_masked_in_any_output(run_module):
 def test_a_missing_library(run_module, monkeypatch, fail_calls, module, flag, error, library):
     monkeypatch.setattr(module, flag, False)
     monkeypatch.setattr(module, error, ImportError("No module named %r" % library))
-    exit_ = run_module(EM_ARGS, lambda: VeeamModule("em", dict(OWN)))
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)))
     assert exit_.failed
     assert exit_.result["msg"].startswith("Failed to import the required Python library (%s) on " % library)
     assert fail_calls[0]["exception"] == "No module named %r" % library
@@ -173,113 +179,182 @@ def test_a_missing_library(run_module, monkeypatch, fail_calls, module, flag, er
 
 # ------------------------------------------------------------------------------------------------ run / fail
 def test_run_exits_with_the_result(run_module):
-    exit_ = run_module(EM_ARGS, lambda: VeeamModule("em", dict(OWN)).run(
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(
         lambda vm: {"changed": True, "job": {"name": "DB Backup"}, "msg": "Started"}))
     assert exit_.code == 0 and not exit_.failed
     assert exit_.result["changed"] is True and exit_.result["job"] == {"name": "DB Backup"}
 
 
-def test_a_veeam_error_becomes_fail_json(run_module):
+def test_a_veeam_error_becomes_fail_json_without_a_traceback(run_module, fail_calls):
     def body(_vm):
-        raise VeeamError("Enterprise Manager refused to start job 'DB Backup': Access denied", kind="forbidden",
-                         status=403, method="POST", path="/api/jobs/{id}", veeam_message="Access denied.",
-                         hint="The account lacks the role", details={"job": {"name": "DB Backup"}})
+        raise ForbiddenError("Enterprise Manager refused to start job 'DB Backup': Access denied", status=403,
+                             method="POST", path="/api/jobs/{id}", veeam_message="Access denied.",
+                             hint="The account lacks the role", details={"job": {"name": "DB Backup"}})
 
-    exit_ = run_module(EM_ARGS, lambda: VeeamModule("em", dict(OWN)).run(body))
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(body))
     assert exit_.failed and exit_.code == 1 and exit_.result["changed"] is False
     assert exit_.result["msg"] == ("Enterprise Manager refused to start job 'DB Backup': Access denied (HTTP 403 on POST "
                                    "/api/jobs/{id}). The account lacks the role")
     assert exit_.result["error"] == {"kind": "forbidden", "status": 403, "method": "POST", "path": "/api/jobs/{id}",
                                      "veeam_message": "Access denied.", "veeam_code": None}
     assert exit_.result["job"] == {"name": "DB Backup"}
+    assert traceback_of(exit_, fail_calls) == "" and "exception" not in exit_.result
+
+
+def test_an_error_after_a_change_says_what_changed(run_module):
+    def body(vm):
+        vm.journal.changed("Started job 'DB Backup' (task task-7)")
+        raise TransportError("Lost the connection to https://em.example:9398/api", method="GET", path="/api/tasks/{id}")
+
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(body))
+    assert exit_.failed and exit_.result["changed"] is True
+    assert exit_.result["msg"] == ("Started job 'DB Backup' (task task-7), then: Lost the connection to "
+                                   "https://em.example:9398/api (GET /api/tasks/{id})")
+
+
+def test_an_error_that_says_what_changed_itself(run_module):
+    def body(vm):
+        vm.journal.changed("Started job 'DB Backup'")
+        raise WaitTimeoutError("Gave up waiting after 60 s", details={"changed": True, "task": {"id": "task-1"}})
+
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(body))
+    assert exit_.failed and exit_.result["changed"] is True and exit_.result["task"] == {"id": "task-1"}
+    assert exit_.result["msg"] == "Gave up waiting after 60 s" and exit_.result["error"]["kind"] == "wait_timeout"
 
 
 def test_fail_keeps_extra_facts_and_changed(run_module):
     def go():
-        vm = VeeamModule("em", dict(OWN))
-        vm.fail(VeeamError("Gave up waiting after 60 s; last state: Working", kind="wait_timeout"), changed=True,
-                task={"id": "task-1"})
+        vm = VeeamModule(EM, dict(OWN))
+        vm.fail(JobFailedError("Job 'DB Backup' ended Failed", details={"changed": True, "session": {"id": "s"}}))
 
     exit_ = run_module(EM_ARGS, go)
-    assert exit_.failed and exit_.result["changed"] is True and exit_.result["task"] == {"id": "task-1"}
-    assert exit_.result["error"]["kind"] == "wait_timeout"
+    assert exit_.failed and exit_.result["changed"] is True and exit_.result["session"] == {"id": "s"}
+    assert exit_.result["error"]["kind"] == "job_failed"
 
 
-def test_an_unexpected_exception_is_reported_as_a_bug(run_module, fail_calls):
+def test_warnings_reach_the_result(run_module):
+    def body(vm):
+        vm.warn("careful")
+        vm.warn("careful")
+        return {"changed": False}
+
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(body))
+    assert exit_.warnings == ["careful"]
+
+
+def test_an_unexpected_exception_is_reported_as_a_bug_with_its_traceback(run_module, fail_calls):
     def body(_vm):
         raise ValueError("boom")
 
-    exit_ = run_module(EM_ARGS, lambda: VeeamModule("em", dict(OWN)).run(body))
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(body))
     assert exit_.failed
     assert exit_.result["msg"].startswith("Unexpected error in ")
     assert exit_.result["msg"].endswith(": ValueError: boom (please report this as a bug)")
-    assert "Traceback" in fail_calls[0]["exception"] and "ValueError: boom" in fail_calls[0]["exception"]
+    trace = traceback_of(exit_, fail_calls)
+    assert "Traceback" in trace and "ValueError: boom" in trace
 
 
 @pytest.mark.parametrize("args,message", [
-    ({"wait_timeout": 0}, "wait_timeout must be a positive number of seconds, got 0"),
-    ({"wait_timeout": -5}, "wait_timeout must be a positive number of seconds, got -5"),
-    ({"poll_interval": 0}, "poll_interval must be a positive number of seconds, got 0.0"),
-    ({"poll_interval": -1}, "poll_interval must be a positive number of seconds, got -1.0"),
+    ({"wait_timeout": 0}, "wait_timeout must be a positive, finite number of seconds, got 0"),
+    ({"wait_timeout": -5}, "wait_timeout must be a positive, finite number of seconds, got -5"),
+    ({"poll_interval": 0}, "poll_interval must be a positive, finite number of seconds, got 0.0"),
+    ({"poll_interval": -1}, "poll_interval must be a positive, finite number of seconds, got -1.0"),
+    ({"poll_interval": "nan"}, "poll_interval must be a positive, finite number of seconds, got nan"),
+    ({"poll_interval": "inf"}, "poll_interval must be a positive, finite number of seconds, got inf"),
+    ({"timeout": 0}, "timeout must be a positive, finite number of seconds, got 0.0"),
+    ({"timeout": -1}, "timeout must be a positive, finite number of seconds, got -1.0"),
+    ({"timeout": "nan"}, "timeout must be a positive, finite number of seconds, got nan"),
 ])
-def test_zero_or_negative_wait_options_fail_before_anything_happens(run_module, args, message):
+def test_numbers_no_run_can_use_fail_before_anything_happens(run_module, fail_calls, args, message):
     called = []
-    exit_ = run_module(dict(EM_ARGS, **args), lambda: VeeamModule("em", dict(OWN), wait=True).run(called.append))
+    exit_ = run_module(dict(EM_ARGS, **args), lambda: VeeamModule(EM, dict(OWN), wait=True).run(called.append))
     assert exit_.failed and exit_.result["msg"] == message and exit_.result["error"]["kind"] == "usage"
-    assert called == []
+    assert called == [] and traceback_of(exit_, fail_calls) == ""
 
 
-# ------------------------------------------------------------------------------------------------ clients
-def test_transport_from_the_options(module_args, tmp_path):
-    vm = build(module_args, dict(EM_ARGS, server="em.example:9443", ca_path=str(tmp_path / "ca.pem"), timeout=7))
-    transport = vm.transport()
+def test_wait_options_are_not_checked_for_modules_without_them(run_module):
+    exit_ = run_module(EM_ARGS, lambda: VeeamModule(EM, dict(OWN)).run(lambda vm: {"changed": False}))
+    assert not exit_.failed
+
+
+# ------------------------------------------------------------------------------------------------ client
+def test_the_client_from_the_options(module_args, tmp_path):
+    vm = build(module_args, dict(EM_ARGS, server="em.example:9443", ca_path=str(tmp_path / "ca.pem"), timeout=7,
+                                 api_version="v1_7", session_token=EM_TOKEN))
+    em = vm.client(logoff=True)
+    assert isinstance(em, _em.EnterpriseManager) and em.journal is vm.journal
+    transport = em.t
     assert transport.base == "https://em.example:9443/api" and transport.verify == str(tmp_path / "ca.pem")
     assert transport.timeout == 7.0
-    assert transport.session.headers["User-Agent"].startswith("ansible-backupops.veeam/%s (" % _module.COLLECTION_VERSION)
-    m365 = build(module_args, {"server": "vb365.example", "username": USERNAME, "password": PASSWORD}, api="m365")
-    assert m365.transport().base == "https://vb365.example:4443"
-
-
-@pytest.mark.parametrize("timeout", [0, -1])
-def test_a_zero_or_negative_timeout(module_args, timeout):
-    vm = build(module_args, dict(EM_ARGS, timeout=timeout))
-    with pytest.raises(VeeamError) as info:
-        vm.transport()
-    assert info.value.kind == "usage"
-    assert str(info.value) == "timeout must be a positive number of seconds, got %r" % float(timeout)
+    assert transport.session.headers["User-Agent"] == "ansible-backupops.veeam/%s (%s)" % (COLLECTION_VERSION, vm.name)
+    assert (em.auth.username, em.auth.api_version, em.auth.token, em.auth.logoff_on_end) == (
+        USERNAME, "v1_7", EM_TOKEN, True)
+    m365 = build(module_args, dict(M365_ARGS, api_version="v6"), conn=M365).client()
+    assert isinstance(m365, _m365.Vb365) and m365.version == "v6" and m365.t.base == "https://vb365.example:4443"
 
 
 def test_validate_certs_false_warns_once(run_module):
     def go():
-        vm = VeeamModule("em", dict(OWN))
-        vm.transport()
-        vm.transport()
-        assert vm.transport().verify is False
-        vm.module.exit_json(changed=False, seen=vm.warnings)
+        vm = VeeamModule(EM, dict(OWN))
+        vm.client()
+        vm.client()
+        assert vm.client().t.verify is False
+        vm.module.exit_json(changed=False, seen=vm.journal.warnings)
 
     exit_ = run_module(dict(EM_ARGS, validate_certs=False), go)
     text = ("validate_certs is false: the server's TLS certificate is not checked, so the connection (and the "
             "credentials sent over it) can be intercepted; prefer ca_path")
     assert exit_.result["seen"] == [text]
-    assert text in str(exit_.result.get("warnings", exit_.result["seen"]))
+    assert exit_.warnings == [text]
 
 
-def test_clients_and_poller_from_the_options(module_args):
-    vm = build(module_args, dict(EM_ARGS, api_version="v1_7", session_token=EM_TOKEN, wait_timeout=120,
-                                 poll_interval=2), wait=True)
-    em = vm.em(logoff=True)
-    assert isinstance(em, _em.EnterpriseManager)
-    assert (em.username, em.api_version, em.token, em.logoff_on_exit) == (USERNAME, "v1_7", EM_TOKEN, True)
+def test_a_bad_server_value_fails_with_the_usage_message(run_module, fail_calls):
+    exit_ = run_module(dict(EM_ARGS, server="ftp://em.example"),
+                       lambda: VeeamModule(EM, dict(OWN)).run(lambda vm: vm.client()))
+    assert exit_.failed and exit_.result["msg"] == "server 'ftp://em.example' is not a hostname, host:port or http(s) URL"
+    assert traceback_of(exit_, fail_calls) == ""
+
+
+def test_missing_credentials_fail_when_the_client_is_built(run_module):
+    exit_ = run_module({"server": "em.example"}, lambda: VeeamModule(EM, dict(OWN)).run(lambda vm: vm.client()))
+    assert exit_.failed and exit_.result["msg"] == ("username and password are required (or session_token from "
+                                                    "backupops.veeam.veeam_em_session)")
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+def test_the_poller_from_the_options(module_args):
+    vm = build(module_args, dict(EM_ARGS, wait_timeout=120, poll_interval=2), wait=True)
     poller = vm.poller()
     assert isinstance(poller, Poller) and (poller.timeout, poller.interval) == (120.0, 2.0)
-    m365 = build(module_args, {"server": "vb365.example", "username": USERNAME, "password": PASSWORD,
-                               "api_version": "v6"}, api="m365").m365()
-    assert isinstance(m365, _m365.Vb365) and m365.version == "v6"
+    assert vm.poller(30).timeout == 30.0
 
 
-def test_a_bad_server_value_fails_with_the_usage_message(run_module):
-    def body(vm):
-        vm.transport()
+@pytest.mark.parametrize("options,expected", [
+    ({}, {"action": "start", "wait": True, "wait_timeout": 3600, "if_running": "skip", "fail_on_warning": False}),
+    ({"wait": False, "wait_timeout": 60, "if_running": "fail", "fail_on_warning": True},
+     {"action": "start", "wait": False, "wait_timeout": 60, "if_running": "fail", "fail_on_warning": True}),
+])
+def test_the_lifecycle_from_the_options(module_args, options, expected):
+    spec = {"if_running": {"type": "str", "default": "skip"}, "fail_on_warning": {"type": "bool", "default": False}}
+    vm = build(module_args, dict(EM_ARGS, **options), wait=True, spec=spec)
+    adapter = JobAdapter(client=None)
+    cycle = vm.lifecycle(adapter, "started")
+    assert isinstance(cycle, Lifecycle) and cycle.adapter is adapter and cycle.journal is vm.journal
+    assert {k: getattr(cycle, k) for k in expected} == expected
+    assert cycle.check_mode is False and cycle.poller(10).timeout == 10.0
 
-    exit_ = run_module(dict(EM_ARGS, server="ftp://em.example"), lambda: VeeamModule("em", dict(OWN)).run(body))
-    assert exit_.failed and exit_.result["msg"] == "server 'ftp://em.example' is not a hostname, host:port or http(s) URL"
+
+def test_the_lifecycle_of_a_module_without_wait_options(module_args):
+    vm = build(module_args, M365_ARGS, conn=M365, supports_check_mode=True)
+    cycle = vm.lifecycle(JobAdapter(client=None), "enabled")
+    assert (cycle.wait, cycle.if_running, cycle.fail_on_warning, cycle.wait_timeout) == (False, "skip", False, None)
+
+
+def test_the_lifecycle_in_check_mode(module_args):
+    vm = build(module_args, dict(EM_ARGS, _ansible_check_mode=True), wait=True, supports_check_mode=True)
+    assert vm.check_mode and vm.lifecycle(JobAdapter(client=None), "started").check_mode is True
+
+
+def test_the_module_name(module_args):
+    vm = build(module_args, EM_ARGS)
+    assert vm.name == getattr(vm.module, "_name", "backupops.veeam")

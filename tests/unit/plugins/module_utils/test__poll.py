@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
-from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import (
+    AuthError, HttpError, NotFoundError, ParseError, TransportError, UsageError, VeeamError)
+from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller, Waited, check_seconds
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import expect_error
 
 
@@ -34,8 +35,7 @@ class Script:
 
 
 def transient():
-    return VeeamError("Lost the connection to https://em.example:9398/api", kind="connection", method="GET",
-                      path="/api/tasks/{id}")
+    return TransportError("Lost the connection to https://em.example:9398/api", method="GET", path="/api/tasks/{id}")
 
 
 # ------------------------------------------------------------------------------------------------ interval
@@ -63,15 +63,15 @@ def test_a_quick_job_needs_no_sleep(clock):
 
 # ------------------------------------------------------------------------------------------------ deadline
 def test_never_sleeps_past_the_deadline_and_polls_once_more_at_it(clock):
+    """A wait that runs out returns what it had (done False); it never raises: the caller decides."""
     probe = Script(clock, "Working")
     start = clock.now
-    with expect_error("wait_timeout") as caught:
-        poller(clock, timeout=12, interval=5).wait(probe, lambda v: v == "Stopped")
+    result = poller(clock, timeout=12, interval=5).wait(probe, lambda v: v == "Stopped")
     assert sum(clock.sleeps) == pytest.approx(12.0)
     assert probe.times[-1] == pytest.approx(start + 12.0)  # the last poll is at the deadline
     assert clock.now == pytest.approx(start + 12.0)
-    assert str(caught.error) == "Gave up waiting after 12 s; last state: Working"
-    assert caught.error.details == {"elapsed": 12.0}
+    assert result.done is False and result.value == "Working" and result.elapsed == 12.0
+    assert result.history == [{"state": "Working", "elapsed": 0}] and result.polls == len(probe.times)
 
 
 def test_a_slow_probe_counts_against_the_deadline(clock):
@@ -79,44 +79,43 @@ def test_a_slow_probe_counts_against_the_deadline(clock):
         clock.advance(7)
         return "Working"
     # polls end at 7, 15 and 23.5 s (7 s each, pauses of 1 and 1.5 s): the third already ran past the deadline
-    with expect_error("wait_timeout", "Gave up waiting after 24 s"):
-        poller(clock, timeout=20, interval=5).wait(slow, lambda v: False)
+    result = poller(clock, timeout=20, interval=5).wait(slow, lambda v: False)
+    assert not result.done and result.elapsed == 23.5 and result.polls == 3
     assert clock.sleeps == [1.0, 1.5]
 
 
-def test_the_timeout_callback_gets_the_last_value_and_history(clock):
-    seen = {}
-
-    def on_timeout(value, elapsed, history):
-        seen.update(value=value, elapsed=elapsed, history=history)
-        return VeeamError("Job 'Nightly' is still %s after %.0f s; run the task again" % (value["state"], elapsed),
-                          kind="wait_timeout")
+def test_a_timed_out_wait_keeps_the_last_value_and_history(clock):
     probe = Script(clock, {"state": "Starting"}, {"state": "Working", "progress": 10}, {"state": "Working", "progress": 42})
-    with expect_error("wait_timeout") as caught:
-        poller(clock, timeout=30).wait(probe, lambda v: v["state"] == "Stopped", state=lambda v: v["state"],
-                                       on_timeout=on_timeout)
-    assert str(caught.error) == "Job 'Nightly' is still Working after 30 s; run the task again"
-    assert seen["value"] == {"state": "Working", "progress": 42} and seen["elapsed"] == 30.0
-    assert [h["state"] for h in seen["history"]] == ["Starting", "Working"]
-
-
-def test_a_callback_returning_none_gives_the_default_error(clock):
-    with expect_error("wait_timeout", "Gave up waiting after 3 s; last state: Working"):
-        poller(clock, timeout=3).wait(Script(clock, "Working"), lambda v: False, on_timeout=lambda *a: None)
+    result = poller(clock, timeout=30).wait(probe, lambda v: v["state"] == "Stopped", state=lambda v: v["state"])
+    assert not result.done
+    assert result.value == {"state": "Working", "progress": 42} and result.elapsed == 30.0
+    assert [h["state"] for h in result.history] == ["Starting", "Working"]
 
 
 @pytest.mark.parametrize("timeout,interval,message", [
-    (0, 5, "wait_timeout must be a positive number of seconds, got 0"),
-    (-10, 5, "wait_timeout must be a positive number of seconds, got -10"),
-    (None, 5, "wait_timeout must be a positive number of seconds, got None"),
-    (60, 0, "poll_interval must be a positive number of seconds, got 0"),
-    (60, -1.5, "poll_interval must be a positive number of seconds, got -1.5"),
-    (60, None, "poll_interval must be a positive number of seconds, got None"),
+    (0, 5, "wait_timeout must be a positive, finite number of seconds, got 0"),
+    (-10, 5, "wait_timeout must be a positive, finite number of seconds, got -10"),
+    (None, 5, "wait_timeout must be a number of seconds, got None"),
+    ("soon", 5, "wait_timeout must be a number of seconds, got 'soon'"),
+    (float("nan"), 5, "wait_timeout must be a positive, finite number of seconds, got nan"),
+    (float("inf"), 5, "wait_timeout must be a positive, finite number of seconds, got inf"),
+    (60, 0, "poll_interval must be a positive, finite number of seconds, got 0"),
+    (60, -1.5, "poll_interval must be a positive, finite number of seconds, got -1.5"),
+    (60, None, "poll_interval must be a number of seconds, got None"),
+    (60, float("nan"), "poll_interval must be a positive, finite number of seconds, got nan"),
 ])
-def test_zero_or_negative_timeouts_are_rejected(clock, timeout, interval, message):
+def test_zero_negative_or_odd_timeouts_are_rejected(clock, timeout, interval, message):
     with expect_error("usage") as caught:
         poller(clock, timeout=timeout, interval=interval)
-    assert str(caught.error) == message
+    assert str(caught.error) == message and isinstance(caught.error, UsageError)
+
+
+def test_check_seconds():
+    assert check_seconds("timeout", "2.5") == 2.5 and check_seconds("timeout", 3) == 3.0
+    assert check_seconds("timeout", 10, minimum=10) == 10.0
+    with expect_error("usage") as caught:
+        check_seconds("timeout", 5, minimum=10)
+    assert str(caught.error) == "timeout must be a positive, finite number of seconds (at least 10), got 5"
 
 
 # ------------------------------------------------------------------------------------------------ history
@@ -158,15 +157,15 @@ def test_the_count_restarts_after_a_good_poll(clock):
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_transient_statuses_are_tolerated(clock, status):
-    busy = VeeamError("Enterprise Manager could not return the task", kind="http", status=status)
+    busy = HttpError("Enterprise Manager could not return the task", status=status)
     assert poller(clock).wait(Script(clock, busy, "Stopped"), lambda v: v == "Stopped").value == "Stopped"
 
 
 @pytest.mark.parametrize("error", [
-    VeeamError("Enterprise Manager could not return the task", kind="http", status=500),
-    VeeamError("Task task-3 was not found", kind="not_found", status=404),
-    VeeamError("rejected", kind="auth", status=401),
-    VeeamError("not XML", kind="parse"),
+    HttpError("Enterprise Manager could not return the task", status=500),
+    NotFoundError("Task task-3 was not found", status=404),
+    AuthError("rejected", status=401),
+    ParseError("not XML"),
 ])
 def test_other_errors_end_the_wait_at_once(clock, error):
     probe = Script(clock, error, "Stopped")
@@ -175,9 +174,9 @@ def test_other_errors_end_the_wait_at_once(clock, error):
     assert info.value is error and len(probe.times) == 1 and clock.sleeps == []
 
 
-def test_a_timeout_while_failing_names_an_unknown_state(clock):
-    with expect_error("wait_timeout", "Gave up waiting after 2 s; last state: unknown"):
-        poller(clock, timeout=2, tolerate=100).wait(Script(clock, transient()), lambda v: True)
+def test_a_timeout_while_failing_keeps_the_value_it_started_with(clock):
+    result = poller(clock, timeout=2, tolerate=100).wait(Script(clock, transient()), lambda v: True, value="Queued")
+    assert not result.done and result.value == "Queued" and result.polls == 0 and result.history == []
 
 
 # ------------------------------------------------------------------------------------------------ wait_all
@@ -189,36 +188,36 @@ def test_wait_all_keeps_elapsed_per_key(clock):
         probed.append((key, last))
         values = plan[key]
         return values.pop(0) if len(values) > 1 else values[0]
-    results = poller(clock).wait_all({"a": None, "b": "Queued"}, probe, lambda v: v == "Stopped")
+    waited = poller(clock).wait_all({"a": None, "b": "Queued"}, probe, lambda v: v == "Stopped")
+    assert isinstance(waited, Waited) and not waited.timed_out and waited.pending == {}
+    results = waited.finished
     assert set(results) == {"a", "b"}
     assert results["a"].elapsed == 2.0 and results["a"].polls == 3
     assert results["b"].elapsed == 6.0 and results["b"].polls == 7
+    assert waited.elapsed == 6.0
     assert probed[:2] == [("a", None), ("b", "Queued")]  # each probe gets the key's last known value
     assert [key for key, _last in probed].count("a") == 3  # a finished key is not probed again
 
 
-def test_wait_all_timeout_gets_pending_and_finished(clock):
-    got = {}
-
-    def on_timeout(pending, finished, elapsed):
-        got.update(pending=pending, finished=finished, elapsed=elapsed)
-        return VeeamError("%d of %d runs still going" % (len(pending), len(pending) + len(finished)),
-                          kind="wait_timeout")
+def test_wait_all_timeout_returns_pending_and_finished(clock):
     values = {"a": "Stopped", "b": "Working"}
-    with expect_error("wait_timeout") as caught:
-        poller(clock, timeout=10).wait_all({"a": None, "b": None}, lambda k, _v: values[k], lambda v: v == "Stopped",
-                                           on_timeout=on_timeout)
-    assert str(caught.error) == "1 of 2 runs still going"
-    assert list(got["pending"]) == ["b"] and got["pending"]["b"][0] == "Working"
-    assert got["pending"]["b"][1] == [{"state": "Working", "elapsed": 0}]
-    assert list(got["finished"]) == ["a"] and got["finished"]["a"].value == "Stopped" and got["elapsed"] == 10.0
+    waited = poller(clock, timeout=10).wait_all({"a": None, "b": None}, lambda k, _v: values[k],
+                                                lambda v: v == "Stopped")
+    assert waited.timed_out and waited.elapsed == 10.0
+    assert list(waited.pending) == ["b"] and waited.pending["b"].value == "Working"
+    assert waited.pending["b"].done is False and waited.pending["b"].elapsed == 10.0
+    assert waited.pending["b"].history == [{"state": "Working", "elapsed": 0}]
+    assert list(waited.finished) == ["a"] and waited.finished["a"].value == "Stopped"
+    assert waited.finished["a"].done is True
 
 
-def test_wait_all_default_timeout_lists_every_pending_state(clock):
+def test_wait_all_timeout_lists_every_pending_value(clock):
     values = {"a": "Working", "b": "Starting", "c": "Stopped"}
-    with expect_error("wait_timeout", "Gave up waiting after 5 s; last state: Working, Starting"):
-        poller(clock, timeout=5).wait_all(dict.fromkeys(values), lambda k, _v: values[k], lambda v: v == "Stopped")
+    waited = poller(clock, timeout=5).wait_all(dict.fromkeys(values), lambda k, _v: values[k], lambda v: v == "Stopped")
+    assert {k: r.value for k, r in waited.pending.items()} == {"a": "Working", "b": "Starting"}
+    assert list(waited.finished) == ["c"]
 
 
 def test_wait_all_with_nothing_to_wait_for(clock):
-    assert poller(clock).wait_all({}, lambda k, v: v, lambda v: True) == {}
+    waited = poller(clock).wait_all({}, lambda k, v: v, lambda v: True)
+    assert (waited.finished, waited.pending, waited.timed_out) == ({}, {}, False) and clock.sleeps == []

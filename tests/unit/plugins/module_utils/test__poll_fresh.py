@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import AuthError, TransportError
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import expect_error
 
@@ -16,8 +16,7 @@ def poller(clock, timeout=600, interval=5, **kwargs):
 
 
 def transient():
-    return VeeamError("Lost the connection to https://em.example:9398/api", kind="connection", method="GET",
-                      path="/api/tasks")
+    return TransportError("Lost the connection to https://em.example:9398/api", method="GET", path="/api/tasks")
 
 
 def test_a_fresh_value_is_not_read_again_at_once(clock):
@@ -42,14 +41,14 @@ def test_without_fresh_the_first_poll_is_at_once(clock):
 def test_fresh_values_already_done_finish_without_a_poll(clock):
     probed = []
     results = poller(clock).wait_all({"a": "Finished", "b": "Running"}, lambda k, v: probed.append(k) or "Finished",
-                                     lambda v: v == "Finished", fresh=True)
+                                     lambda v: v == "Finished", fresh=True).finished
     assert probed == ["b"] and results["a"].polls == 0 and results["a"].elapsed == 0.0
     assert results["b"].polls == 1 and clock.sleeps == [1.0]
 
 
 def test_a_fresh_wait_never_sleeps_past_the_timeout(clock):
-    with expect_error("wait_timeout"):
-        poller(clock, timeout=0.5).wait(lambda: "Running", lambda v: v == "Finished", value="Running", fresh=True)
+    result = poller(clock, timeout=0.5).wait(lambda: "Running", lambda v: v == "Finished", value="Running", fresh=True)
+    assert not result.done and result.elapsed == 0.5 and result.polls == 1
     assert clock.sleeps == [0.5]
 
 
@@ -63,7 +62,7 @@ def test_prefetch_runs_once_per_round_with_the_pending_keys(clock):
         for key in keys:
             table[key] = plan[key].pop(0)
     results = poller(clock).wait_all({"a": None, "b": None}, lambda k, _v: table[k], lambda v: v == "Finished",
-                                     prefetch=prefetch)
+                                     prefetch=prefetch).finished
     assert rounds == [["a", "b"], ["a", "b"], ["b"]]
     assert results["a"].polls == 2 and results["b"].polls == 3
 
@@ -81,7 +80,7 @@ def test_a_transient_prefetch_error_counts_for_every_key_and_skips_the_round(clo
     def probe(_key, _value):
         calls["probe"] += 1
         return "Finished"
-    results = poller(clock).wait_all({"a": None, "b": None}, probe, lambda v: v == "Finished", prefetch=prefetch)
+    results = poller(clock).wait_all({"a": None, "b": None}, probe, lambda v: v == "Finished", prefetch=prefetch).finished
     assert calls == {"prefetch": 2, "probe": 2} and set(results) == {"a", "b"}
 
 
@@ -94,7 +93,7 @@ def test_too_many_prefetch_errors_end_the_wait(clock):
 
 def test_other_prefetch_errors_end_the_wait_at_once(clock):
     def prefetch(_keys):
-        raise VeeamError("forbidden", kind="auth")
+        raise AuthError("forbidden")
     with expect_error("auth"):
         poller(clock).wait_all({"a": None}, lambda k, v: "Finished", lambda v: v == "Finished", prefetch=prefetch)
     assert clock.sleeps == []
