@@ -23,7 +23,7 @@ options:
       - The first polls come after about a second and the pause grows with the time already waited (a tenth of
         it), up to O(poll_interval); so a short job is noticed within a second of its end and a long one does not
         load the server.
-      - Must be positive.
+      - At least V(0.5).
     type: float
     default: 5
 """

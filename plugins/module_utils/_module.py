@@ -27,7 +27,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import Lifecycle, wanted_jobs
-from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller, check_seconds
+from ansible_collections.backupops.veeam.plugins.module_utils._poll import MIN_POLL_INTERVAL, Poller, check_seconds
 from ansible_collections.backupops.veeam.plugins.module_utils._version import COLLECTION_VERSION
 
 
@@ -164,9 +164,10 @@ class VeeamModule:
         """Reject numbers no run can use (zero, negative, nan, inf) before anything is sent."""
         p = self.params
         check_seconds("timeout", p["timeout"])
-        for name in ("wait_timeout", "poll_interval"):
-            if p.get(name) is not None:
-                check_seconds(name, p[name])
+        if p.get("wait_timeout") is not None:
+            check_seconds("wait_timeout", p["wait_timeout"])
+        if p.get("poll_interval") is not None:
+            check_seconds("poll_interval", p["poll_interval"], MIN_POLL_INTERVAL)
 
     # ------------------------------------------------------------------ results
     def run(self, body):

@@ -26,7 +26,16 @@ import contextlib
 import math
 import time
 
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError, VeeamError
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import ParseError, UsageError, VeeamError
+
+#: The shortest poll_interval: shorter pauses would load the server without noticing an end any sooner.
+MIN_POLL_INTERVAL = 0.5
+
+
+def _tolerated(err):
+    """An error a poll may meet now and then without ending the wait: connection trouble, 429, 502-504, and an
+    answer that could not be read (one truncated answer must not end a long wait; several in a row do)."""
+    return err.transient or isinstance(err, ParseError)
 
 
 def check_seconds(name, value, minimum=0.0):
@@ -75,7 +84,7 @@ class Poller:
     def __init__(self, timeout, interval, first=1.0, ratio=0.1, tolerate=3, clock=time.monotonic, sleep=time.sleep,
                  bound=None):
         self.timeout = check_seconds("wait_timeout", timeout)
-        self.interval = check_seconds("poll_interval", interval)
+        self.interval = check_seconds("poll_interval", interval, MIN_POLL_INTERVAL)
         self.first = min(float(first), self.interval)
         self.ratio = ratio
         self.tolerate = tolerate
@@ -135,7 +144,7 @@ class Poller:
                 try:
                     prefetch(list(pending))
                 except VeeamError as exc:
-                    if not exc.transient:
+                    if not _tolerated(exc):
                         raise
                     for key in pending:
                         failures[key] += 1
@@ -151,7 +160,7 @@ class Poller:
                     failures[key] = 0
                     errors.pop(key, None)
                 except VeeamError as exc:
-                    if not exc.transient:
+                    if not _tolerated(exc):
                         raise
                     failures[key] += 1
                     errors[key] = exc
