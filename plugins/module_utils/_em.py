@@ -26,7 +26,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _errors as 
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import EmLogon
 from ansible_collections.backupops.veeam.plugins.module_utils._client import (
-    Client, Connection, collect_pages, credentials, document)
+    Client, Connection, collect_pages, credentials, document, veeam_message)
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
 
 DEFAULT_PORT = 9398
@@ -52,6 +52,8 @@ _TYPE_OF_JOBTYPE = {"backup": "backup", "replica": "replica", "replication": "re
                     "immediatebackupcopy": "backup_copy", "nasbackup": "file_share", "agentbackup": "agent",
                     "agentmanagement": "agent"}
 
+#: How real Enterprise Manager servers say a task is not in the caller's logon session (HTTP 500).
+_NO_TASK = re.compile(r"no (backup )?task with id|in (the )?current rest session", re.IGNORECASE)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _URN = re.compile(r"^urn:veeam:([A-Za-z]+):(.+)$")
 
@@ -497,19 +499,33 @@ class EnterpriseManager(Client):
         return None
 
     def get_task(self, task_id):
-        resp = self.call("GET", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 404), what="task %s" % task_id)
-        if resp.status == 404:
+        """One task of this logon session.  EM answers a task it does not find in the caller's logon session with
+        404 or, as real servers do, 500 "There is no backup task with id [task-N] in current rest session": both
+        are a NotFoundError that explains where tasks live."""
+        resp = self.call("GET", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 404, 500),
+                         what="task %s" % task_id)
+        if resp.status == 500 and not _NO_TASK.search(str(veeam_message(resp)[0] or "")):
+            raise self.error(resp, "Enterprise Manager could not return the task %s" % task_id)
+        if resp.status in (404, 500):
+            if self.auth.owns_session:
+                raise E.NotFoundError(
+                    "Task %s was not found in this Enterprise Manager logon session: EM tasks belong to the logon "
+                    "session that created them, so a new logon cannot see them" % task_id,
+                    status=resp.status, method="GET", path="/api/tasks/{id}", veeam_message=veeam_message(resp)[0],
+                    hint="Pass session_token of the session that started the job (log on once with "
+                         "backupops.veeam.veeam_em_session and hand its token to each task)")
             raise E.NotFoundError(
-                "Task %s was not found in this Enterprise Manager logon session: EM tasks belong to the logon "
-                "session that created them, so a new logon cannot see them" % task_id,
-                status=404, method="GET", path="/api/tasks/{id}",
-                hint="Pass session_token of the session that started the job (log on once with "
-                     "backupops.veeam.veeam_em_session and hand its token to each task)")
+                "Task %s was not found in the logon session of session_token: the id is unknown, the task was "
+                "deleted, or it belongs to another logon session" % task_id,
+                status=resp.status, method="GET", path="/api/tasks/{id}", veeam_message=veeam_message(resp)[0],
+                hint="Check the task id, and that session_token is the one of the session that started the job")
         return task_view(W.root(document(resp, "task", self.product))[1])
 
     def delete_task(self, task_id):
-        self.call("DELETE", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 204, 404),
-                  what="to delete task %s" % task_id)
+        resp = self.call("DELETE", "/api/tasks/%s" % _urlquote(str(task_id)), expect=(200, 204, 404, 500),
+                         what="to delete task %s" % task_id)
+        if resp.status == 500 and not _NO_TASK.search(str(veeam_message(resp)[0] or "")):
+            raise self.error(resp, "Enterprise Manager refused to delete task %s" % task_id)
 
     def wait_task(self, task, poller):
         """Poll one task until it is Finished: a ``_poll.WaitResult`` (``done`` False when the wait ran out)."""

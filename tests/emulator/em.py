@@ -939,10 +939,16 @@ class EnterpriseManagerApi(Api):
         return E("Task", [("Type", "Task"), ("Href", href)], children=children, base="resource")
 
     def _own_task(self, ls: LogonSession, raw_id: str) -> Task:
+        """A task of this logon session.  Real EM answers a task id it does not find in the caller's logon session
+        (another session's task, a deleted or unknown one) with HTTP 500 and "There is no backup task with id
+        [task-297] in current rest session" (quoted by a client written against real servers; docs/emulator.md,
+        assumptions).  An id that is not of the ``task-<n>`` form is not a task route's id at all: 404."""
         m = re.fullmatch(r"task-(\d+)", raw_id.lower())
-        task = self.tasks.get(int(m.group(1))) if m else None
-        if task is None or task.owner != ls.id:
+        if m is None:
             raise ApiError(404, f"Task '{raw_id}' was not found.")
+        task = self.tasks.get(int(m.group(1)))
+        if task is None or task.owner != ls.id:
+            raise ApiError(500, f"There is no backup task with id [{raw_id}] in current rest session")
         return task
 
     def h_tasks(self, req: Request, ls: LogonSession) -> Response:
