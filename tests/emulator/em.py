@@ -107,6 +107,13 @@ _TYPE_ALIASES = {
 _DEFAULT_PLATFORM = {"vm": "VMware", "nas": "", "agent": "AgentForWindows"}
 
 
+
+def _xml_body_asking_json(req: Request) -> bool:
+    """A request with an XML body that lists ``application/json`` in its ``Accept`` header."""
+    body = (req.body or b"").lstrip()
+    xml = body.startswith(b"<") or "xml" in (req.header("content-type") or "").lower()
+    return bool(body) and xml and "application/json" in (req.header("accept") or "").lower()
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -490,6 +497,10 @@ class EnterpriseManagerApi(Api):
             return self.error_response(400, f"Invalid filter: {err}", req)
 
     def _dispatch(self, req: Request) -> Response:
+        if req.method.upper() in ("POST", "PUT") and _xml_body_asking_json(req):
+            # Enterprise Manager 9.5 Update 4 and later: an XML body with application/json anywhere in Accept makes
+            # every POST/PUT fail (Veeam R&D forums; docs/emulator.md, assumptions).
+            raise ApiError(400, "Node [root] does not exist.")
         match = self._match(req)
         if match is None:
             raise ApiError(404, f"The requested resource '{req.path}' was not found.")

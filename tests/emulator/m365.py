@@ -38,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "versions": ["v2", "v3", "v4", "v5", "v6", "v7", "v8"],
     "token_lifetime": 3600,
     "refresh_token_lifetime": 14 * 24 * 3600,
-    "token_error_style": "oauth",
+    "token_error_style": "auto",
+    "unauthorized_body": "empty",
     "throttle_token": None,
     "request_latency_ms": 0,
     "token_latency_ms": 0,
@@ -198,8 +199,12 @@ class Vb365Api(Api):
                 _throttle_limits(value)
                 new[key] = copy.deepcopy(value) if value else None
             elif key == "token_error_style":
-                if value not in ("oauth", "rest"):
-                    raise ValueError("m365.token_error_style must be oauth or rest")
+                if value not in ("auto", "oauth", "legacy", "rest"):
+                    raise ValueError("m365.token_error_style must be auto, oauth, legacy or rest")
+                new[key] = value
+            elif key == "unauthorized_body":
+                if value not in ("empty", "rest"):
+                    raise ValueError("m365.unauthorized_body must be empty or rest")
                 new[key] = value
             elif key in ("request_latency_ms", "token_latency_ms"):
                 if float(value) < 0:
@@ -437,8 +442,11 @@ class Vb365Api(Api):
         scheme, _sep, value = header.partition(" ")
         token = self.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
         if token is None or token["revoked"] or token["expires"] <= self._wall():
+            # Real VB365 answers a rejected or expired token with 401 and an empty body (users' captures);
+            # ``unauthorized_body: rest`` sends the version's RESTExceptionInfo instead.
             raise ApiError(401, "Authorization has been denied for this request.",
-                           headers={"WWW-Authenticate": "Bearer"})
+                           headers={"WWW-Authenticate": "Bearer"},
+                           body="" if self.cfg.get("unauthorized_body", "empty") == "empty" else None)
         return token["user"]
 
     def _throttle(self) -> None:
@@ -460,10 +468,20 @@ class Vb365Api(Api):
                 raise ApiError(429, message, headers={"Retry-After": str(retry)}, body=body)
         self.throttle_log.append(now)
 
-    def _oauth_error(self, error: str, description: str) -> ApiError:
+    def _oauth_error(self, error: str, description: str, version: int = 8, credentials: bool = False) -> ApiError:
+        """A refused token request.  ``token_error_style``: ``oauth`` (OAuth 2.0's ``error``/``error_description``),
+        ``legacy`` (what users report of older releases for a wrong password: ``{"error": "Authorization Error",
+        "error_description": "Invalid credential"}``), ``rest`` (the version's RESTExceptionInfo), or ``auto``
+        (the default): legacy up to v5, RESTExceptionInfo from v6, as users report of older and newer releases."""
         self.counters.incr("token_failures")
-        if self.cfg["token_error_style"] == "rest":
+        style = self.cfg["token_error_style"]
+        if style == "auto":
+            style = "legacy" if version <= 5 else "rest"
+        if style == "rest":
             return ApiError(400, description)
+        if style == "legacy" and credentials:
+            return ApiError(400, "Invalid credential", body={"error": "Authorization Error",
+                                                             "error_description": "Invalid credential"})
         return ApiError(400, description, body={"error": error, "error_description": description})
 
     def _issue(self, user: str) -> dict[str, Any]:
@@ -507,7 +525,7 @@ class Vb365Api(Api):
             except (ValueError, UnicodeDecodeError):
                 data = None
             if not isinstance(data, dict):
-                raise self._oauth_error("invalid_request", "The request body is not a valid JSON object.")
+                raise self._oauth_error("invalid_request", "The request body is not a valid JSON object.", version)
             params = data
         else:
             try:
@@ -519,13 +537,14 @@ class Vb365Api(Api):
             username, password = params.get("username"), params.get("password")
             known = self.users.get(str(username or "").lower())
             if not username or password is None or known is None or known[1] != password:
-                raise self._oauth_error("invalid_grant", "The user name or password is incorrect.")
+                raise self._oauth_error("invalid_grant", "The user name or password is incorrect.", version,
+                                        credentials=True)
             self.counters.incr("tokens_issued")
             return Response.json(200, self._issue(known[0]), {"Cache-Control": "no-cache", "Pragma": "no-cache"})
         if grant == "refresh_token":
             refresh = self.refresh_tokens.get(str(params.get("refresh_token") or ""))
             if refresh is None or refresh["revoked"] or refresh["expires"] <= self._wall():
-                raise self._oauth_error("invalid_grant", "The refresh token is invalid or expired.")
+                raise self._oauth_error("invalid_grant", "The refresh token is invalid or expired.", version)
             refresh["revoked"] = True
             old = self.tokens.get(refresh["access"])
             if old is not None:
@@ -535,7 +554,7 @@ class Vb365Api(Api):
         if grant in ("urn:ietf:params:oauth:grant-type:jwt-bearer", "operator", "integration"):
             raise self._oauth_error("unsupported_grant_type",
                                     "The grant type '%s' is not supported by the emulator." % grant)
-        raise self._oauth_error("unsupported_grant_type", "The grant type is missing or not supported.")
+        raise self._oauth_error("unsupported_grant_type", "The grant type is missing or not supported.", version)
 
     def _h_logout(self, req: Request, version: int, _params: dict[str, str], _user: Any) -> Response:
         value = (req.header("authorization") or "").partition(" ")[2].strip()

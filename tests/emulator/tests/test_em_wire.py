@@ -312,3 +312,19 @@ def test_json_query_result(caller: EmCaller) -> None:
     assert isinstance(ents["Entities"]["BackupJobSessions"]["BackupJobSessions"], list)
     entry = _json(caller, "/api/")
     assert [v["Name"] for v in entry["SupportedVersions"]["SupportedVersions"]] == ["v1_5", "v1_6", "v1_7"]
+
+
+def test_an_xml_body_with_json_in_accept_is_refused(caller: EmCaller) -> None:
+    """EM 9.5 Update 4 and later: an XML body with ``application/json`` anywhere in ``Accept`` fails every POST/PUT
+    with 400 "Node [root] does not exist." (docs/emulator.md, assumptions)."""
+    body = b'<?xml version="1.0" encoding="utf-8"?><JobStartSpec xmlns="http://www.veeam.com/ent/v1.0"/>'
+    for accept in ("application/json", "application/xml, application/json", "*/*;q=0.1, application/json"):
+        resp = caller.call("POST", f"/api/jobs/{JOB_BACKUP}", "action=start", {"Accept": accept,
+                                                                              "Content-Type": "application/xml"},
+                           body=body)
+        assert resp.status == 400, accept
+        assert "Node [root] does not exist." in resp.body.decode("utf-8")
+    # The same body asking for XML, and a JSON Accept without a body, are fine.
+    assert caller.call("POST", f"/api/jobs/{JOB_BACKUP}", "action=start", {"Accept": "application/xml"},
+                       body=body).status == 202
+    assert caller.call("GET", "/api/jobs", headers={"Accept": "application/json"}).status == 200

@@ -61,27 +61,39 @@ def test_json_token_body_only_from_v6(api) -> None:
 
 
 def test_token_errors(api) -> None:
+    """The default style (auto): what users report of older releases up to v5, RESTExceptionInfo from v6."""
     caller = kit.Caller(api)
+    legacy = caller.call("POST", "/v5/token", form=dict(LOGIN, password="nope"))
+    assert legacy.status == 400
+    assert legacy.json == {"error": "Authorization Error", "error_description": "Invalid credential"}
+    rest = caller.call("POST", "/v8/token", form=dict(LOGIN, password="nope"))
+    assert rest.status == 400 and rest.json == {"message": "The user name or password is incorrect.", "errorCode": "ParameterValidationFailure",
+                                                "stackTrace": None}
+    api.apply_config({"m365": {"token_error_style": "oauth"}})
     bad = caller.call("POST", "/v8/token", form=dict(LOGIN, password="nope"))
     assert bad.status == 400
     assert bad.json == {"error": "invalid_grant", "error_description": "The user name or password is incorrect."}
     assert caller.call("POST", "/v8/token", form={"username": kit.USERNAME}).json["error"] == "unsupported_grant_type"
     assert caller.call("POST", "/v8/token", form={"grant_type": "operator"}).status == 400
     assert caller.call("POST", "/v8/token", form={"grant_type": "refresh_token", "refresh_token": "x"}).json["error"] == "invalid_grant"
-    api.apply_config({"m365": {"token_error_style": "rest"}})
-    rest = caller.call("POST", "/v8/token", form=dict(LOGIN, password="nope"))
-    assert rest.status == 400 and rest.json == {"message": "The user name or password is incorrect.", "errorCode": "ParameterValidationFailure",
-                                                "stackTrace": None}
-    assert api.counters_view()["token_failures"] == 5
+    api.apply_config({"m365": {"token_error_style": "legacy"}})
+    assert caller.call("POST", "/v8/token", form=dict(LOGIN, password="nope")).json["error"] == "Authorization Error"
+    assert api.counters_view()["token_failures"] == 7
 
 
 def test_bearer_required_and_401_body(api) -> None:
+    """A rejected or expired token: 401 with an empty body (as real VB365 answers it), or, with
+    ``unauthorized_body: rest``, the version's RESTExceptionInfo."""
     caller = kit.Caller(api)
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        reply = caller.call("GET", "/v7/Jobs", headers=headers)
+        assert reply.status == 401 and reply.raw == b""
+        assert reply.headers["WWW-Authenticate"] == "Bearer"
+    api.apply_config({"m365": {"unauthorized_body": "rest"}})
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         reply = caller.call("GET", "/v7/Jobs", headers=headers)
         assert reply.status == 401
         assert reply.json == {"message": "Authorization has been denied for this request.", "errorCode": None}
-        assert reply.headers["WWW-Authenticate"] == "Bearer"
     assert caller.call("GET", "/v6/Jobs").json == {"message": "Authorization has been denied for this request."}
     assert caller.call("GET", "/v8/Health").status == 200  # anonymous in the v8 spec
 
