@@ -678,6 +678,12 @@ class EmJobs(JobAdapter):
         return Outcome("session %s ended %s" % (run.session["name"], result or "without a result"), result=result,
                        reason=run.session.get("failure_message"))
 
+    def keep(self, run, watch):
+        if watch.get("task") is not None:
+            run.receipt = watch["task"]
+        if watch.get("session") is not None:
+            run.session = watch["session"]
+
     def resume_hint(self, action, runs):
         if self.wait_for != "task":
             return super().resume_hint(action, runs)

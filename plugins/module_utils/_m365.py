@@ -841,6 +841,10 @@ class Vb365Jobs(JobAdapter):
         ending = "session %s ended %s" % (run.session["id"], status) if run.session else "the run ended %s" % status
         return Outcome(ending, result=status, reason=(run.session or {}).get("details"))
 
+    def keep(self, run, watch):
+        run.session = watch.get("session") or run.session
+        run.job = watch.get("job_now") or run.job
+
     def resume_hint(self, action, runs):
         if action == "start":
             return ("The job keeps running; to go on waiting, run the task again with state: started (a running job "
@@ -862,7 +866,7 @@ class Vb365Jobs(JobAdapter):
 
     def view(self, run):
         out = {"job": self.client.job_view(run.job)}
-        session = run.session or run.current
+        session = run.session or run.receipt or run.current
         if session:
             out["session"] = session_view(session)
         return out
