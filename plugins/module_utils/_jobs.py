@@ -84,6 +84,7 @@ class Run:
         self.receipt = None       # what the action answered (a task, a session), or None
         self.session = None       # the session of the run, as last read
         self.detail = None        # more the adapter read about the job (VBR: the job's own settings)
+        self.lost_answer = False  # the action's answer was lost, and the server showed it took effect
         self.skipped = False      # the job was in the asked state already: nothing was sent
         self.changed = False
         self.failed = False
@@ -328,6 +329,7 @@ class Lifecycle:
             run.receipt = self.adapter.send(run, self.action)
         except LostAnswerError as lost:
             run.receipt = self.settle(run, lost)
+            run.lost_answer = True
         except VeeamError as err:
             if not E.refusal(err):
                 raise

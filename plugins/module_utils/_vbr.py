@@ -382,7 +382,13 @@ class VbrJobs(JobAdapter):
         session = run.receipt if run.changed else run.current
         if action == "stop":
             session = run.current or run.receipt
+        if session is None and run.changed and action in ("start", "retry") and run.lost_answer:
+            # a lost start settled by the job's status alone: its session, once the job names it
+            state = self.client.job_state(run.job["id"])
+            if state.get("sessionId") and state["sessionId"] != run.before:
+                session = self.client.session(state["sessionId"])
         return {"session": session} if session else None
+
 
     def progress(self, watch):
         return {"session": self.client.session(watch["session"]["id"])}
