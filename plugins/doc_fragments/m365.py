@@ -63,9 +63,19 @@ options:
     type: str
     choices: [v2, v3, v4, v5, v6, v7, v8, auto]
     default: v8
+  session_token:
+    description:
+      - The token of a VB365 login made by M(backupops.veeam.veeam_m365_session), so that a play logs in once and
+        every task uses the same token (VB365 throttles its token endpoint, by default to 5 logins a minute for
+        clients that are not on the server). It carries the API version the session found.
+      - A module given O(session_token) does not log in, and does not log that token out. If the token has expired,
+        the module refreshes it once; when another task of the play already used its refresh token, it logs in
+        again with O(username) and O(password) if they are given too (and logs that new token out when it ends).
+    type: str
 notes:
   - The modules talk to VB365 from where they run; run them on C(localhost) (or in the execution environment).
-  - Every module run logs in once (refreshing the token during long waits) and, from REST API v7, logs out
+  - Every module run logs in once, unless it is given O(session_token), (refreshing the token during long waits) and,
+    from REST API v7, logs out
     when it ends, also when it fails. VB365 throttles its token endpoint (HTTP 429); the modules back off and
     retry.
   - Passwords, access tokens and refresh tokens are never printed, also at high verbosity.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import time
 import urllib.parse
@@ -259,12 +260,39 @@ def _listed(body):
     return None
 
 
+def encode_handoff(kind, fields):
+    """A session token to hand to later tasks: ``<kind>:`` and the fields as base64url JSON (opaque to users)."""
+    raw = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return "%s:%s" % (kind, base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="))
+
+
+def decode_handoff(kind, token, module):
+    """The fields of a session token :func:`encode_handoff` made, or a UsageError naming ``module``."""
+    prefix, _sep, data = str(token or "").strip().partition(":")
+    try:
+        if prefix != kind:
+            raise ValueError(prefix)
+        fields = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8"))
+        if not isinstance(fields, dict) or not fields.get("access"):
+            raise ValueError("no access token")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise E.UsageError("session_token is not one that %s returned: register its result and pass its "
+                           "session_token" % module) from None
+    return fields
+
+
 class OAuth2Token:
     """An OAuth2 access token from the password grant, for one module run.
 
     ``token_path`` and ``logout_path`` (None: the API has no logout) are the API's routes; ``headers`` go with
     every token request (VBR's ``x-api-version``).  Subclasses say what a refused login means
     (:meth:`login_refused`).
+
+    ``handed``: the fields of a session token from a session module (``access``, ``refresh``, ``expires`` as epoch
+    seconds): the token is used as is, not refreshed before it runs out (a refresh would revoke it for every other
+    task of the play), and not logged out at the end (``end_handed``: unless asked, by the session module's
+    ``state: absent``).  When it has expired (401), it is refreshed once, or, when the refresh token was used up
+    by another task, replaced by a password login if username and password are given.
     """
 
     product = "Veeam"
@@ -274,8 +302,8 @@ class OAuth2Token:
     grant_refresh = "refresh_token"
 
     def __init__(self, transport, username, password, token_path, logout_path=None, headers=None, journal=None,
-                 clock=time.monotonic, retry=None):
-        if not (username and password):
+                 clock=time.monotonic, retry=None, handed=None, end_handed=False, keep_open=False):
+        if not (username and password) and not handed:
             raise E.UsageError("username and password are required")
         self.t = transport
         self.username = username
@@ -292,19 +320,43 @@ class OAuth2Token:
         self._lifetime = None
         self.logins = 0
         self.refreshes = 0
+        self.handed = bool(handed)
+        self.end_handed = end_handed
+        self.keep_open = keep_open  # a session module's login, handed on to later tasks: not logged out
+        if handed:
+            self._access = handed.get("access")
+            self._refresh = handed.get("refresh")
+            expires = handed.get("expires")
+            if isinstance(expires, (int, float)):
+                self._expires_at = self.clock() + (float(expires) - time.time())
 
     # ------------------------------------------------------------------ the authenticator interface
-    can_renew = True
+    @property
+    def can_renew(self):
+        return bool(self._refresh or (self.username and self._password))
+
+    @property
+    def expires_epoch(self):
+        """When the access token runs out, as epoch seconds (for a session token)."""
+        return None if self._expires_at is None else round(time.time() + (self._expires_at - self.clock()))
+
+    def handoff(self, kind, extra=None):
+        """A session token for later tasks (see :func:`encode_handoff`)."""
+        fields = {"access": self._access, "refresh": self._refresh, "expires": self.expires_epoch}
+        fields.update(extra or {})
+        return encode_handoff(kind, fields)
 
     def headers(self):
         return {"Authorization": "Bearer %s" % self._access} if self._access else {}
 
     def begin(self):
-        self.login()
+        if not self._access:
+            self.login()
 
     def refresh_if_due(self):
-        """Refresh the token when less than a minute (or a tenth of its life) is left."""
-        if self._access and self._expires_at is not None:
+        """Refresh the token when less than a minute (or a tenth of its life) is left (not a handed one: see the
+        class)."""
+        if self._access and self._expires_at is not None and not self.handed:
             margin = min(60.0, (self._lifetime or 600) / 10.0)
             if self.clock() > self._expires_at - margin:
                 self.renew()
@@ -319,11 +371,18 @@ class OAuth2Token:
                 return
             if resp.status not in (400, 401, 403):
                 raise status_error(resp, "%s token refresh failed" % self.product)
+            self._refresh = None
+        if not (self.username and self._password):
+            raise E.AuthError("The %s session token has expired and could not be refreshed (another task may have used "
+                              "its refresh token), and no username and password were given to log in again"
+                              % self.product, hint="Give username and password as well as session_token, or log in "
+                                                   "again with the session module")
         self.login()
 
     def end(self):
         try:
-            if self._access and self.logout_path:
+            if self._access and self.logout_path and not self.keep_open and (
+                    not self.handed or self.end_handed or self.logins or self.refreshes):
                 self.logout()
         finally:
             self._access = self._refresh = None
@@ -348,11 +407,13 @@ class OAuth2Token:
         return status_error(resp, "%s login failed" % self.product)
 
     def logout(self):
+        """Log the access token out; True when it was gone already (expired or logged out: 401)."""
         resp = self.t.request("POST", self.logout_path, headers=dict(self.extra, Accept="application/json",
                                                                      **self.headers()), safe=True, once=True)
         if resp.status not in (200, 204, 401):
             raise status_error(resp, "%s logout failed" % self.product)
         self._access = None
+        return resp.status == 401
 
     def _token_request(self, form, what):
         """``(response, token document or None)``; a throttled endpoint (429) is waited for, within the retry
@@ -394,10 +455,14 @@ class Vb365Token(OAuth2Token):
     product = "VB365"
     lasts = "expires after its lifetime, an hour by default"
 
-    def __init__(self, transport, username, password, routes, journal=None, clock=time.monotonic, retry=None):
+    def __init__(self, transport, username, password, routes, journal=None, clock=time.monotonic, retry=None,
+                 handed=None, end_handed=False, keep_open=False):
+        # VB365 throttles its token endpoint (by default 1 request a second and 5 a minute for clients that are not
+        # on the server itself): a Retry-After of up to a minute is waited for.
         super().__init__(transport, username, password, routes.token(),
                          routes.logout() if routes.has_logout else None, journal=journal, clock=clock,
-                         retry=retry or RetryPolicy(attempts=6, base=1.0, cap=20.0))
+                         retry=retry or RetryPolicy(attempts=6, base=1.0, cap=60.0), handed=handed,
+                         end_handed=end_handed, keep_open=keep_open)
         self.version = routes.version
 
     def login_refused(self, resp):

@@ -27,7 +27,7 @@ import urllib.parse
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
-from ansible_collections.backupops.veeam.plugins.module_utils._auth import Vb365Token
+from ansible_collections.backupops.veeam.plugins.module_utils._auth import Vb365Token, decode_handoff
 from ansible_collections.backupops.veeam.plugins.module_utils._client import (
     Client, Connection, collect_pages, credentials, document, shown_path)
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import JobAdapter, Outcome
@@ -333,11 +333,15 @@ class Vb365(Client):
     product = "VB365"
     conflict_codes = ("OperationConflict",)
 
-    def __init__(self, transport, routes, journal, username=None, password=None):
+    def __init__(self, transport, routes, journal, username=None, password=None, handed=None, end_handed=False,
+                 keep_open=False):
         super().__init__(transport, None, journal)
         self.routes = routes
         self.username = username
         self._password = password
+        self._handed = handed
+        self._end_handed = end_handed
+        self._keep_open = keep_open
         self._organizations = None
         self._org_records = None
         self._job_orgs = {}
@@ -350,8 +354,13 @@ class Vb365(Client):
     def __enter__(self):
         if self.routes is None:
             self.routes = Routes(self.detect_version())
-        self.auth = Vb365Token(self.t, self.username, self._password, self.routes, journal=self.journal)
+        self.auth = Vb365Token(self.t, self.username, self._password, self.routes, journal=self.journal,
+                               handed=self._handed, end_handed=self._end_handed, keep_open=self._keep_open)
         return super().__enter__()
+
+    def handoff(self):
+        """A ``session_token`` for later tasks: the token, its refresh token, when it runs out, the API version."""
+        return self.auth.handoff(HANDOFF_KIND, {"version": self.version})
 
     def __exit__(self, exc_type, exc, tb):
         if self.auth is None:
@@ -875,16 +884,30 @@ class Vb365Jobs(JobAdapter):
         return {"api_version": self.client.version}
 
 
-def connect(transport, params, journal):
-    """The VB365 client of a module run (not logged in yet: use it as a context manager)."""
+def connect(transport, params, journal, end_handed=False, keep_open=False):
+    """The VB365 client of a module run (not logged in yet: use it as a context manager).  With ``session_token``
+    (from veeam_m365_session) it uses that token and its API version instead of logging in; ``end_handed``: log
+    it out at the end (the session module's ``state: absent``); ``keep_open``: do not log out the token this run
+    logs in with (the session module's ``state: present`` hands it on)."""
     version = params["api_version"]
     if version not in API_VERSIONS:
         raise E.UsageError("api_version %r is not one of %s" % (version, ", ".join(API_VERSIONS)))
-    username, password = credentials(params, "VEEAM_M365")
-    return Vb365(transport, None if version == "auto" else Routes(version), journal, username, password)
+    handed = None
+    if params.get("session_token"):
+        handed = decode_handoff(HANDOFF_KIND, params["session_token"], "backupops.veeam.veeam_m365_session")
+        if version == "auto" and handed.get("version") in VERSIONS:
+            version = handed["version"]
+        username, password = params.get("username"), params.get("password")
+    else:
+        username, password = credentials(params, "VEEAM_M365", "session_token from backupops.veeam.veeam_m365_session")
+    return Vb365(transport, None if version == "auto" else Routes(version), journal, username, password,
+                 handed=handed, end_handed=end_handed, keep_open=keep_open)
 
 
-CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "v8", connect)
+#: What a VB365 session token starts with (``_auth.encode_handoff``).
+HANDOFF_KIND = "vb365"
+CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "v8", connect,
+                        options={"session_token": {"type": "str", "no_log": True}})
 
 
 def new_run(job, session=None, before=NOT_READ, ending=False):
