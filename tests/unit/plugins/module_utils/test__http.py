@@ -12,28 +12,37 @@ import requests
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy, base_url
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
-    EM_TOKEN, FakeServer, Reply, connect_timeout, cut_body, dropped, expect_error, read_timeout, refused, reset,
+    BASIC, EM_TOKEN, PASSWORD, USERNAME, FakeServer, Reply, connect_timeout, cut_body, dropped, expect_error, read_timeout, refused, reset,
     tls_failure, wrong_tls_version, xml)
 
-BASE = "https://em.example:9398/api"
-WHERE = "https://em.example:9398/api"
+BASE = "https://em.example:9398"
+WHERE = "https://em.example:9398"
 
 
 # ------------------------------------------------------------------------------------------------ base_url
 @pytest.mark.parametrize("server,port,path,expected", [
-    ("em.example", 9398, "/api", "https://em.example:9398/api"),
+    ("em.example", 9398, "/api", "https://em.example:9398"),
     ("  em.example  ", 9398, "", "https://em.example:9398"),
     ("EM.Example", 9398, "", "https://em.example:9398"),
-    ("em.example:9443", 9398, "/api", "https://em.example:9443/api"),
-    ("https://em.example", 9398, "/api", "https://em.example:9398/api"),
-    ("https://em.example:9443/", 9398, "/api", "https://em.example:9443/api"),
-    ("http://em.example:9399/api/", 9398, "/api", "http://em.example:9399/api"),
-    ("HTTPS://em.example/some/path?x=1", 4443, "", "https://em.example:4443"),
+    ("em.example:9443", 9398, "/api", "https://em.example:9443"),
+    ("https://em.example", 9398, "/api", "https://em.example:9398"),
+    ("https://em.example:9443/", 9398, "/api", "https://em.example:9443"),
+    ("http://em.example:9399/api/", 9398, "/api", "http://em.example:9399"),
+    ("https://em.example:9398/api", 9398, "/api", "https://em.example:9398"),
     ("10.0.0.5", 4443, "", "https://10.0.0.5:4443"),
-    ("[fd00::5]", 9398, "/api", "https://[fd00::5]:9398/api"),
-    ("[fd00::5]:9443", 9398, "/api", "https://[fd00::5]:9443/api"),
+    ("[fd00::5]", 9398, "/api", "https://[fd00::5]:9398"),
+    ("[fd00::5]:9443", 9398, "/api", "https://[fd00::5]:9443"),
     ("https://[::1]:4443", 9398, "", "https://[::1]:4443"),
-    ("fd00::5", 9398, "/api", "https://[fd00::5]:9398/api"),
+    ("fd00::5", 9398, "/api", "https://[fd00::5]:9398"),
+    # a path is a reverse proxy's prefix, kept; the API's own path at its end is left out
+    ("https://proxy.example/veeam/em", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example/veeam/em/", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example/veeam/em/api", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example/veeam/em/api/", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example:8443/vb365", 4443, "", "https://proxy.example:8443/vb365"),
+    ("https://proxy.example/vbr/api", 9419, "", "https://proxy.example:9419/vbr/api"),
+    ("https://proxy.example/rapi", 9398, "/api", "https://proxy.example:9398/rapi"),
+    ("proxy.example/veeam", 9398, "/api", "https://proxy.example:9398/veeam"),
 ])
 def test_base_url_forms(server, port, path, expected):
     assert base_url(server, port, path=path) == expected
@@ -55,11 +64,40 @@ def test_base_url_default_scheme():
     ("em.example", 70000, "port 70000 is not a TCP port (1-65535)"),
     ("em.example", 0, "port 0 is not a TCP port (1-65535)"),
     ("em.example", None, "port None is not a TCP port (1-65535)"),
+    ("HTTPS://em.example/some/path?x=1", 4443,
+     "server 'HTTPS://em.example/some/path?x=1' has a query string or fragment: give scheme://host:port[/path] only"),
+    ("https://em.example:9398/api#top", 9398,
+     "server 'https://em.example:9398/api#top' has a query string or fragment: give scheme://host:port[/path] only"),
 ])
 def test_base_url_bad_input_is_a_usage_error(server, port, message):
     with expect_error("usage") as caught:
         base_url(server, port)
     assert str(caught.error) == message
+
+
+@pytest.mark.parametrize("server", [
+    "https://%s:%s@em.example:9398" % (USERNAME.replace("\\", "%5C"), PASSWORD),
+    "https://admin:%s@em.example" % PASSWORD,
+    "admin:%s@em.example" % PASSWORD,
+    "https://admin@em.example:9398/api",
+    "https://:%s@em.example" % PASSWORD,
+])
+def test_user_info_in_server_is_refused_without_showing_it(server):
+    """Credentials go in username and password, never in a URL that messages show."""
+    with expect_error("usage") as caught:
+        base_url(server, 9398, path="/api")
+    assert str(caught.error) == ("server carries a user name or password (user:password@host): give the host alone, "
+                                 "and the credentials as username and password")
+    assert "admin" not in str(caught.error)
+
+
+@pytest.mark.parametrize("secret", ["se/cret-Pw", "se?cret/Pw", "a/b#c?d"])
+def test_a_password_with_a_slash_in_server_is_refused_and_not_shown(secret):
+    """urlsplit cannot find user info whose password has a "/" in it: whatever the message, it shows no password."""
+    for server in ("https://admin:%s@em.example:9398" % secret, "admin:%s@em.example" % secret):
+        with expect_error("usage") as caught:
+            base_url(server, 9398, path="/api")
+        assert secret not in str(caught.error) and "admin" not in str(caught.error)
 
 
 # ------------------------------------------------------------------------------------------------ TLS
@@ -71,11 +109,16 @@ def test_certificates_are_checked_by_default(server, make_transport, monkeypatch
     assert server.calls[0].verify is True
 
 
-def test_a_ca_bundle_from_the_environment_is_used_without_ca_path(server, make_transport, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_ca_bundle_from_the_environment_is_not_used(server, make_transport, monkeypatch, tmp_path, variable):
+    """trust_env is off: the environment's CA bundle does not replace the default check (ca_path is the way)."""
+    bundle = tmp_path / "corporate.pem"
+    bundle.write_text("not read by the fake")
+    monkeypatch.setenv(variable, str(bundle))
     server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
-    make_transport().request("GET", "/api/")
-    assert server.calls[0].verify == "/etc/ssl/corporate.pem"
+    transport = make_transport()
+    transport.request("GET", "/api/")
+    assert server.calls[0].verify is True and transport.session.trust_env is False
 
 
 def test_ca_path_reaches_the_request(server, make_transport, tmp_path):
@@ -87,17 +130,36 @@ def test_ca_path_reaches_the_request(server, make_transport, tmp_path):
 
 
 def test_requests_ca_bundle_does_not_override_ca_path(server, make_transport, monkeypatch, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by the fake")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/elsewhere.pem")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
     server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
-    make_transport(ca_path=str(tmp_path / "ca.pem")).request("GET", "/api/")
-    assert server.calls[0].verify == str(tmp_path / "ca.pem")
+    make_transport(ca_path=str(ca)).request("GET", "/api/")
+    assert server.calls[0].verify == str(ca)
+
+
+@pytest.mark.parametrize("name", ["missing.pem", ""])
+def test_a_ca_path_that_is_not_a_file_is_a_usage_error(make_transport, tmp_path, name):
+    path = str(tmp_path / name) if name else str(tmp_path)  # a file that is not there, a directory
+    with expect_error("usage") as caught:
+        make_transport(ca_path=path)
+    assert str(caught.error) == ("ca_path %r is not a file: give the PEM file of the CA that signed the server's "
+                                 "certificate (or its environment variable)" % path)
+
+
+def test_a_ca_path_is_not_checked_when_certificates_are_not(server, make_transport, tmp_path):
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(validate_certs=False, ca_path=str(tmp_path / "missing.pem")).request("GET", "/api/")
+    assert server.calls[0].verify is False
 
 
 def test_validate_certs_false_wins_over_ca_path_and_environment(server, make_transport, monkeypatch, tmp_path):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/elsewhere.pem")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by the fake")
     server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
-    make_transport(validate_certs=False, ca_path=str(tmp_path / "ca.pem")).request("GET", "/api/")
+    make_transport(validate_certs=False, ca_path=str(ca)).request("GET", "/api/")
     assert server.calls[0].verify is False
 
 
@@ -161,12 +223,29 @@ def test_backoff_is_capped(server, make_transport, clock):
     assert clock.sleeps == [1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
 
 
-@pytest.mark.parametrize("retry_after,expected", [("3", 3.0), ("0", 0.0), ("2.5", 2.5), ("120", 8.0), ("-5", 0.0),
+@pytest.mark.parametrize("retry_after,expected", [("3", 3.0), ("0", 0.0), ("2.5", 2.5), ("8", 8.0), ("-5", 0.0),
                                                   ("soon", 0.375), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.375)])
-def test_retry_after_is_honoured_and_capped(server, make_transport, clock, retry_after, expected):
+def test_retry_after_is_honoured(server, make_transport, clock, retry_after, expected):
     server.on("GET", "/api/jobs", Reply(429, headers={"Retry-After": retry_after}), xml(200, "<EntityReferences/>"))
     assert make_transport().request("GET", "/api/jobs").status == 200
     assert clock.sleeps == [expected]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_longer_than_the_cap_is_not_waited_for(server, make_transport, clock, status):
+    """The answer comes back at once: the caller's error says when the server takes requests again."""
+    server.on("GET", "/api/jobs", Reply(status, headers={"Retry-After": "120"}), xml(200, "<EntityReferences/>"))
+    response = make_transport().request("GET", "/api/jobs")
+    assert response.status == status and response.header("Retry-After") == "120"
+    assert server.count("GET") == 1 and clock.sleeps == []
+
+
+def test_a_retry_after_beyond_the_cap_of_a_requests_own_policy(server, make_transport, clock):
+    server.on("POST", "/v8/token", Reply(429, headers={"Retry-After": "15"}), Reply(429, headers={"Retry-After": "25"}),
+              Reply(200))
+    own = RetryPolicy(attempts=6, base=1.0, cap=20.0, sleep=clock.sleep, rand=lambda: 0.0)
+    assert make_transport().request("POST", "/v8/token", safe=True, retry=own).status == 429
+    assert server.count("POST") == 2 and clock.sleeps == [15.0]
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500, 501])

@@ -36,7 +36,7 @@ class Script:
 
 
 def transient():
-    return TransportError("Lost the connection to https://em.example:9398/api", method="GET", path="/api/tasks/{id}")
+    return TransportError("Lost the connection to https://em.example:9398", method="GET", path="/api/tasks/{id}")
 
 
 # ------------------------------------------------------------------------------------------------ interval
@@ -160,7 +160,7 @@ def test_one_more_transient_error_is_raised_with_the_count(clock):
     probe = Script(clock, transient(), transient(), transient(), transient(), "Stopped")
     with expect_error("connection") as caught:
         poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
-    assert str(caught.error) == ("Lost the connection to https://em.example:9398/api (4 failed polls in a row) "
+    assert str(caught.error) == ("Lost the connection to https://em.example:9398 (4 failed polls in a row) "
                                  "(GET /api/tasks/{id})")
     assert len(probe.times) == 4
 
