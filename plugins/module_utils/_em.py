@@ -303,7 +303,8 @@ class EnterpriseManager(Client):
         except E.NotFoundError:
             if job_type in (None, "auto"):
                 raise
-            others = sorted({job["type"] for job in self.list_jobs(name=name) if job["name"] == name})
+            others = sorted({job["type"] for job in self.list_jobs(name=name) if job["name"] == name
+                             and job["type"] != job_type and self._on_server(job, backup_server)})
             if not others:
                 raise
             raise E.UsageError("Job %r is a %s job, not %s" % (name, " and a ".join(o.replace("_", " ") for o in others),
@@ -353,12 +354,15 @@ class EnterpriseManager(Client):
         return name
 
     @staticmethod
+    def _on_server(job, backup_server):
+        """Whether ``job`` is on ``backup_server`` (its name or id; any server when None)."""
+        return not backup_server or ((job["backup_server"] or "").lower() == backup_server.lower()
+                                     or (job["backup_server_id"] or "") == backup_server.lower())
+
+    @staticmethod
     def _pick(name, matches, backup_server):
         """The one job named exactly ``name`` (on ``backup_server``) among what the query service matched."""
-        exact = [job for job in matches if job["name"] == name]
-        if backup_server:
-            exact = [job for job in exact if (job["backup_server"] or "").lower() == backup_server.lower()
-                     or (job["backup_server_id"] or "") == backup_server.lower()]
+        exact = [job for job in matches if job["name"] == name and EnterpriseManager._on_server(job, backup_server)]
         if not exact:
             where = " on backup server %r" % backup_server if backup_server else ""
             similar = sorted({job["name"] for job in matches if isinstance(job["name"], str)})
