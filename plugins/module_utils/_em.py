@@ -666,6 +666,14 @@ class EmJobs(JobAdapter):
         return Outcome("session %s ended %s" % (run.session["name"], result or "without a result"), result=result,
                        reason=run.session.get("failure_message"))
 
+    def keep(self, run, watch):
+        """The wait ran out: the failed result shows the start task and the backup session as last read (the
+        session's id is what a user needs to go on), not the task as the start answered it."""
+        if watch.get("task") is not None:
+            run.receipt = watch["task"]
+        if "job" in watch and watch["session"] is not None:
+            run.session = watch["session"]
+
     def resume_hint(self, action, runs):
         if self.wait_for != "task":
             return super().resume_hint(action, runs)
