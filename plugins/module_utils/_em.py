@@ -641,6 +641,9 @@ class EmJobs(JobAdapter):
             return "task %s still %s" % (watch["task"].get("id"), watch["task"].get("state"))
         if watch["session"] is None:
             return run_state(None)
+        if not session_running(watch["session"]):  # it ended: the start task, not yet finished, decides if it is ours
+            return "task %s still %s (session %s is %s)" % (watch["task"].get("id"), watch["task"].get("state"),
+                                                            watch["session"]["name"], run_state(watch["session"]))
         return "session %s still %s" % (watch["session"]["name"], run_state(watch["session"]))
 
     def outcome(self, run, watch):
