@@ -365,9 +365,14 @@ class EnterpriseManager(Client):
         exact = [job for job in matches if job["name"] == name and EnterpriseManager._on_server(job, backup_server)]
         if not exact:
             where = " on backup server %r" % backup_server if backup_server else ""
-            similar = sorted({job["name"] for job in matches if isinstance(job["name"], str)})
-            hint = ("Names are matched exactly; jobs with the same name in other case: %s" % ", ".join(similar)
-                    if similar else "List the jobs with backupops.veeam.veeam_em_job_info")
+            servers = sorted({str(job["backup_server"]) for job in matches if job["name"] == name})
+            similar = sorted({job["name"] for job in matches if isinstance(job["name"], str) and job["name"] != name})
+            if servers:  # the name is there, on other backup servers only
+                hint = "Jobs of that name are on backup server %s" % ", ".join(servers)
+            elif similar:
+                hint = "Names are matched exactly; jobs with the same name in other case: %s" % ", ".join(similar)
+            else:
+                hint = "List the jobs with backupops.veeam.veeam_em_job_info"
             raise E.NotFoundError("No job named %r%s on Enterprise Manager" % (name, where), hint=hint)
         if len(exact) > 1:
             listed = "; ".join("%s (%s job on backup server %s)" % (job["id"], job["type"], job["backup_server"])
