@@ -841,6 +841,13 @@ class Vb365Jobs(JobAdapter):
         ending = "session %s ended %s" % (run.session["id"], status) if run.session else "the run ended %s" % status
         return Outcome(ending, result=status, reason=(run.session or {}).get("details"))
 
+    def keep(self, run, watch):
+        """The wait ran out: the failed result shows the session (and the job, when it was followed) as last read."""
+        if watch.get("session") is not None:
+            run.session = watch["session"]
+        if watch.get("job_now") is not None:
+            run.job = watch["job_now"]
+
     def resume_hint(self, action, runs):
         if action == "start":
             return ("The job keeps running; to go on waiting, run the task again with state: started (a running job "
