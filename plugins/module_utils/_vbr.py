@@ -217,7 +217,7 @@ class Vbr(Client):
     def find_jobs(self, wanted):
         """The job state of each wanted job (``job_id`` or exact ``job_name``), in order; one listing of the job
         states serves every job given by name (one narrowed by ``nameFilter`` when only one name is given)."""
-        names = {str(w.get("job_name")) for w in wanted if not w.get("job_id") and w.get("job_name")}
+        names = {str(w.get("job_name")) for w in wanted if not w.get("job_id") and str(w.get("job_name") or "").strip()}
         listing = self.job_states(name=next(iter(names)) if len(names) == 1 else None) if names else None
         found = []
         for want in wanted:
