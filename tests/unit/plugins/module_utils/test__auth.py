@@ -668,7 +668,6 @@ def test_oauth2_journal_defaults(make_transport):
     assert isinstance(token.journal, Journal) and token.can_renew and token.logout_path is None
 
 
-
 # ================================================================================================ send_creating
 LOST_TEXT = "Lost the connection to https://em.example:9398: the connection was closed before a response arrived"
 

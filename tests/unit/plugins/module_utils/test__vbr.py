@@ -70,8 +70,8 @@ def session(session_id=S_NEW, state="Working", result="None", canceled=False, me
 
 
 def page(*items, total=None, skip=0, limit=500):
-    return jsonr(200, {"data": list(items), "pagination": {"total": len(items) if total is None else total,
-                                                            "count": len(items), "skip": skip, "limit": limit}})
+    pagination = {"total": len(items) if total is None else total, "count": len(items), "skip": skip, "limit": limit}
+    return jsonr(200, {"data": list(items), "pagination": pagination})
 
 
 def error(status, message, code="UnknownError"):
