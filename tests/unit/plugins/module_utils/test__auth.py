@@ -988,3 +988,38 @@ def test_a_lost_vbr_token_answer_warns_that_the_token_lasts_15_minutes(server, v
     vbr_token().begin()
     assert len(warnings) == 1 and warnings[0].startswith("The answer to the login to VBR was lost (")
     assert "it made a token that this task cannot end (it expires after 15 minutes). Sent once more" in warnings[0]
+
+
+def test_a_throttled_vbr_login_that_asks_to_wait_longer_than_the_cap(server, vbr_token, clock):
+    server.on("POST", "/api/oauth2/token", Reply(429, headers={"Retry-After": "60"}), token_body())
+    with expect_error("http") as caught:
+        vbr_token().begin()
+    assert str(caught.error).startswith("VBR throttled the login (429 Quota Exceeded) and asks to wait 60 s before the "
+                                        "next one (Retry-After) (HTTP 429 on POST /api/oauth2/token)")
+    assert len(server.calls) == 1 and clock.sleeps == []
+
+
+# ================================================================================================ ~/.netrc
+def _netrc_home(monkeypatch, tmp_path, host):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine %s login netrc-user password netrc-Pw-from-file\n" % host)
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NETRC", raising=False)
+
+
+def test_the_em_logon_sends_the_modules_credentials_whatever_netrc_says(em_server, make_em, monkeypatch, tmp_path):
+    _netrc_home(monkeypatch, tmp_path, "em.example")
+    with make_em():
+        pass
+    assert em_server.calls[0].headers["Authorization"] == "Basic " + BASIC
+    assert all("Authorization" not in c.headers for c in em_server.calls[1:])  # the token, not netrc, afterwards
+
+
+def test_a_token_request_sends_the_modules_credentials_and_no_netrc_ones(vb_server, make_vb, monkeypatch, tmp_path):
+    _netrc_home(monkeypatch, tmp_path, "vb365.example")
+    with make_vb():
+        pass
+    login = token_calls(vb_server)[0]
+    assert "Authorization" not in login.headers
+    assert (login.form["username"], login.form["password"]) == (USERNAME, PASSWORD)

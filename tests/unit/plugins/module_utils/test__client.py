@@ -443,3 +443,22 @@ def test_a_list_that_never_ends_is_refused_after_max_pages():
 def test_the_last_allowed_page_may_end_the_list():
     pages = Pages((items(1), True), (items(2), True), (items(3), False))
     assert collect_pages(pages, "jobs", max_pages=3) == items(1, 2, 3)
+
+
+def test_a_call_redirected_by_a_proxy_says_where_to(server, make_client):
+    server.on("GET", "/api/things", Reply(302, headers={"Location": "https://sso.example/login?next=%2Fapi"}))
+    with expect_error("http") as caught:
+        make_client().call("GET", "/api/things", what="things")
+    assert str(caught.error) == ("Thing could not return the things; the server redirects to https://sso.example/login "
+                                 "(HTTP 302 on GET /api/things). Is server the REST API's own address (not a portal or a "
+                                 "proxy's login page)?")
+    assert server.count("GET") == 1  # redirects are not followed
+
+
+def test_a_call_throttled_for_longer_than_the_cap_says_when_to_come_back(server, make_client, clock):
+    server.on("GET", "/api/things", Reply(503, headers={"Retry-After": "300"}), jsonr(200, []))
+    with expect_error("http") as caught:
+        make_client().call("GET", "/api/things", what="things")
+    assert str(caught.error) == ("Thing could not return the things; it asks to wait 300 s before the next request "
+                                 "(Retry-After) (HTTP 503 on GET /api/things)")
+    assert server.count("GET") == 1 and clock.sleeps == []
