@@ -307,8 +307,8 @@ class EnterpriseManager(Client):
                              and job["type"] != job_type and self._on_server(job, backup_server)})
             if not others:
                 raise
-            raise E.UsageError("Job %r is a %s job, not %s" % (name, " and a ".join(o.replace("_", " ") for o in others),
-                                                                job_type.replace("_", " ")),
+            kinds = " and a ".join(o.replace("_", " ") for o in others)
+            raise E.UsageError("Job %r is a %s job, not %s" % (name, kinds, job_type.replace("_", " ")),
                                hint="Use job_type: %s, or auto" % others[0]) from None
 
     def find_jobs(self, wanted):
