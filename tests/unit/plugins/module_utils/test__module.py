@@ -476,8 +476,8 @@ def test_bring_jobs_with_a_list_reports_results_even_for_one(run_module, fake_ap
 
 
 def test_bring_jobs_passes_inherited_options_to_the_entries_that_do_not_set_them(run_module, fake_api):
-    run_bring(run_module, fake_api, {"full": True, "organization": "tech", "jobs": [
-        {"job_name": "A"}, {"job_name": "B", "full": False, "organization": "other"}]},
+    jobs = [{"job_name": "A"}, {"job_name": "B", "full": False, "organization": "other"}]
+    run_bring(run_module, fake_api, {"full": True, "organization": "tech", "jobs": jobs},
               inherited=("organization", "full"))
     adapter = fake_api.made[0][1]
     assert adapter.wanted == [
