@@ -305,11 +305,12 @@ class EnterpriseManager(Client):
         except E.NotFoundError:
             if job_type in (None, "auto"):
                 raise
-            others = sorted({job["type"] for job in self.list_jobs(name=name) if job["name"] == name})
+            others = sorted({job["type"] for job in self.list_jobs(name=name) if job["name"] == name
+                             and job["type"] != job_type and self._on_server(job, backup_server)})
             if not others:
                 raise
-            raise E.UsageError("Job %r is a %s job, not %s" % (name, " and a ".join(o.replace("_", " ") for o in others),
-                                                                job_type.replace("_", " ")),
+            kinds = " and a ".join(o.replace("_", " ") for o in others)
+            raise E.UsageError("Job %r is a %s job, not %s" % (name, kinds, job_type.replace("_", " ")),
                                hint="Use job_type: %s, or auto" % others[0]) from None
 
     def find_jobs(self, wanted):
@@ -355,17 +356,25 @@ class EnterpriseManager(Client):
         return name
 
     @staticmethod
+    def _on_server(job, backup_server):
+        """Whether ``job`` is on ``backup_server`` (its name or id; any server when None)."""
+        return not backup_server or ((job["backup_server"] or "").lower() == backup_server.lower()
+                                     or (job["backup_server_id"] or "") == backup_server.lower())
+
+    @staticmethod
     def _pick(name, matches, backup_server):
         """The one job named exactly ``name`` (on ``backup_server``) among what the query service matched."""
-        exact = [job for job in matches if job["name"] == name]
-        if backup_server:
-            exact = [job for job in exact if (job["backup_server"] or "").lower() == backup_server.lower()
-                     or (job["backup_server_id"] or "") == backup_server.lower()]
+        exact = [job for job in matches if job["name"] == name and EnterpriseManager._on_server(job, backup_server)]
         if not exact:
             where = " on backup server %r" % backup_server if backup_server else ""
-            similar = sorted({job["name"] for job in matches if isinstance(job["name"], str)})
-            hint = ("Names are matched exactly; jobs with the same name in other case: %s" % ", ".join(similar)
-                    if similar else "List the jobs with backupops.veeam.veeam_em_job_info")
+            servers = sorted({str(job["backup_server"]) for job in matches if job["name"] == name})
+            similar = sorted({job["name"] for job in matches if isinstance(job["name"], str) and job["name"] != name})
+            if servers:  # the name is there, on other backup servers only
+                hint = "Jobs of that name are on backup server %s" % ", ".join(servers)
+            elif similar:
+                hint = "Names are matched exactly; jobs with the same name in other case: %s" % ", ".join(similar)
+            else:
+                hint = "List the jobs with backupops.veeam.veeam_em_job_info"
             raise E.NotFoundError("No job named %r%s on Enterprise Manager" % (name, where), hint=hint)
         if len(exact) > 1:
             listed = "; ".join("%s (%s job on backup server %s)" % (job["id"], job["type"], job["backup_server"])
@@ -653,6 +662,9 @@ class EmJobs(JobAdapter):
             return "task %s still %s" % (watch["task"].get("id"), watch["task"].get("state"))
         if watch["session"] is None:
             return run_state(None)
+        if not session_running(watch["session"]):  # it ended: the start task, not yet finished, decides if it is ours
+            return "task %s still %s (session %s is %s)" % (watch["task"].get("id"), watch["task"].get("state"),
+                                                            watch["session"]["name"], run_state(watch["session"]))
         return "session %s still %s" % (watch["session"]["name"], run_state(watch["session"]))
 
     def outcome(self, run, watch):
@@ -679,9 +691,11 @@ class EmJobs(JobAdapter):
                        reason=run.session.get("failure_message"))
 
     def keep(self, run, watch):
+        """The wait ran out: the failed result shows the start task and the backup session as last read (the
+        session's id is what a user needs to go on), not the task as the start answered it."""
         if watch.get("task") is not None:
             run.receipt = watch["task"]
-        if watch.get("session") is not None:
+        if "job" in watch and watch["session"] is not None:
             run.session = watch["session"]
 
     def resume_hint(self, action, runs):

@@ -21,6 +21,7 @@ import contextlib
 import math
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -165,17 +166,20 @@ def base_url(server, port, default_scheme="https", path=""):
     if "://" not in server:
         server = "%s://%s" % (default_scheme, server)
     parts = urllib.parse.urlsplit(server)
-    if parts.username is not None or parts.password is not None:
+    # A password with "#" or "?" in it ends urlsplit's netloc early (no "@" left in it): look at the text too, and
+    # never echo what comes before an "@" (a password with "/" in it gets past both checks, into the messages below).
+    shown = re.sub(r"//.*@", "//", server)
+    if parts.username is not None or parts.password is not None or re.search(r"://[^/]*@", server):
         raise UsageError("server carries a user name or password (user:password@host): give the host alone, and the "
                          "credentials as username and password")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError("server %r is not a hostname, host:port or http(s) URL" % server)
+        raise UsageError("server %r is not a hostname, host:port or http(s) URL" % shown)
     if parts.query or parts.fragment:
-        raise UsageError("server %r has a query string or fragment: give scheme://host:port[/path] only" % server)
+        raise UsageError("server %r has a query string or fragment: give scheme://host:port[/path] only" % shown)
     try:
         url_port = parts.port
     except ValueError:
-        raise UsageError("server %r has an invalid port" % server) from None
+        raise UsageError("server %r has an invalid port" % shown) from None
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = "[%s]" % host

@@ -392,8 +392,8 @@ class Lifecycle:
         adapter = self.adapter
         watches, unwatched = {}, []
         for run in runs:
-            going = run.skipped and adapter.running(run) and (self.action in ("start", "retry")
-                                                               or (self.action == "stop" and adapter.stopping(run)))
+            going = run.skipped and adapter.running(run) and (
+                self.action in ("start", "retry") or (self.action == "stop" and adapter.stopping(run)))
             if run.failed or not (run.changed or going):
                 continue
             watch = adapter.watch(run, self.action)

@@ -851,8 +851,11 @@ class Vb365Jobs(JobAdapter):
         return Outcome(ending, result=status, reason=(run.session or {}).get("details"))
 
     def keep(self, run, watch):
-        run.session = watch.get("session") or run.session
-        run.job = watch.get("job_now") or run.job
+        """The wait ran out: the failed result shows the session (and the job, when it was followed) as last read."""
+        if watch.get("session") is not None:
+            run.session = watch["session"]
+        if watch.get("job_now") is not None:
+            run.job = watch["job_now"]
 
     def resume_hint(self, action, runs):
         if action == "start":

@@ -217,7 +217,7 @@ class Vbr(Client):
     def find_jobs(self, wanted):
         """The job state of each wanted job (``job_id`` or exact ``job_name``), in order; one listing of the job
         states serves every job given by name (one narrowed by ``nameFilter`` when only one name is given)."""
-        names = {str(w.get("job_name")) for w in wanted if not w.get("job_id") and w.get("job_name")}
+        names = {str(w.get("job_name")) for w in wanted if not w.get("job_id") and str(w.get("job_name") or "").strip()}
         listing = self.job_states(name=next(iter(names)) if len(names) == 1 else None) if names else None
         found = []
         for want in wanted:
@@ -289,7 +289,7 @@ class VbrJobs(JobAdapter):
     def __init__(self, client):
         super().__init__(client)
         self._surveyed = set()
-        self._action = None
+        self._empty = set()  # the runs whose start or retry VBR answered with no session (204)
 
     def find(self, wanted):
         return self.client.find_jobs(wanted)
@@ -298,7 +298,6 @@ class VbrJobs(JobAdapter):
     def survey(self, runs, action, acting):
         """The job's state (read again after the first time), its running session, and for enable/disable the job's
         own ``isDisabled``."""
-        self._action = action
         if action == "retry" and not self.client.has("1.3-rev0"):
             raise E.UsageError("state: retried needs VBR REST API revision 1.3-rev0 or later (VBR 13); this task uses "
                                "%s" % self.client.revision, hint="Use api_version: auto on a VBR 13 server")
@@ -351,6 +350,7 @@ class VbrJobs(JobAdapter):
     def send(self, run, action):
         session = self.client.act(run.job, action, full=bool(run.want.get("full")))
         if session is None and action in ("start", "retry"):
+            self._empty.add(run.index)
             self.client.warn("VBR accepted the %s of job %r but created no session (HTTP 204): the job had nothing to "
                              "process" % (action, run.name))
         return session
@@ -374,8 +374,7 @@ class VbrJobs(JobAdapter):
         session = run.session or run.receipt
         if session:
             return "session %s" % (session.get("name") or session["id"])
-        made = run.changed and run.current is None and self._action in ("start", "retry")
-        return "VBR created no session" if made else None
+        return "VBR created no session" if run.changed and run.index in self._empty else None
 
     # ------------------------------------------------------------------ waiting
     def watch(self, run, action):

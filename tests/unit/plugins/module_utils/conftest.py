@@ -39,7 +39,7 @@ def make_transport(server, clock):
     retry policy sleeps on ``clock`` with a fixed jitter (``rand`` = 0.5)."""
     made = []
 
-    def make(base="https://em.example:9398/api", **kwargs):
+    def make(base="https://em.example:9398", **kwargs):
         kwargs.setdefault("retry", RetryPolicy(sleep=clock.sleep, rand=lambda: 0.5))
         transport = Transport(base, **kwargs)
         server.mount_on(transport.session)

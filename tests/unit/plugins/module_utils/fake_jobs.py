@@ -21,18 +21,20 @@ EFFECTS = {"start": {"running": True}, "retry": {"running": True}, "stop": {"run
 
 # ------------------------------------------------------------------------------------------------ the fake API
 def fake_job(name, running=False, enabled=True, failed_last=False, runs=None, send=None, looks=None, reason=None,
-             label=None):
+             label=None, stopping=False):
     """A job of the fake server.
 
     ``runs``: the run scripts, one per watch (the last repeats): a list of states, one per poll, the first being
-    what the action answered.  ``send``: what each send does, in order (the last repeats): ``"ok"`` (takes effect),
+    what the action answered; a state that is an exception is raised by that poll (the last one repeats).
+    ``stopping``: the running job is being stopped already.  ``send``: what each send does, in order (the last repeats): ``"ok"`` (takes effect),
     ``("lost", took, timed_out)`` (takes effect or not, and the answer is lost), ``("refuse", error, meanwhile)``
     (the error; ``meanwhile``: another operator brought the job into the state first).  ``looks``: whether each look
     after a lost answer sees the action (the last repeats; default: whether it took effect).
     """
     return {"id": "id-" + name.lower().replace(" ", "-"), "name": name, "running": running, "enabled": enabled,
             "failed_last": failed_last, "runs": list(runs or [["Working", "Success"]]), "send": list(send or ["ok"]),
-            "looks": list(looks) if looks is not None else None, "reason": reason, "label": label}
+            "looks": list(looks) if looks is not None else None, "reason": reason, "label": label,
+            "stopping": stopping}
 
 
 def _next(items):
@@ -55,6 +57,7 @@ class FakeJobs(JobAdapter):
         self.surveys = []     # (job names, action, acting) of every survey
         self.concluded = []
         self.watched = []
+        self.kept = {}        # job name -> the state of the watch the lifecycle kept on a timeout
         self.meanwhile = {}   # job name -> the state another operator puts it in when its run ends refused
 
     # finding
@@ -82,6 +85,9 @@ class FakeJobs(JobAdapter):
 
     def failed_last(self, run):
         return run.current["failed_last"]
+
+    def stopping(self, run):
+        return run.current["stopping"]
 
     def running_label(self, run):
         return run.current["label"]
@@ -127,6 +133,9 @@ class FakeJobs(JobAdapter):
     def progress(self, watch):
         self.polled.append(watch["name"])
         script = watch["script"][1:] or watch["script"]
+        if isinstance(script[0], Exception):
+            watch["script"][:] = script  # the next poll goes on after the failed one (the last one repeats)
+            raise script[0]
         return dict(watch, script=script, state=script[0])
 
     def ended(self, watch):
@@ -150,10 +159,15 @@ class FakeJobs(JobAdapter):
     def conclude(self, run, action):
         self.concluded.append(run.name)
 
+    def keep(self, run, watch):
+        self.kept[run.name] = watch["state"]
+
     def view(self, run):
         out = {"job": {"id": run.job["id"], "name": run.job["name"]} if run.job else None}
         if run.receipt:
             out["receipt"] = run.receipt
+        if run.name in self.kept:
+            out["kept"] = self.kept[run.name]
         return out
 
     def extras(self):

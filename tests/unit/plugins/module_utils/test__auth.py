@@ -11,19 +11,26 @@ authenticator alone.  No secret may appear in an error or a warning.
 
 from __future__ import annotations
 
+import base64
+import uuid
+
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
-from ansible_collections.backupops.veeam.plugins.module_utils._auth import EmLogon, OAuth2Token, Vb365Token
-from ansible_collections.backupops.veeam.plugins.module_utils._errors import JobFailedError, Journal
+from ansible_collections.backupops.veeam.plugins.module_utils._auth import (
+    EmLogon, OAuth2Token, UnsupportedRevision, Vb365Token, VbrToken, send_creating, token_session_ids)
+from ansible_collections.backupops.veeam.plugins.module_utils._errors import (
+    JobFailedError, Journal, LostAnswerError, UsageError)
 from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy
 from ansible_collections.backupops.veeam.plugins.module_utils._m365 import Routes
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     BASIC, EM_SESSION_ID, EM_TOKEN, EM_TOKEN2, M365_ACCESS, M365_ACCESS2, M365_REFRESH, M365_REFRESH2, PASSWORD,
-    USERNAME, Reply, assert_no_secrets, em_error, expect_error, fixture_bytes, jsonr, refused, xml)
+    USERNAME, Reply, assert_no_secrets, dropped, em_error, expect_error, fixture_bytes, jsonr, read_timeout, refused,
+    reset, xml)
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
     ANY_LOGOFF, DB_BACKUP, JOB, LOGON, SECOND_SESSION_ID, job, logon_reply, token_body)
 
+BASE_VB = "https://vb365.example:4443"
 LOGON_SESSIONS = ('<EntityReferences xmlns="http://www.veeam.com/ent/v1.0"><Ref Type="LogonSessionReference" '
                   'UID="urn:veeam:LogonSession:%s" Href="https://em:9398/api/logonSessions/%s"/></EntityReferences>'
                   % (EM_SESSION_ID, EM_SESSION_ID))
@@ -93,9 +100,25 @@ def test_an_unreadable_logon_body_whose_logoff_fails_too(server, make_em):
     server.on("POST", LOGON, Reply(201, b"<LogonSession", [("X-RestSvcSessionId", EM_TOKEN)],
                                    content_type="application/xml"))
     server.on("GET", "/api/logonSessions", em_error(500, "Internal error"))
-    with expect_error("parse", "not well-formed XML"):
+    with expect_error("parse", "not well-formed XML") as caught:
         with make_em():
             pass
+    assert ("; the logon session it opened could not be ended (Enterprise Manager could not return the logon sessions: "
+            "Internal error): it ends after 15 minutes idle" in str(caught.error))
+    assert server.count("DELETE") == 0
+
+
+def test_an_unreadable_logon_body_whose_delete_fails(server, make_em):
+    server.on("POST", LOGON, Reply(201, b"<LogonSession", [("X-RestSvcSessionId", EM_TOKEN)],
+                                   content_type="application/xml"))
+    server.on("GET", "/api/logonSessions", xml(200, LOGON_SESSIONS))
+    server.on("DELETE", ANY_LOGOFF, refused())
+    with expect_error("parse", "not well-formed XML") as caught:
+        with make_em():
+            pass
+    assert "; the logon session it opened could not be ended (Could not connect to" in str(caught.error)
+    assert str(caught.error).count("it ends after 15 minutes idle") == 1
+    assert len([c for c in server.attempts if c.method == "DELETE"]) == 1
 
 
 def test_wrong_credentials(server, make_em, warnings):
@@ -214,7 +237,7 @@ def test_an_unreachable_server_at_logoff_is_a_warning(server, make_em, warnings)
     with make_em():
         pass
     assert len(warnings) == 1 and warnings[0].startswith("Could not log off from Enterprise Manager (Could not connect to")
-    assert len(server.attempts) == 5  # logon + 4 tries of the (safe) DELETE
+    assert len(server.attempts) == 2  # logon + one try of the logoff (once: the end of a run is not kept waiting)
     assert_no_secrets(warnings)
 
 
@@ -268,8 +291,9 @@ def test_a_token_whose_session_cannot_be_told_apart_is_a_warning_at_logoff(serve
     server.on("GET", "/api/logonSessions", xml(200, "<EntityReferences>%s</EntityReferences>" % two))
     with make_em(username=None, password=None, session_token=EM_TOKEN, logoff=True):
         pass
-    assert warnings == ["Could not log off from Enterprise Manager (Cannot tell which logon session the session token "
-                        "belongs to (2 listed); pass session_id as well); EM ends idle logon sessions after 15 minutes"]
+    assert warnings == ["Could not log off from Enterprise Manager (Cannot tell which of the 2 logon sessions of this "
+                        "account the session token belongs to; pass session_id as well (veeam_em_session state=present "
+                        "returns it, and its session_token carries it)); EM ends idle logon sessions after 15 minutes"]
     assert server.count("DELETE") == 0
 
 
@@ -427,7 +451,7 @@ def test_429_that_never_ends(vb_server, make_vb, clock, warnings):
             pass
     assert str(caught.error) == (
         "VB365 throttled the login (429 Quota Exceeded) and kept doing so after 6 tries (HTTP 429 on POST /v8/token). "
-        "Fewer logins per minute help: VB365 limits its token endpoint")
+        "Fewer logins per minute help (one login per play: a session module, or the job_run role with several jobs)")
     assert len(token_calls(vb_server)) == 6 and len(clock.sleeps) == 5
 
 
@@ -642,3 +666,360 @@ def test_oauth2_end_failed_is_a_message(oauth):
 def test_oauth2_journal_defaults(make_transport):
     token = OAuth2Token(make_transport(), USERNAME, PASSWORD, "/token")
     assert isinstance(token.journal, Journal) and token.can_renew and token.logout_path is None
+
+
+# ================================================================================================ send_creating
+LOST_TEXT = "Lost the connection to https://em.example:9398: the connection was closed before a response arrived"
+
+
+class Sender:
+    """A ``send`` for send_creating: raises the scripted errors in order, then answers."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.sent = 0
+
+    def __call__(self):
+        self.sent += 1
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def lost(timed_out=False):
+    return LostAnswerError(LOST_TEXT + "; the server may or may not have acted on the request", timed_out=timed_out,
+                           method="POST", path="/api/sessionMngr/")
+
+
+def test_send_creating_sends_once_when_the_answer_comes():
+    journal = Journal()
+    send = Sender("answer")
+    assert send_creating(send, journal, "the logon to Enterprise Manager", "logon session", "ends after 15 minutes "
+                         "idle") == "answer"
+    assert send.sent == 1 and journal.warnings == []
+
+
+@pytest.mark.parametrize("timed_out", [False, True])
+def test_send_creating_sends_again_once_after_a_lost_answer_and_warns(timed_out):
+    journal = Journal()
+    send = Sender(lost(timed_out), "answer")
+    assert send_creating(send, journal, "the logon to Enterprise Manager", "logon session",
+                         "ends after 15 minutes idle") == "answer"
+    assert send.sent == 2
+    assert journal.warnings == ["The answer to the logon to Enterprise Manager was lost (%s); if the server received it, "
+                                "it made a logon session that this task cannot end (it ends after 15 minutes idle). "
+                                "Sent once more" % LOST_TEXT]
+
+
+@pytest.mark.parametrize("timed_out", [False, True])
+def test_send_creating_fails_after_a_second_lost_answer(timed_out):
+    journal = Journal()
+    send = Sender(lost(), lost(timed_out), "never")
+    with expect_error("response_lost") as caught:
+        send_creating(send, journal, "the login to VB365", "token", "expires after its lifetime, an hour by default")
+    assert send.sent == 2 and len(journal.warnings) == 1
+    assert str(caught.error) == ("The login to VB365 got no answer twice (%s); each may have made a token that this "
+                                 "task cannot end (it expires after its lifetime, an hour by default) (POST "
+                                 "/api/sessionMngr/). Check the server and raise timeout if it is slow" % LOST_TEXT)
+    assert caught.error.timed_out is timed_out
+
+
+def test_send_creating_lets_other_errors_through_without_sending_again():
+    send = Sender(UsageError("bad"), "never")
+    with pytest.raises(UsageError):
+        send_creating(send, Journal(), "the logon", "logon session", "ends")
+    assert send.sent == 1
+
+
+@pytest.mark.parametrize("fault", [dropped, reset, read_timeout])
+def test_a_lost_logon_answer_is_sent_again_once(server, make_em, warnings, fault):
+    server.on("POST", LOGON, fault(), logon_reply())
+    server.on("DELETE", ANY_LOGOFF, Reply(204))
+    with make_em() as em:
+        assert em.auth.token == EM_TOKEN
+    assert server.count("POST", LOGON) == 2
+    assert len(warnings) == 1 and warnings[0].startswith("The answer to the logon to Enterprise Manager was lost (")
+    assert warnings[0].endswith("if the server received it, it made a logon session that this task cannot end (it "
+                                "ends after 15 minutes idle). Sent once more")
+    assert_no_secrets(warnings)
+
+
+def test_two_lost_logon_answers_fail_the_task(server, make_em, warnings):
+    server.on("POST", LOGON, dropped(), reset(), logon_reply())
+    with expect_error("response_lost", "The logon to Enterprise Manager got no answer twice (", warnings=warnings) as c:
+        with make_em():
+            pass
+    assert "each may have made a logon session that this task cannot end (it ends after 15 minutes idle)" in str(c.error)
+    assert server.count("POST", LOGON) == 2 and server.count("DELETE") == 0
+
+
+def test_a_logon_refused_before_it_was_sent_is_tried_again_without_a_warning(server, make_em, warnings, clock):
+    server.on("POST", LOGON, refused(), logon_reply())
+    server.on("DELETE", ANY_LOGOFF, Reply(204))
+    with make_em():
+        pass
+    assert warnings == [] and server.count("POST", LOGON) == 1 and clock.sleeps == [0.375]
+
+
+def test_a_lost_token_answer_is_sent_again_once(vb_server, make_vb, warnings):
+    vb_server.on("POST", "/v8/token", dropped(), token_body())
+    with make_vb() as vb:
+        assert vb.auth.logins == 1
+    assert len(token_calls(vb_server)) == 2
+    assert warnings == ["The answer to the login to VB365 was lost (Lost the connection to %s: the connection was "
+                        "closed before a response arrived); if the server received it, it made a token that this task "
+                        "cannot end (it expires after its lifetime, an hour by default). Sent once more" % BASE_VB]
+
+
+def test_a_lost_refresh_answer_is_sent_again_once(vb_server, make_vb, clock, warnings):
+    vb_server.on("POST", "/v8/token", token_body(), read_timeout(), token_body(M365_ACCESS2, M365_REFRESH2))
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, jsonr(200, job()))
+    with make_vb() as vb:
+        clock.advance(3590)
+        vb.get_job(JOB)
+        assert vb.auth.refreshes == 1
+    assert len(warnings) == 1 and warnings[0].startswith("The answer to the token refresh to VB365 was lost (")
+
+
+def test_logout_is_tried_once(vb_server, make_vb, warnings):
+    vb_server.on("POST", "/v8/token/logout", Reply(503), Reply(204))
+    with make_vb("v8"):
+        pass
+    assert vb_server.count("POST", "/v8/token/logout") == 1
+    assert warnings == ["Could not log out from VB365 (VB365 logout failed (HTTP 503 on POST /v8/token/logout)); the "
+                        "token expires on its own"]
+
+
+def test_logoff_is_tried_once(server, make_em, warnings):
+    server.on("POST", LOGON, logon_reply())
+    server.on("DELETE", ANY_LOGOFF, Reply(503), Reply(204))
+    with make_em():
+        pass
+    assert server.count("DELETE") == 1 and len(warnings) == 1
+
+
+# ================================================================================================ the hand-off token
+def test_the_handoff_carries_the_token_and_its_session_id(em_server, make_em):
+    with make_em(logoff=False) as em:
+        assert em.auth.handoff == "%s|%s" % (EM_TOKEN, EM_SESSION_ID)
+
+
+def test_a_handoff_token_is_split_into_token_and_session_id(server, make_em):
+    server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    server.on("DELETE", ANY_LOGOFF, Reply(204))
+    with make_em(username=None, password=None, session_token="%s|%s" % (EM_TOKEN, SECOND_SESSION_ID),
+                 logoff=True) as em:
+        assert em.auth.token == EM_TOKEN and em.auth.session_id == SECOND_SESSION_ID
+        assert em.auth.handoff == "%s|%s" % (EM_TOKEN, SECOND_SESSION_ID)
+        em.find_job(job_id=DB_BACKUP)
+    assert server.calls[0].headers["X-RestSvcSessionId"] == EM_TOKEN  # the token alone, never the hand-off
+    # logged off by the id it carried: no list of logon sessions to guess from
+    assert [(c.method, c.path) for c in server.calls[1:]] == [("DELETE", "/api/logonSessions/%s" % SECOND_SESSION_ID)]
+
+
+def test_a_session_id_given_apart_wins_over_the_one_in_the_handoff(make_transport):
+    logon = EmLogon(make_transport(), token="%s|%s" % (EM_TOKEN, SECOND_SESSION_ID), session_id=EM_SESSION_ID)
+    assert logon.token == EM_TOKEN and logon.session_id == EM_SESSION_ID
+
+
+def test_a_token_without_a_session_id_is_handed_on_as_it_is(make_transport):
+    logon = EmLogon(make_transport(), token=EM_TOKEN)
+    assert logon.session_id is None and logon.handoff == EM_TOKEN
+    assert EmLogon(make_transport(), token=EM_TOKEN + "|").session_id is None
+
+
+# ================================================================================================ which logon session
+GUID = "9d5e2f1c-3b4a-4c5d-8e6f-7a8b9c0d1e2f"
+
+
+def test_token_session_ids_of_a_base64_guid_text():
+    token = base64.b64encode(GUID.encode("ascii")).decode("ascii")
+    assert token_session_ids(token) == {GUID}
+    assert token_session_ids(token.rstrip("=")) == {GUID}  # padding left out
+    assert token_session_ids(base64.b64encode(GUID.upper().encode("ascii")).decode("ascii")) == {GUID}
+
+
+def test_token_session_ids_of_sixteen_raw_bytes_both_ways_round():
+    raw = uuid.UUID(GUID).bytes
+    ids = token_session_ids(base64.b64encode(raw).decode("ascii"))
+    assert ids == {GUID, str(uuid.UUID(bytes_le=raw))} and len(ids) == 2
+    assert GUID in token_session_ids(base64.b64encode(uuid.UUID(GUID).bytes_le).decode("ascii"))
+
+
+@pytest.mark.parametrize("token", ["", "!!not base64!!", EM_TOKEN, base64.b64encode(b"short").decode(), None])
+def test_token_session_ids_of_anything_else_is_empty(token):
+    assert token_session_ids(token) == set()
+
+
+def logon_sessions(*ids):
+    return xml(200, '<EntityReferences xmlns="http://www.veeam.com/ent/v1.0">%s</EntityReferences>' % "".join(
+        '<Ref Type="LogonSessionReference" UID="urn:veeam:LogonSession:%s" Href="https://em:9398/api/logonSessions/%s"/>'
+        % (i, i) for i in ids))
+
+
+def test_the_session_the_token_stands_for_is_picked_among_several(server, make_transport):
+    token = base64.b64encode(GUID.encode("ascii")).decode("ascii")
+    server.on("GET", "/api/logonSessions", logon_sessions(EM_SESSION_ID, GUID, SECOND_SESSION_ID))
+    assert EmLogon(make_transport(), token=token).current_session_id() == GUID
+    assert server.calls[0].headers["X-RestSvcSessionId"] == token
+
+
+def test_the_session_of_a_raw_bytes_token_is_picked_among_several(server, make_transport):
+    token = base64.b64encode(uuid.UUID(GUID).bytes_le).decode("ascii")
+    server.on("GET", "/api/logonSessions", logon_sessions(EM_SESSION_ID, GUID))
+    assert EmLogon(make_transport(), token=token).current_session_id() == GUID
+
+
+def test_the_only_listed_session_is_taken(server, make_transport):
+    server.on("GET", "/api/logonSessions", logon_sessions(SECOND_SESSION_ID))
+    assert EmLogon(make_transport(), token=EM_TOKEN).current_session_id() == SECOND_SESSION_ID
+
+
+@pytest.mark.parametrize("ids", [(EM_SESSION_ID, SECOND_SESSION_ID), ()])
+def test_other_operators_sessions_are_never_taken_for_ours(server, make_transport, ids):
+    server.on("GET", "/api/logonSessions", logon_sessions(*ids))
+    with expect_error("usage") as caught:
+        EmLogon(make_transport(), token=EM_TOKEN).current_session_id()
+    assert str(caught.error) == ("Cannot tell which of the %d logon sessions of this account the session token belongs "
+                                 "to; pass session_id as well (veeam_em_session state=present returns it, and its "
+                                 "session_token carries it)" % len(ids))
+
+
+def test_a_token_that_stands_for_a_session_not_listed_is_not_taken_for_another(server, make_transport):
+    token = base64.b64encode(GUID.encode("ascii")).decode("ascii")
+    server.on("GET", "/api/logonSessions", logon_sessions(EM_SESSION_ID, SECOND_SESSION_ID))
+    with expect_error("usage", "Cannot tell which of the 2 logon sessions"):
+        EmLogon(make_transport(), token=token).current_session_id()
+
+
+# ================================================================================================ Retry-After at login
+def test_a_throttled_login_that_asks_to_wait_longer_than_the_cap(vb_server, make_vb, clock, warnings):
+    vb_server.on("POST", "/v8/token", Reply(429, b"Quota Exceeded", {"Retry-After": "90"}), token_body())
+    with expect_error("http", warnings=warnings) as caught:
+        with make_vb():
+            pass
+    assert str(caught.error) == ("VB365 throttled the login (429 Quota Exceeded) and asks to wait 90 s before the next "
+                                 "one (Retry-After) (HTTP 429 on POST /v8/token). Fewer logins per minute help (one login "
+                                 "per play: a session module, or the job_run role with several jobs)")
+    assert len(token_calls(vb_server)) == 1 and clock.sleeps == []
+
+
+def test_a_throttled_login_that_asks_to_wait_within_the_cap_is_waited_for(vb_server, make_vb, clock):
+    vb_server.on("POST", "/v8/token", Reply(429, b"Quota Exceeded", {"Retry-After": "20"}), token_body())
+    with make_vb() as vb:
+        assert vb.auth.logins == 1
+    assert clock.sleeps == [20.0]
+
+
+# ================================================================================================ VbrToken
+REVISION = "1.3-rev1"
+
+
+@pytest.fixture
+def vbr_token(make_transport, clock, journal):
+    def make(revision=REVISION):
+        return VbrToken(make_transport(base="https://vbr.example:9419"), USERNAME, PASSWORD, revision, journal=journal,
+                        clock=clock.monotonic)
+    return make
+
+
+def test_vbr_token_requests_carry_the_revision(server, vbr_token):
+    server.on("POST", "/api/oauth2/token", token_body())
+    server.on("POST", "/api/oauth2/logout", Reply(200))
+    token = vbr_token("1.1-rev0")
+    token.begin()
+    token.end()
+    login, logout = server.calls
+    assert login.form == {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
+    assert login.headers["x-api-version"] == "1.1-rev0" and logout.headers["x-api-version"] == "1.1-rev0"
+    assert logout.headers["Authorization"] == "Bearer " + M365_ACCESS
+    assert (token.product, token.token_path, token.logout_path, token.revision) == (
+        "VBR", "/api/oauth2/token", "/api/oauth2/logout", "1.1-rev0")
+
+
+@pytest.mark.parametrize("body", [
+    {"errorCode": "NotImplemented", "message": "The specified API version is not supported."},
+    {"errorCode": "BadRequest", "message": "Unsupported x-api-version header value."},
+])
+def test_vbr_refuses_the_revision(server, vbr_token, body):
+    server.on("POST", "/api/oauth2/token", jsonr(400, body))
+    with expect_error("usage") as caught:
+        vbr_token().begin()
+    assert isinstance(caught.error, UnsupportedRevision)
+    assert str(caught.error) == ("VBR does not accept REST API revision 1.3-rev1: %s (HTTP 400 on POST /api/oauth2/token)"
+                                 ". Use api_version: auto, or the revision of your VBR release (1.1-rev0 for 12.0 up to "
+                                 "1.3-rev1 for 13.0.1)" % body["message"].rstrip("."))
+    assert caught.error.veeam_code == body["errorCode"]
+
+
+def test_vbr_refuses_the_revision_without_a_message(server, vbr_token):
+    server.on("POST", "/api/oauth2/token", jsonr(400, {"errorCode": "NotImplemented"}))
+    with expect_error("usage") as caught:
+        vbr_token().begin()
+    assert str(caught.error).startswith("VBR does not accept REST API revision 1.3-rev1 (HTTP 400 on POST ")
+
+
+@pytest.mark.parametrize("status,body", [
+    (400, {"errorCode": "InvalidGrant", "message": "Invalid user name or password."}),
+    (401, {"errorCode": "AccessDenied", "message": "Access is denied."}),
+    (403, {"errorCode": "Forbidden", "message": "Forbidden."}),
+])
+def test_vbr_rejects_the_credentials(server, vbr_token, status, body):
+    server.on("POST", "/api/oauth2/token", jsonr(status, body))
+    with expect_error("auth") as caught:
+        vbr_token().begin()
+    assert not isinstance(caught.error, UnsupportedRevision)
+    assert str(caught.error) == ("VBR rejected the username or password for 'LAB\\svc-ansible' (HTTP %d on POST "
+                                 "/api/oauth2/token). Check username (DOMAIN\\user) and password; VBR lets Backup "
+                                 "Administrators and Backup Operators start and stop jobs" % status)
+    assert caught.error.veeam_message == body["message"]
+
+
+def test_vbr_login_that_fails_otherwise(server, vbr_token):
+    server.on("POST", "/api/oauth2/token", jsonr(500, {"errorCode": "UnknownError", "message": "Database is down."}))
+    with expect_error("http") as caught:
+        vbr_token().begin()
+    assert str(caught.error) == "VBR login failed: Database is down (HTTP 500 on POST /api/oauth2/token)"
+
+
+def test_a_lost_vbr_token_answer_warns_that_the_token_lasts_15_minutes(server, vbr_token, warnings):
+    server.on("POST", "/api/oauth2/token", dropped(), token_body())
+    vbr_token().begin()
+    assert len(warnings) == 1 and warnings[0].startswith("The answer to the login to VBR was lost (")
+    assert "it made a token that this task cannot end (it expires after 15 minutes). Sent once more" in warnings[0]
+
+
+def test_a_throttled_vbr_login_that_asks_to_wait_longer_than_the_cap(server, vbr_token, clock):
+    server.on("POST", "/api/oauth2/token", Reply(429, headers={"Retry-After": "60"}), token_body())
+    with expect_error("http") as caught:
+        vbr_token().begin()
+    assert str(caught.error).startswith("VBR throttled the login (429 Quota Exceeded) and asks to wait 60 s before the "
+                                        "next one (Retry-After) (HTTP 429 on POST /api/oauth2/token)")
+    assert len(server.calls) == 1 and clock.sleeps == []
+
+
+# ================================================================================================ ~/.netrc
+def _netrc_home(monkeypatch, tmp_path, host):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine %s login netrc-user password netrc-Pw-from-file\n" % host)
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NETRC", raising=False)
+
+
+def test_the_em_logon_sends_the_modules_credentials_whatever_netrc_says(em_server, make_em, monkeypatch, tmp_path):
+    _netrc_home(monkeypatch, tmp_path, "em.example")
+    with make_em():
+        pass
+    assert em_server.calls[0].headers["Authorization"] == "Basic " + BASIC
+    assert all("Authorization" not in c.headers for c in em_server.calls[1:])  # the token, not netrc, afterwards
+
+
+def test_a_token_request_sends_the_modules_credentials_and_no_netrc_ones(vb_server, make_vb, monkeypatch, tmp_path):
+    _netrc_home(monkeypatch, tmp_path, "vb365.example")
+    with make_vb():
+        pass
+    login = token_calls(vb_server)[0]
+    assert "Authorization" not in login.headers
+    assert (login.form["username"], login.form["password"]) == (USERNAME, PASSWORD)

@@ -7,14 +7,17 @@ message, documents, the logon/logoff around a run, the paths errors show, and th
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils._client import (
-    Client, Connection, document, shown_path, status_error, veeam_message)
+    MAX_PAGES, Client, Connection, collect_pages, credentials, document, retry_after, shown_path, status_error,
+    veeam_message)
 from ansible_collections.backupops.veeam.plugins.module_utils._http import Response
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
-    EM_SESSION_ID, EM_TOKEN, EM_TOKEN2, Reply, em_error, expect_error, jsonr, refused)
+    EM_SESSION_ID, EM_TOKEN, EM_TOKEN2, PASSWORD, USERNAME, Reply, em_error, expect_error, jsonr, refused)
 
 JOB = "5658281f-625e-4627-89dd-d2a0c48be99e"
 
@@ -291,3 +294,171 @@ def test_responses_give_their_content_type_and_headers():
     resp = Response(200, {"Content-Type": "application/json"}, b"{}", "GET", "/x")
     assert resp.content_type == "application/json" and resp.header("X-None", "d") == "d"
     assert Response(204, {}, b"", "DELETE", "/x").content_type == ""
+
+
+# ------------------------------------------------------------------------------------------------ redirects, Retry-After
+def reply_to(method, path, status, headers=None, body=b""):
+    return Response(status, dict(headers or {}), body, method, path)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_says_where_to(status):
+    err = status_error(reply_to("GET", "/api/jobs", status, {"Location": "https://sso.example/login?next=/api#x"}),
+                       "Enterprise Manager could not return the jobs")
+    assert str(err) == ("Enterprise Manager could not return the jobs; the server redirects to https://sso.example/login "
+                        "(HTTP %d on GET /api/jobs). Is server the REST API's own address (not a portal or a proxy's "
+                        "login page)?" % status)
+    assert isinstance(err, E.HttpError) and err.status == status
+
+
+def test_a_redirect_shows_no_user_info_or_query_string():
+    secret = urllib.parse.quote(PASSWORD, safe="")  # as a valid URL carries it
+    location = "https://%s:%s@sso.example:8443/adfs/ls?client_id=abc&token=%s" % ("admin", secret, EM_TOKEN)
+    err = status_error(reply_to("POST", "/api/sessionMngr/", 302, {"Location": location}), "Logon failed")
+    assert "; the server redirects to https://sso.example:8443/adfs/ls (HTTP 302" in str(err)
+    assert "admin" not in str(err) and secret not in str(err) and "client_id" not in str(err)
+    with expect_error("http"):
+        raise err
+
+
+def test_a_relative_redirect_and_the_callers_own_hint():
+    err = status_error(reply_to("GET", "/api/", 302, {"Location": "/login"}), "EM could not return the entry point",
+                       hint="Check the port")
+    assert str(err) == "EM could not return the entry point; the server redirects to /login (HTTP 302 on GET /api/). " \
+                       "Check the port"
+
+
+def test_a_redirect_without_a_location_says_nothing_of_it():
+    err = status_error(reply_to("GET", "/api/", 302), "EM could not return the entry point")
+    assert str(err) == "EM could not return the entry point (HTTP 302 on GET /api/)" and err.hint is None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_is_told(status):
+    err = status_error(reply_to("GET", "/v8/Jobs", status, {"Retry-After": "120"}), "VB365 could not return the jobs")
+    assert str(err) == ("VB365 could not return the jobs; it asks to wait 120 s before the next request (Retry-After) "
+                        "(HTTP %d on GET /v8/Jobs)" % status)
+
+
+def test_a_retry_after_with_veeams_message():
+    body = b'{"message": "Quota exceeded."}'
+    err = status_error(reply_to("GET", "/v8/Jobs", 429, {"Retry-After": "30.4", "Content-Type": "application/json"},
+                                body), "VB365 could not return the jobs")
+    assert str(err) == ("VB365 could not return the jobs: Quota exceeded; it asks to wait 30 s before the next request "
+                        "(Retry-After) (HTTP 429 on GET /v8/Jobs)")
+
+
+@pytest.mark.parametrize("status,headers", [(500, {"Retry-After": "120"}), (502, {"Retry-After": "120"}),
+                                            (429, {}), (429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})])
+def test_no_retry_after_is_told_when_there_is_none_to_tell(status, headers):
+    assert "Retry-After" not in str(status_error(reply_to("GET", "/v8/Jobs", status, headers), "VB365 refused"))
+
+
+@pytest.mark.parametrize("value,seconds", [("120", 120.0), ("0", 0.0), ("2.5", 2.5), (" 7 ", 7.0), ("soon", None),
+                                           ("Wed, 21 Oct 2015 07:28:00 GMT", None), (None, None)])
+def test_retry_after(value, seconds):
+    assert retry_after(reply_to("GET", "/x", 429, {} if value is None else {"Retry-After": value})) == seconds
+
+
+# ------------------------------------------------------------------------------------------------ credentials
+def test_credentials_from_the_options():
+    assert credentials({"username": USERNAME, "password": PASSWORD}, "VEEAM_EM") == (USERNAME, PASSWORD)
+
+
+@pytest.mark.parametrize("params", [{}, {"username": USERNAME}, {"password": PASSWORD},
+                                    {"username": "", "password": PASSWORD}, {"username": USERNAME, "password": None}])
+def test_missing_credentials_name_their_environment_variables(params):
+    with expect_error("usage") as caught:
+        credentials(params, "VEEAM_VBR")
+    assert str(caught.error) == ("username and password are required: set the options (or module_defaults) or the "
+                                 "VEEAM_VBR_USERNAME and VEEAM_VBR_PASSWORD environment variables")
+
+
+def test_missing_credentials_name_what_may_stand_in_for_them():
+    with expect_error("usage") as caught:
+        credentials({"username": USERNAME}, "VEEAM_EM", "session_token from backupops.veeam.veeam_em_session")
+    assert str(caught.error) == ("username and password are required: set the options (or module_defaults) or the "
+                                 "VEEAM_EM_USERNAME and VEEAM_EM_PASSWORD environment variables; or give session_token "
+                                 "from backupops.veeam.veeam_em_session")
+
+
+# ------------------------------------------------------------------------------------------------ collect_pages
+class Pages:
+    """``read_page`` over scripted pages (the last repeats); records the ``(offset, number)`` of every read."""
+
+    def __init__(self, *pages):
+        self.pages = list(pages)
+        self.asked = []
+
+    def __call__(self, offset, number):
+        self.asked.append((offset, number))
+        return self.pages.pop(0) if len(self.pages) > 1 else self.pages[0]
+
+
+def items(*ids):
+    return [{"id": i} for i in ids]
+
+
+def test_pages_are_read_until_one_says_there_is_no_more():
+    pages = Pages((items(1, 2), True), (items(3, 4), True), (items(5), False))
+    assert collect_pages(pages, "jobs") == items(1, 2, 3, 4, 5)
+    assert pages.asked == [(0, 1), (2, 2), (4, 3)]
+
+
+def test_an_empty_page_ends_the_list():
+    pages = Pages((items(1, 2), True), ([], True), (items(9), True))
+    assert collect_pages(pages, "jobs") == items(1, 2) and len(pages.asked) == 2
+
+
+def test_a_page_with_nothing_new_ends_the_list():
+    """A server that ignores the offset sends the first page again: it is not read for ever, and kept once."""
+    pages = Pages((items(1, 2), True))
+    assert collect_pages(pages, "jobs") == items(1, 2) and pages.asked == [(0, 1), (2, 2)]
+
+
+def test_repeated_items_of_a_page_are_kept_once():
+    pages = Pages((items(1, 2), True), (items(2, 3), False))
+    assert collect_pages(pages, "jobs") == items(1, 2, 3)
+
+
+def test_items_without_an_id_are_told_apart_by_their_content():
+    pages = Pages(([{"name": "a"}, {"name": "b"}], True), ([{"name": "b"}, {"name": "c"}], True),
+                  ([{"name": "a"}], True))
+    assert collect_pages(pages, "things") == [{"name": "a"}, {"name": "b"}, {"name": "c"}]
+    assert len(pages.asked) == 3
+
+
+def test_a_list_that_never_ends_is_refused_after_max_pages():
+    counter = iter(range(10 ** 6))
+
+    def endless(_offset, _number):
+        return [{"id": next(counter)}], True
+    with expect_error("parse") as caught:
+        collect_pages(endless, "job states", max_pages=5)
+    assert str(caught.error) == ("The server kept sending pages of job states: 5 pages (5 items) were read, and it still "
+                                 "said there were more")
+    assert MAX_PAGES == 200
+
+
+def test_the_last_allowed_page_may_end_the_list():
+    pages = Pages((items(1), True), (items(2), True), (items(3), False))
+    assert collect_pages(pages, "jobs", max_pages=3) == items(1, 2, 3)
+
+
+def test_a_call_redirected_by_a_proxy_says_where_to(server, make_client):
+    server.on("GET", "/api/things", Reply(302, headers={"Location": "https://sso.example/login?next=%2Fapi"}))
+    with expect_error("http") as caught:
+        make_client().call("GET", "/api/things", what="things")
+    assert str(caught.error) == ("Thing could not return the things; the server redirects to https://sso.example/login "
+                                 "(HTTP 302 on GET /api/things). Is server the REST API's own address (not a portal or a "
+                                 "proxy's login page)?")
+    assert server.count("GET") == 1  # redirects are not followed
+
+
+def test_a_call_throttled_for_longer_than_the_cap_says_when_to_come_back(server, make_client, clock):
+    server.on("GET", "/api/things", Reply(503, headers={"Retry-After": "300"}), jsonr(200, []))
+    with expect_error("http") as caught:
+        make_client().call("GET", "/api/things", what="things")
+    assert str(caught.error) == ("Thing could not return the things; it asks to wait 300 s before the next request "
+                                 "(Retry-After) (HTTP 503 on GET /api/things)")
+    assert server.count("GET") == 1 and clock.sleeps == []

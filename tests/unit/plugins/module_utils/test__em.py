@@ -9,6 +9,7 @@ awaited, a start refused later.  The logon session itself is tested in test__aut
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 
@@ -19,7 +20,8 @@ from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_f
     EM_TOKEN, EM_TOKEN2, PASSWORD, Reply, assert_no_secrets, dropped, em_error, expect_error,
     fixture_bytes, jsonr, path_re, read_timeout, refused, xml)
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
-    AGENT, ANY_LOGOFF, COPY, DB_BACKUP, DB_SESSIONS, LOGON, NAS, OTHER_SERVER_JOB, REPLICA, SECOND_SESSION_ID, SESSION,
+    AGENT, ANY_LOGOFF, COPY, DB_BACKUP, DB_SESSIONS, LOGON, NAS, OTHER_SERVER_JOB, REPLICA, SECOND, SECOND_SESSION_ID,
+    SESSION,
     empty_query, entity, job_of, logon_reply, query_result, session_xml, sessions_list, start_task_of, task_xml,
     tasks_list)
 
@@ -62,8 +64,9 @@ START = "/api/jobs/%s" % DB_BACKUP
 def test_credentials_or_a_token_are_required(make_em, params):
     with expect_error("usage") as caught:
         make_em(**params)
-    assert str(caught.error) == ("username and password are required (or session_token from "
-                                 "backupops.veeam.veeam_em_session)")
+    assert str(caught.error) == ("username and password are required: set the options (or module_defaults) or the "
+                                 "VEEAM_EM_USERNAME and VEEAM_EM_PASSWORD environment variables; or give session_token "
+                                 "from backupops.veeam.veeam_em_session")
 
 
 def test_a_token_alone_is_enough(make_em):
@@ -268,7 +271,8 @@ def test_the_name_filter_is_quoted_and_escaped(em_server, make_em, name):
     assert filter_of(query) == 'Name=="%s"' % name.replace('"', '""')
     assert query.params["type"] == ["Job"] and query.params["format"] == ["Entities"]
     assert query.params["pageSize"] == ["200"] and query.params["page"] == ["1"]
-    raw_filter = query.query.split("filter=", 1)[1]
+    assert query.query.endswith("&page=1")  # the page number comes after the other parameters
+    raw_filter = query.query.split("filter=", 1)[1][:-len("&page=1")]
     assert not set(raw_filter) & set('";,=()& %'.replace("%", "")), raw_filter  # fully percent-encoded
     assert urllib.parse.unquote(raw_filter) == filter_of(query)
 
@@ -338,7 +342,129 @@ def test_backup_server_that_has_no_such_job(em_server, make_em):
     with expect_error("not_found") as caught:
         with make_em() as em:
             em.find_job(job_name="DB Backup", job_type="backup", backup_server="vbr99")
-    assert str(caught.error).startswith("No job named 'DB Backup' on backup server 'vbr99' on Enterprise Manager. ")
+    assert str(caught.error) == ("No job named 'DB Backup' on backup server 'vbr99' on Enterprise Manager. Jobs of that "
+                                 "name are on backup server srv12.tech.local")
+    assert len([c for c in em_server.calls if c.path == "/api/query"]) == 4  # the type check (every type) found none
+
+
+def test_backup_server_whose_job_of_that_name_is_of_another_type(em_server, make_em):
+    """The name is on the server, as another type: the error names the type (after the fix of _pick_typed, a job of
+    the asked type on another server no longer counts as "another type")."""
+    replica = entity("em_job_entity_replica_vmware.xml", new_name="DB Backup")
+    em_server.on("GET", "/api/query", lambda call: xml(200, query_result(entity("em_job_entity.xml"), replica))
+                 if call.params["type"] == ["Job"] else empty_query())
+    with expect_error("usage") as caught:
+        with make_em() as em:
+            em.find_job(job_name="DB Backup", job_type="backup", backup_server="srv02.tech.local")
+    assert str(caught.error) == "Job 'DB Backup' is a replica job, not backup. Use job_type: replica, or auto"
+
+
+# ------------------------------------------------------------------------------------------------ a wrong job_type
+def test_a_job_of_the_name_but_another_type_names_its_type(em_server, make_em):
+    copy = entity("em_job_entity_immediate_backup_copy.xml", new_name="Nightly")
+    em_server.on("GET", "/api/query", lambda call: xml(200, query_result(copy))
+                 if call.params["type"] == ["Job"] and "Type" not in filter_of(call) else empty_query())
+    with expect_error("usage") as caught:
+        with make_em() as em:
+            em.find_job(job_name="Nightly", job_type="backup")
+    assert str(caught.error) == "Job 'Nightly' is a backup copy job, not backup. Use job_type: backup_copy, or auto"
+    types = [c.params["type"][0] for c in em_server.calls if c.path == "/api/query"]
+    assert types == ["Job", "Job", "NasJob", "AgentBackupJob"]  # the lookup, then one more query in every type
+
+
+def test_a_name_of_two_other_types(em_server, make_em):
+    copy = entity("em_job_entity_immediate_backup_copy.xml", new_name="Nightly")
+    agents = xml(200, query_result(entity("em_agent_backup_job_entity.xml", new_name="Nightly"),
+                                   wrapper="AgentBackupJobs"))
+    answers = {"Job": xml(200, query_result(copy)), "AgentBackupJob": agents}
+    em_server.on("GET", "/api/query", lambda call: answers.get(call.params["type"][0], empty_query()))
+    with expect_error("usage") as caught:
+        with make_em() as em:
+            em.find_job(job_name="Nightly", job_type="file_share")
+    assert str(caught.error) == ("Job 'Nightly' is a agent and a backup copy job, not file share. Use job_type: agent, "
+                                 "or auto")
+
+
+def test_a_wrong_type_costs_a_query_only_on_that_error(em_server, make_em):
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"))))
+    with make_em() as em:
+        em.find_job(job_name="DB Backup", job_type="backup")
+    assert len([c for c in em_server.calls if c.path == "/api/query"]) == 1
+
+
+def test_a_name_of_no_type_at_all_stays_not_found(em_server, make_em):
+    em_server.on("GET", "/api/query", empty_query())
+    with expect_error("not_found", "No job named 'Nightly' on Enterprise Manager"):
+        with make_em() as em:
+            em.find_job(job_name="Nightly", job_type="replica")
+    assert len([c for c in em_server.calls if c.path == "/api/query"]) == 4
+
+
+def test_a_name_in_other_case_of_another_type_is_not_a_wrong_type(em_server, make_em):
+    copy = entity("em_job_entity_immediate_backup_copy.xml", new_name="NIGHTLY")
+    em_server.on("GET", "/api/query", lambda call: xml(200, query_result(copy))
+                 if call.params["type"] == ["Job"] else empty_query())
+    with expect_error("not_found", "No job named 'Nightly' on Enterprise Manager"):
+        with make_em() as em:
+            em.find_job(job_name="Nightly", job_type="backup")
+
+
+def test_auto_costs_no_query_for_a_wrong_type(em_server, make_em):
+    em_server.on("GET", "/api/query", empty_query())
+    with expect_error("not_found"):
+        with make_em() as em:
+            em.find_job(job_name="Nightly", job_type="auto")
+    assert len([c for c in em_server.calls if c.path == "/api/query"]) == 3
+
+
+def test_a_wrong_type_among_several_jobs(em_server, make_em):
+    copy = entity("em_job_entity_immediate_backup_copy.xml", new_name="Nightly")
+    em_server.on("GET", "/api/query", lambda call: xml(200, query_result(entity("em_job_entity.xml"), copy))
+                 if call.params["type"] == ["Job"] else empty_query())
+    with expect_error("usage", "Job 'Nightly' is a backup copy job, not backup"):
+        with make_em() as em:
+            em.find_jobs([{"job_name": "DB Backup", "job_type": "backup"}, {"job_name": "Nightly", "job_type": "backup"}])
+
+
+# ------------------------------------------------------------------------------------------------ query pages
+def test_query_reads_every_page_with_the_page_number_last(em_server, make_em):
+    pages = {"1": query_result(entity("em_job_entity.xml"), page=1, pages=3),
+             "2": query_result(entity("em_job_entity.xml", new_name="Two", new_id=SECOND), page=2, pages=3),
+             "3": query_result(entity("em_job_entity.xml", new_name="Three", new_id=OTHER_SERVER_JOB), page=3, pages=3)}
+    em_server.on("GET", "/api/query", lambda call: xml(200, pages[call.params["page"][0]]))
+    with make_em() as em:
+        entities = em.query("type=Job&format=Entities&pageSize=1", "list of jobs")
+    assert [e["name"] for e in entities] == ["DB Backup", "Two", "Three"]
+    assert [c.query for c in em_server.calls if c.path == "/api/query"] == [
+        "type=Job&format=Entities&pageSize=1&page=%d" % n for n in (1, 2, 3)]
+
+
+def test_query_stops_at_a_page_that_brings_nothing_new(em_server, make_em):
+    """A server that ignores the page number sends page 1 again: it is kept once, and not read for ever."""
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"), page=1, pages=5)))
+    with make_em() as em:
+        assert [e["name"] for e in em.query("type=Job&format=Entities", "list of jobs")] == ["DB Backup"]
+    assert len([c for c in em_server.calls if c.path == "/api/query"]) == 2
+
+
+def test_query_stops_at_an_empty_page(em_server, make_em):
+    em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"), page=1, pages=9)),
+                 xml(200, query_result(page=2, pages=9)), xml(200, query_result(entity("em_nas_job_entity.xml"))))
+    with make_em() as em:
+        assert len(em.query("type=Job&format=Entities", "list of jobs")) == 1
+    assert len([c for c in em_server.calls if c.path == "/api/query"]) == 2
+
+
+def test_query_that_never_ends_is_refused(em_server, make_em, monkeypatch):
+    monkeypatch.setattr(_em, "collect_pages", functools.partial(_em.collect_pages, max_pages=4))
+    counter = iter(range(1000))
+    em_server.on("GET", "/api/query", lambda call: xml(200, query_result(entity(
+        "em_job_entity.xml", new_id="%08d-0000-4000-8000-000000000000" % next(counter)), page=1, pages=99)))
+    with expect_error("parse") as caught:
+        with make_em() as em:
+            em.list_jobs(job_type="backup")
+    assert str(caught.error) == ("The server kept sending pages of list of backup, replica and backup copy jobs: 4 pages "
+                                 "(4 items) were read, and it still said there were more")
 
 
 @pytest.mark.parametrize("name", ["", "   ", None])
@@ -752,6 +878,16 @@ def test_waiting_for_a_task_that_runs_out(db_backup, em_run, journal):
     assert journal.annotate(caught.error)[1] is True
 
 
+def test_a_timeout_shows_the_task_as_last_read(db_backup, em_run):
+    db_backup.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    db_backup.on("GET", "/api/tasks/task-1", xml(200, "em_task_operation_finished_sync.xml"))
+    with expect_error("wait_timeout", "job 'DB Backup': task task-1 still OperationFinished") as caught:
+        em_run(by_id(DB_BACKUP), wait_timeout=30)
+    details = caught.error.details
+    assert details["task"]["state"] == "OperationFinished" and details["last_state"] == "OperationFinished"
+    assert "session" not in details
+
+
 def test_waiting_for_a_task_of_a_handed_in_session_that_runs_out(server, em_run):
     server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
     server.on("GET", DB_SESSIONS, sessions_list())
@@ -774,21 +910,42 @@ def test_wait_for_session_until_the_new_session_stops(em_server, em_run, clock):
     result = em_run(by_id(DB_BACKUP), wait_for="session")
     assert result["changed"] is True and result["session"]["state"] == "Stopped"
     assert result["session"]["result"] == "Success" and result["task"]["success"] is True
-    assert result["msg"] == "Started job 'DB Backup': session %s ended Success after 4.0 s" % SESSION_NAME
+    assert result["msg"] == "Started job 'DB Backup': session %s ended Success after 3.0 s" % SESSION_NAME
     assert [h["state"] for h in result["history"]] == ["waiting for the backup session to appear", "Working",
                                                        "Stopped/Success"]
     assert em_server.count("GET", "/api/tasks/task-1") == 2  # not read once the task has finished
 
 
-def test_wait_for_session_follows_the_session_only_once_the_start_task_has_finished(em_server, em_run):
-    """With other operators starting the same job, a new session may be theirs while EM refuses our start."""
+def test_wait_for_session_takes_a_session_as_the_runs_only_once_the_start_task_has_finished(em_server, em_run):
+    """With other operators starting the same job, a new session may be theirs while EM refuses our start: a new
+    session that stops while the start task still runs does not end the wait; the task is read on, and decides."""
     em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
     em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
     em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
     em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"))
-    with expect_error("wait_timeout", "job 'DB Backup': waiting for the backup session to appear"):
+    em_server.on("GET", SESSION_PATH, xml(200, STOPPED))
+    with expect_error("wait_timeout") as caught:
         em_run(by_id(DB_BACKUP), wait_for="session", wait_timeout=10)
-    assert em_server.count("GET", DB_SESSIONS) == 1  # the survey only
+    assert str(caught.error).startswith(
+        "Gave up waiting after 10 s (wait_timeout 10 s): job 'DB Backup': task task-1 still Running (session %s is "
+        "Stopped/Success). " % SESSION_NAME)
+    assert em_server.count("GET", "/api/tasks/task-1") >= 5  # read on, every round
+    details = caught.error.details
+    assert details["task"]["state"] == "Running" and details["session"]["state"] == "Stopped"
+    assert details["last_state"] == "Stopped/Success" and details["changed"] is True
+
+
+def test_wait_for_session_a_session_that_stopped_is_the_runs_once_the_task_finished(em_server, em_run, clock):
+    em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
+    em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(STOPPED))
+    em_server.on("POST", START, xml(202, "em_task_running_start_job.xml"))
+    em_server.on("GET", "/api/tasks/task-1", xml(200, "em_task_running_start_job.xml"),
+                 xml(200, "em_task_running_start_job.xml"), xml(200, "em_task_finished_ok.xml"))
+    em_server.on("GET", SESSION_PATH, xml(200, STOPPED))
+    result = em_run(by_id(DB_BACKUP), wait_for="session")
+    assert result["changed"] is True and result["msg"].endswith("ended Success after 3.0 s")
+    assert result["task"]["state"] == "Finished" and result["task"]["success"] is True
+    assert em_server.count("GET", "/api/tasks/task-1") == 3
 
 
 def test_wait_for_session_of_a_start_task_that_failed(em_server, em_run, journal):
@@ -846,11 +1003,6 @@ def test_wait_for_session_ignores_the_session_seen_before_the_start(em_server, e
     assert "session" not in caught.error.details and caught.error.details["task"]["id"] == "task-1"
 
 
-@pytest.mark.xfail(strict=True, reason="suspected regression from bb6b0e9: a timed-out wait for the backup session "
-                                       "no longer returns the session as last read (the old module did), and details.task "
-                                       "is the start's answer (Running), not the task as last read (Finished); "
-                                       "Lifecycle.timeout_error only has adapter.view(run), and a pending watch never "
-                                       "reaches the run (outcome() does that for finished runs only)")
 def test_a_timeout_shows_the_session_and_task_as_last_read(em_server, em_run):
     em_server.on("GET", "/api/jobs/%s" % DB_BACKUP, xml(200, "em_job_entity.xml"))
     em_server.on("GET", DB_SESSIONS, sessions_list(), sessions_list(WORKING))
@@ -984,8 +1136,16 @@ def test_the_adapter_states_of_a_watch():
     assert adapter.state(watch) == "waiting for the backup session to appear" and not adapter.ended(watch)
     assert adapter.state(dict(watch, refused=True)) == "start refused" and adapter.ended(dict(watch, refused=True))
     working = {"name": "S@1", "state": "Working", "result": "None"}
+    stopped = dict(working, state="Stopped", result="Success")
     assert adapter.waiting_for(dict(watch, session=working)) == "session S@1 still Working"
-    assert adapter.ended(dict(watch, session=dict(working, state="Stopped")))
+    # a session that stopped is the run's only once the start task has finished (or is gone, or there is none)
+    assert not adapter.ended(dict(watch, session=stopped))
+    assert adapter.waiting_for(dict(watch, session=stopped)) == "task task-1 still Running (session S@1 is " \
+                                                                "Stopped/Success)"
+    assert adapter.ended(dict(watch, session=stopped, task=dict(task, state="Finished")))
+    assert adapter.ended(dict(watch, session=stopped, task=dict(task, lost=True)))
+    assert adapter.ended(dict(watch, session=stopped, task=None))
+    assert not adapter.ended(dict(watch, session=working, task=dict(task, state="Finished")))
     assert _em.EmJobs(None, wait_for="session", wait=True).need_before and not _em.EmJobs(None).need_before
 
 

@@ -136,9 +136,13 @@ def test_many_names_are_split_into_queries_of_bounded_length(em_server, make_em)
         with make_em() as em:
             em.find_jobs([{"job_name": n, "job_type": "backup"} for n in names])
     filters = [f for _kind, f in queries(em_server)]
-    asked = [n for f in filters for n in re.findall(r'Name=="((?:[^"]|"")*)"', f)]
-    assert asked == names and len(filters) == 3
-    assert all(f.count("Name==") <= _em.NAMES_PER_QUERY for f in filters)
+    batched, typed = filters[:3], filters[3:]
+    asked = [n for f in batched for n in re.findall(r'Name=="((?:[^"]|"")*)"', f)]
+    assert asked == names
+    assert all(f.count("Name==") <= _em.NAMES_PER_QUERY for f in batched)
+    # the first job not found: one more lookup of its name in every type, to name a wrong job_type
+    assert [kind for kind, _f in queries(em_server)[3:]] == ["Job", "NasJob", "AgentBackupJob"]
+    assert typed == ['Name=="%s"' % names[0]] * 3
 
 
 def test_the_same_errors_as_find_job_in_the_order_of_the_jobs(em_server, make_em):

@@ -6,34 +6,49 @@
 
 from __future__ import annotations
 
+import base64
+import signal
+import socket
+import threading
+import time
+
 import pytest
 import requests
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils._http import RetryPolicy, base_url
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
-    EM_TOKEN, FakeServer, Reply, connect_timeout, cut_body, dropped, expect_error, read_timeout, refused, reset,
+    BASIC, EM_TOKEN, PASSWORD, USERNAME, FakeServer, Reply, connect_timeout, cut_body, dropped, expect_error, read_timeout, refused, reset,
     tls_failure, wrong_tls_version, xml)
 
-BASE = "https://em.example:9398/api"
-WHERE = "https://em.example:9398/api"
+BASE = "https://em.example:9398"
+WHERE = "https://em.example:9398"
 
 
 # ------------------------------------------------------------------------------------------------ base_url
 @pytest.mark.parametrize("server,port,path,expected", [
-    ("em.example", 9398, "/api", "https://em.example:9398/api"),
+    ("em.example", 9398, "/api", "https://em.example:9398"),
     ("  em.example  ", 9398, "", "https://em.example:9398"),
     ("EM.Example", 9398, "", "https://em.example:9398"),
-    ("em.example:9443", 9398, "/api", "https://em.example:9443/api"),
-    ("https://em.example", 9398, "/api", "https://em.example:9398/api"),
-    ("https://em.example:9443/", 9398, "/api", "https://em.example:9443/api"),
-    ("http://em.example:9399/api/", 9398, "/api", "http://em.example:9399/api"),
-    ("HTTPS://em.example/some/path?x=1", 4443, "", "https://em.example:4443"),
+    ("em.example:9443", 9398, "/api", "https://em.example:9443"),
+    ("https://em.example", 9398, "/api", "https://em.example:9398"),
+    ("https://em.example:9443/", 9398, "/api", "https://em.example:9443"),
+    ("http://em.example:9399/api/", 9398, "/api", "http://em.example:9399"),
+    ("https://em.example:9398/api", 9398, "/api", "https://em.example:9398"),
     ("10.0.0.5", 4443, "", "https://10.0.0.5:4443"),
-    ("[fd00::5]", 9398, "/api", "https://[fd00::5]:9398/api"),
-    ("[fd00::5]:9443", 9398, "/api", "https://[fd00::5]:9443/api"),
+    ("[fd00::5]", 9398, "/api", "https://[fd00::5]:9398"),
+    ("[fd00::5]:9443", 9398, "/api", "https://[fd00::5]:9443"),
     ("https://[::1]:4443", 9398, "", "https://[::1]:4443"),
-    ("fd00::5", 9398, "/api", "https://[fd00::5]:9398/api"),
+    ("fd00::5", 9398, "/api", "https://[fd00::5]:9398"),
+    # a path is a reverse proxy's prefix, kept; the API's own path at its end is left out
+    ("https://proxy.example/veeam/em", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example/veeam/em/", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example/veeam/em/api", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example/veeam/em/api/", 443, "/api", "https://proxy.example:443/veeam/em"),
+    ("https://proxy.example:8443/vb365", 4443, "", "https://proxy.example:8443/vb365"),
+    ("https://proxy.example/vbr/api", 9419, "", "https://proxy.example:9419/vbr/api"),
+    ("https://proxy.example/rapi", 9398, "/api", "https://proxy.example:9398/rapi"),
+    ("proxy.example/veeam", 9398, "/api", "https://proxy.example:9398/veeam"),
 ])
 def test_base_url_forms(server, port, path, expected):
     assert base_url(server, port, path=path) == expected
@@ -55,11 +70,40 @@ def test_base_url_default_scheme():
     ("em.example", 70000, "port 70000 is not a TCP port (1-65535)"),
     ("em.example", 0, "port 0 is not a TCP port (1-65535)"),
     ("em.example", None, "port None is not a TCP port (1-65535)"),
+    ("HTTPS://em.example/some/path?x=1", 4443,
+     "server 'HTTPS://em.example/some/path?x=1' has a query string or fragment: give scheme://host:port[/path] only"),
+    ("https://em.example:9398/api#top", 9398,
+     "server 'https://em.example:9398/api#top' has a query string or fragment: give scheme://host:port[/path] only"),
 ])
 def test_base_url_bad_input_is_a_usage_error(server, port, message):
     with expect_error("usage") as caught:
         base_url(server, port)
     assert str(caught.error) == message
+
+
+@pytest.mark.parametrize("server", [
+    "https://%s:%s@em.example:9398" % (USERNAME.replace("\\", "%5C"), PASSWORD),
+    "https://admin:%s@em.example" % PASSWORD,
+    "admin:%s@em.example" % PASSWORD,
+    "https://admin@em.example:9398/api",
+    "https://:%s@em.example" % PASSWORD,
+])
+def test_user_info_in_server_is_refused_without_showing_it(server):
+    """Credentials go in username and password, never in a URL that messages show."""
+    with expect_error("usage") as caught:
+        base_url(server, 9398, path="/api")
+    assert str(caught.error) == ("server carries a user name or password (user:password@host): give the host alone, "
+                                 "and the credentials as username and password")
+    assert "admin" not in str(caught.error)
+
+
+@pytest.mark.parametrize("secret", ["se/cret-Pw", "se?cret/Pw", "a/b#c?d"])
+def test_a_password_with_a_slash_in_server_is_refused_and_not_shown(secret):
+    """urlsplit cannot find user info whose password has a "/" in it: whatever the message, it shows no password."""
+    for server in ("https://admin:%s@em.example:9398" % secret, "admin:%s@em.example" % secret):
+        with expect_error("usage") as caught:
+            base_url(server, 9398, path="/api")
+        assert secret not in str(caught.error) and "admin" not in str(caught.error)
 
 
 # ------------------------------------------------------------------------------------------------ TLS
@@ -71,11 +115,16 @@ def test_certificates_are_checked_by_default(server, make_transport, monkeypatch
     assert server.calls[0].verify is True
 
 
-def test_a_ca_bundle_from_the_environment_is_used_without_ca_path(server, make_transport, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_ca_bundle_from_the_environment_is_not_used(server, make_transport, monkeypatch, tmp_path, variable):
+    """trust_env is off: the environment's CA bundle does not replace the default check (ca_path is the way)."""
+    bundle = tmp_path / "corporate.pem"
+    bundle.write_text("not read by the fake")
+    monkeypatch.setenv(variable, str(bundle))
     server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
-    make_transport().request("GET", "/api/")
-    assert server.calls[0].verify == "/etc/ssl/corporate.pem"
+    transport = make_transport()
+    transport.request("GET", "/api/")
+    assert server.calls[0].verify is True and transport.session.trust_env is False
 
 
 def test_ca_path_reaches_the_request(server, make_transport, tmp_path):
@@ -87,17 +136,36 @@ def test_ca_path_reaches_the_request(server, make_transport, tmp_path):
 
 
 def test_requests_ca_bundle_does_not_override_ca_path(server, make_transport, monkeypatch, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by the fake")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/elsewhere.pem")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
     server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
-    make_transport(ca_path=str(tmp_path / "ca.pem")).request("GET", "/api/")
-    assert server.calls[0].verify == str(tmp_path / "ca.pem")
+    make_transport(ca_path=str(ca)).request("GET", "/api/")
+    assert server.calls[0].verify == str(ca)
+
+
+@pytest.mark.parametrize("name", ["missing.pem", ""])
+def test_a_ca_path_that_is_not_a_file_is_a_usage_error(make_transport, tmp_path, name):
+    path = str(tmp_path / name) if name else str(tmp_path)  # a file that is not there, a directory
+    with expect_error("usage") as caught:
+        make_transport(ca_path=path)
+    assert str(caught.error) == ("ca_path %r is not a file: give the PEM file of the CA that signed the server's "
+                                 "certificate (or its environment variable)" % path)
+
+
+def test_a_ca_path_is_not_checked_when_certificates_are_not(server, make_transport, tmp_path):
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(validate_certs=False, ca_path=str(tmp_path / "missing.pem")).request("GET", "/api/")
+    assert server.calls[0].verify is False
 
 
 def test_validate_certs_false_wins_over_ca_path_and_environment(server, make_transport, monkeypatch, tmp_path):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/elsewhere.pem")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by the fake")
     server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
-    make_transport(validate_certs=False, ca_path=str(tmp_path / "ca.pem")).request("GET", "/api/")
+    make_transport(validate_certs=False, ca_path=str(ca)).request("GET", "/api/")
     assert server.calls[0].verify is False
 
 
@@ -161,12 +229,29 @@ def test_backoff_is_capped(server, make_transport, clock):
     assert clock.sleeps == [1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
 
 
-@pytest.mark.parametrize("retry_after,expected", [("3", 3.0), ("0", 0.0), ("2.5", 2.5), ("120", 8.0), ("-5", 0.0),
+@pytest.mark.parametrize("retry_after,expected", [("3", 3.0), ("0", 0.0), ("2.5", 2.5), ("8", 8.0), ("-5", 0.0),
                                                   ("soon", 0.375), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.375)])
-def test_retry_after_is_honoured_and_capped(server, make_transport, clock, retry_after, expected):
+def test_retry_after_is_honoured(server, make_transport, clock, retry_after, expected):
     server.on("GET", "/api/jobs", Reply(429, headers={"Retry-After": retry_after}), xml(200, "<EntityReferences/>"))
     assert make_transport().request("GET", "/api/jobs").status == 200
     assert clock.sleeps == [expected]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_longer_than_the_cap_is_not_waited_for(server, make_transport, clock, status):
+    """The answer comes back at once: the caller's error says when the server takes requests again."""
+    server.on("GET", "/api/jobs", Reply(status, headers={"Retry-After": "120"}), xml(200, "<EntityReferences/>"))
+    response = make_transport().request("GET", "/api/jobs")
+    assert response.status == status and response.header("Retry-After") == "120"
+    assert server.count("GET") == 1 and clock.sleeps == []
+
+
+def test_a_retry_after_beyond_the_cap_of_a_requests_own_policy(server, make_transport, clock):
+    server.on("POST", "/v8/token", Reply(429, headers={"Retry-After": "15"}), Reply(429, headers={"Retry-After": "25"}),
+              Reply(200))
+    own = RetryPolicy(attempts=6, base=1.0, cap=20.0, sleep=clock.sleep, rand=lambda: 0.0)
+    assert make_transport().request("POST", "/v8/token", safe=True, retry=own).status == 429
+    assert server.count("POST") == 2 and clock.sleeps == [15.0]
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500, 501])
@@ -439,3 +524,334 @@ def test_after_a_timeout_the_looking_stops_after_as_long_again_as_the_timeout(ma
 def test_after_a_timeout_the_looking_is_capped_at_30_s(make_transport, clock):
     result, looks = make_transport(timeout=300).look_after_lost(_lost(True), lambda: None)
     assert result is None and looks == 30 and len(clock.sleeps) == 30
+
+
+# ------------------------------------------------------------------------------------------------ reverse-proxy prefix
+def test_a_prefix_goes_before_every_request_path(server, make_transport):
+    transport = make_transport(base="https://proxy.example:443/veeam/em")
+    assert transport.url("/api/jobs") == "https://proxy.example:443/veeam/em/api/jobs"
+    assert transport.url("api/jobs?format=Entity") == "https://proxy.example:443/veeam/em/api/jobs?format=Entity"
+    # a server's own link: its host is left out, and the prefix is added once, not twice
+    assert transport.url("https://em01.lab.local:9398/api/jobs/1?format=Entity") == \
+        "https://proxy.example:443/veeam/em/api/jobs/1?format=Entity"
+    assert transport.url("https://proxy.example/veeam/em/api/tasks/task-3") == \
+        "https://proxy.example:443/veeam/em/api/tasks/task-3"
+    server.on("GET", "/veeam/em/api/jobs", xml(200, "<EntityReferences/>"))
+    response = transport.request("GET", "/api/jobs")
+    assert response.status == 200 and server.calls[0].path == "/veeam/em/api/jobs"
+    assert response.path == "/veeam/em/api/jobs"
+
+
+def test_a_path_that_only_starts_like_the_prefix_gets_it_too(make_transport):
+    transport = make_transport(base="https://proxy.example:443/veeam")
+    assert transport.url("/veeamfoo/x") == "https://proxy.example:443/veeam/veeamfoo/x"
+    assert transport.url("/veeam") == "https://proxy.example:443/veeam/veeam"
+
+
+def test_without_a_prefix_paths_are_kept(make_transport):
+    transport = make_transport(base="https://em.example:9398")
+    assert transport.url("/api/jobs") == "https://em.example:9398/api/jobs"
+    assert transport.url("https://em01:9398/api/jobs?x=1") == "https://em.example:9398/api/jobs?x=1"
+
+
+# ------------------------------------------------------------------------------------------------ the environment
+def _no_proxy_variables(monkeypatch):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_proxies_from_the_environment_are_used(server, make_transport, monkeypatch):
+    _no_proxy_variables(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    transport = make_transport()
+    transport.request("GET", "/api/")
+    assert transport.session.trust_env is False
+    assert server.calls[0].proxies.get("https") == "http://proxy.corp.example:3128"
+
+
+def test_no_proxy_leaves_the_server_out(server, make_transport, monkeypatch):
+    _no_proxy_variables(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    monkeypatch.setenv("NO_PROXY", "em.example,localhost")
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport().request("GET", "/api/")
+    assert "https" not in server.calls[0].proxies
+
+
+def test_without_proxy_variables_no_proxy_is_used(server, make_transport, monkeypatch):
+    _no_proxy_variables(monkeypatch)
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport().request("GET", "/api/")
+    assert not server.calls[0].proxies.get("https")
+
+
+def _netrc_home(monkeypatch, tmp_path):
+    """A HOME whose ~/.netrc has other credentials for the server (requests would send them with trust_env on)."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine em.example login netrc-user password netrc-Pw-from-file\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NETRC", raising=False)
+    return base64.b64encode(b"netrc-user:netrc-Pw-from-file").decode("ascii")
+
+
+def test_the_netrc_of_the_control_session_is_used(monkeypatch, tmp_path):
+    """The control for the tests below: a requests session that trusts the environment sends ~/.netrc's credentials."""
+    from_netrc = _netrc_home(monkeypatch, tmp_path)
+    fake = FakeServer()
+    fake.on("GET", "/api/jobs", Reply(200, b"<x/>"))
+    with requests.Session() as session:
+        fake.mount_on(session)
+        session.get("https://em.example:9398/api/jobs")
+    assert fake.calls[0].headers.get("Authorization") == "Basic " + from_netrc
+
+
+def test_no_credentials_are_read_from_netrc(server, make_transport, monkeypatch, tmp_path):
+    _netrc_home(monkeypatch, tmp_path)
+    server.on("GET", "/api/jobs", xml(200, "<EntityReferences/>"))
+    make_transport().request("GET", "/api/jobs")
+    assert "Authorization" not in server.calls[0].headers
+
+
+def test_the_given_authorization_is_the_one_sent_whatever_netrc_says(server, make_transport, monkeypatch, tmp_path):
+    _netrc_home(monkeypatch, tmp_path)
+    server.on("POST", "/api/sessionMngr/", Reply(201))
+    make_transport().request("POST", "/api/sessionMngr/?v=latest", headers={"Authorization": "Basic " + BASIC})
+    assert server.calls[0].headers["Authorization"] == "Basic " + BASIC
+
+
+# ------------------------------------------------------------------------------------------------ once, repeat_status
+def test_once_never_retries_a_status(server, make_transport, clock):
+    server.on("DELETE", "/api/logonSessions/x", Reply(503), Reply(204))
+    assert make_transport().request("DELETE", "/api/logonSessions/x", once=True).status == 503
+    assert server.count("DELETE") == 1 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("fault", [refused, dropped, read_timeout])
+def test_once_never_retries_connection_trouble(server, make_transport, clock, fault):
+    server.on("POST", "/v8/token/logout", fault(), Reply(204))
+    with pytest.raises(_http.TransportError) as info:
+        make_transport().request("POST", "/v8/token/logout", safe=True, once=True)
+    assert len(server.attempts) == 1 and clock.sleeps == []
+    assert not isinstance(info.value, _http.LostAnswerError)  # safe: nothing to settle
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_repeat_status_lets_an_unsafe_request_be_repeated_after_a_transient_status(server, make_transport, clock,
+                                                                                   status):
+    """The server did not act on a request it answered 429 or 502-504 (a logon)."""
+    server.on("POST", "/api/sessionMngr/", Reply(status), Reply(status), Reply(201))
+    response = make_transport().request("POST", "/api/sessionMngr/?v=latest", safe=False, repeat_status=True)
+    assert response.status == 201 and server.count("POST") == 3 and clock.sleeps == [0.375, 0.75]
+
+
+def test_repeat_status_does_not_repeat_an_unsafe_request_whose_answer_was_lost(server, make_transport, clock):
+    server.on("POST", "/api/sessionMngr/", Reply(503), dropped(), Reply(201))
+    with expect_error("response_lost"):
+        make_transport().request("POST", "/api/sessionMngr/?v=latest", safe=False, repeat_status=True)
+    assert server.count("POST") == 2 and clock.sleeps == [0.375]
+
+
+def test_repeat_status_does_not_repeat_other_statuses(server, make_transport):
+    server.on("POST", "/api/sessionMngr/", Reply(500), Reply(201))
+    assert make_transport().request("POST", "/api/sessionMngr/?v=latest", safe=False, repeat_status=True).status == 500
+    assert server.count("POST") == 1
+
+
+def test_repeat_status_false_keeps_a_safe_request_from_status_retries(server, make_transport):
+    server.on("GET", "/api/jobs", Reply(503), Reply(200))
+    assert make_transport().request("GET", "/api/jobs", repeat_status=False).status == 503
+    assert server.count("GET") == 1
+
+
+# ------------------------------------------------------------------------------------------------ bounded
+def test_inside_bounded_a_request_gets_what_the_wait_has_left_plus_grace(server, make_transport, clock):
+    server.on("GET", "/api/tasks/task-1", xml(200, "<Task/>"))
+    transport = make_transport(timeout=30, clock=clock.monotonic)
+    transport.request("GET", "/api/tasks/task-1")
+    with transport.bounded(clock.now + 5):
+        transport.request("GET", "/api/tasks/task-1")
+        clock.advance(20)  # past the deadline: the grace alone
+        transport.request("GET", "/api/tasks/task-1")
+    transport.request("GET", "/api/tasks/task-1")
+    assert [call.timeout for call in server.calls] == [30.0, 7.0, 2.0, 30.0]
+
+
+def test_the_grace_is_never_more_than_the_timeout(server, make_transport, clock):
+    server.on("GET", "/api/tasks/task-1", xml(200, "<Task/>"))
+    transport = make_transport(timeout=1, clock=clock.monotonic)
+    with transport.bounded(clock.now - 10):
+        transport.request("GET", "/api/tasks/task-1")
+    with transport.bounded(clock.now + 60):
+        transport.request("GET", "/api/tasks/task-1")
+    assert [call.timeout for call in server.calls] == [1.0, 1.0]
+
+
+def test_bounded_cuts_the_pauses_and_no_retry_starts_after_the_deadline(server, make_transport, clock):
+    server.on("GET", "/api/tasks/task-1", Reply(503), Reply(503), Reply(503), xml(200, "<Task/>"))
+    transport = make_transport(clock=clock.monotonic)
+    with transport.bounded(clock.now + 1):
+        assert transport.request("GET", "/api/tasks/task-1").status == 503
+    assert server.count("GET") == 3 and clock.sleeps == [0.375, 0.625]
+
+
+def test_past_the_deadline_connection_trouble_is_not_retried(server, make_transport, clock):
+    server.on("GET", "/api/tasks/task-1", refused(), xml(200, "<Task/>"))
+    transport = make_transport(clock=clock.monotonic)
+    with transport.bounded(clock.now - 1):
+        with expect_error("connection"):
+            transport.request("GET", "/api/tasks/task-1")
+    assert len(server.attempts) == 1 and clock.sleeps == []
+
+
+def test_bounded_blocks_nest_and_restore_the_deadline(make_transport, clock):
+    transport = make_transport(clock=clock.monotonic)
+    assert transport.deadline is None
+    with transport.bounded(1500.0):
+        with transport.bounded(1200.0):
+            assert transport.deadline == 1200.0
+        assert transport.deadline == 1500.0
+        with pytest.raises(RuntimeError):
+            with transport.bounded(1100.0):
+                raise RuntimeError("a poll failed")
+        assert transport.deadline == 1500.0
+    assert transport.deadline is None
+
+
+# ------------------------------------------------------------------------------------------------ a server that drips
+class DripServer:
+    """A real local HTTP server that answers each request slowly: the status line and headers at once (or, with
+    ``drip_head``, they too), then one byte every ``every`` seconds; a read timeout never runs out on it."""
+
+    def __init__(self, every=0.3, size=40, drip_head=False, status=200):
+        self.every = every
+        self.body = b"x" * size
+        self.head = ("HTTP/1.1 %d OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                     % (status, size)).encode("ascii")
+        self.drip_head = drip_head
+        self.requests = []
+        self.stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def seconds(self):
+        """How long one answer takes to drip."""
+        return self.every * (len(self.body) + (len(self.head) if self.drip_head else 0))
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _address = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1.0)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.requests.append(data.split(b"\r\n", 1)[0].decode("ascii", "replace"))
+                    if not self.drip_head:
+                        conn.sendall(self.head)
+                    for byte in (self.head if self.drip_head else b"") + self.body:
+                        if self.stop.wait(self.every):
+                            break
+                        conn.sendall(bytes((byte,)))
+                except OSError:
+                    continue
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def drip():
+    made = []
+
+    def make(**kwargs):
+        made.append(DripServer(**kwargs))
+        return made[-1]
+    yield make
+    for one in made:
+        one.close()
+
+
+def _in_main_thread():
+    if threading.current_thread() is not threading.main_thread():  # pragma: no cover
+        pytest.skip("the alarm that bounds a request's total time is only set in the main thread")
+
+
+@pytest.mark.parametrize("drip_head", [False, True], ids=["body", "headers"])
+def test_a_server_that_drips_its_answer_is_cut_at_the_timeout(drip, drip_head):
+    _in_main_thread()
+    slow = drip(drip_head=drip_head)
+    base = "http://127.0.0.1:%d" % slow.port
+    transport = _http.Transport(base, timeout=1, retry=RetryPolicy(attempts=1))
+    start = time.monotonic()
+    try:
+        with expect_error("timeout") as caught:
+            transport.request("GET", "/api/jobs?format=Entity")
+    finally:
+        transport.close()
+    took = time.monotonic() - start
+    assert took < 3.0 < slow.seconds, (took, slow.seconds)  # well under what the drip would take
+    assert str(caught.error) == ("%s did not finish its answer within 1 s (the timeout option) (GET /api/jobs). Raise "
+                                 "timeout if the server is slow" % base)
+    assert isinstance(caught.error, _http.RequestTimeoutError) and caught.error.transient
+    assert slow.requests == ["GET /api/jobs?format=Entity HTTP/1.1"]
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the alarm is off again
+
+
+def test_an_unsafe_request_to_a_dripping_server_is_a_late_answer(drip):
+    _in_main_thread()
+    slow = drip()
+    transport = _http.Transport("http://127.0.0.1:%d" % slow.port, timeout=1)
+    start = time.monotonic()
+    try:
+        with expect_error("response_lost") as caught:
+            transport.request("POST", "/api/v1/jobs/x/start", json_body={"performActiveFull": False},
+                              display_path="/api/v1/jobs/{id}/start")
+    finally:
+        transport.close()
+    assert time.monotonic() - start < 3.0 < slow.seconds
+    assert isinstance(caught.error, _http.LostAnswerError) and caught.error.timed_out is True
+    assert "did not finish its answer within 1 s (the timeout option); the server may or may not have acted on the " \
+           "request (POST /api/v1/jobs/{id}/start)" in str(caught.error)
+    assert len(slow.requests) == 1  # sent once
+
+
+def test_a_dripping_server_inside_a_wait_is_cut_at_the_deadline_and_grace(drip):
+    _in_main_thread()
+    slow = drip()
+    transport = _http.Transport("http://127.0.0.1:%d" % slow.port, timeout=10, retry=RetryPolicy(attempts=3))
+    start = time.monotonic()
+    try:
+        with transport.bounded(time.monotonic() - 1):
+            with expect_error("timeout") as caught:
+                transport.request("GET", "/api/tasks/task-1")
+    finally:
+        transport.close()
+    assert time.monotonic() - start < 4.0 < slow.seconds
+    assert "did not finish its answer within 2 s (the timeout option, cut to what the wait had left)" in str(caught.error)
+    assert len(slow.requests) == 1  # past the deadline: no retry
+
+
+def test_the_alarm_leaves_an_earlier_signal_handler_in_place(server, make_transport):
+    _in_main_thread()
+    before = signal.getsignal(signal.SIGALRM)
+    server.on("GET", "/api/", xml(200, "<EnterpriseManager/>"))
+    make_transport(timeout=5).request("GET", "/api/")
+    assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

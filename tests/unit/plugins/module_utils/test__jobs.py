@@ -309,6 +309,22 @@ def test_other_refusals_when_done_meanwhile(go, clock, journal, state, job, effe
     assert journal.warnings == ["Fake refused to %s job 'A': Invalid state. %s" % (ACTIONS[state], effect)]
 
 
+@pytest.mark.parametrize("veeam_message", ["Invalid state.", "Invalid state", "Invalid state..."])
+def test_the_refusal_warning_drops_veeams_full_stop(go, clock, journal, veeam_message):
+    refusal = E.HttpError("Fake refused", status=400, veeam_message=veeam_message)
+    fake = FakeJobs([fake_job("A", send=[("refuse", refusal, True)], running=True)], clock=clock)
+    go(fake, "stopped", ["A"], wait=False)
+    assert journal.warnings == ["Fake refused to stop job 'A': Invalid state. Its run ended since the module read it"]
+
+
+def test_the_refusal_warning_without_veeams_message_uses_the_error(go, clock, journal):
+    refusal = E.HttpError("Fake refused to stop job 'A'.", status=400)
+    fake = FakeJobs([fake_job("A", send=[("refuse", refusal, True)], running=True)], clock=clock)
+    go(fake, "stopped", ["A"], wait=False)
+    assert journal.warnings == ["Fake refused to stop job 'A': Fake refused to stop job 'A'. (HTTP 400). Its run ended "
+                                "since the module read it"]
+
+
 def test_a_refusal_when_the_job_runs_meanwhile_and_if_running_fail(go, clock):
     fake = FakeJobs([fake_job("A", send=[("refuse", conflict(), True)])], clock=clock)
     with expect_error("conflict", "Job 'A' is already running. Use if_running: skip"):
@@ -454,6 +470,59 @@ def test_timeout_of_one_job(go, clock, journal):
     assert details["last_state"] == "Working" and details["history"] == [{"state": "Working", "elapsed": 0.0}]
     assert details["api_version"] == "f1" and "results" not in details
     assert journal.annotate(caught.error) == (str(caught.error), True)  # the message says what changed itself
+
+
+def test_a_timeout_keeps_what_the_watch_last_read(go, clock):
+    """The adapter's keep() is given the pending watch before the result is built: the failed result shows the
+    session as last read, not as the action answered it."""
+    fake = FakeJobs([fake_job("A", runs=[["Queued", "Working"]]), fake_job("B", runs=[["Queued", "Success"]])],
+                    clock=clock)
+    with expect_error("wait_timeout") as caught:
+        go(fake, "started", ["A"], wait_timeout=10)
+    assert fake.kept == {"A": "Working"} and caught.error.details["kept"] == "Working"
+    assert caught.error.details["last_state"] == "Working"
+    fake = FakeJobs([fake_job("A", runs=[["Queued", "Working"]]), fake_job("B", runs=[["Queued", "Success"]])],
+                    clock=clock)
+    with expect_error("wait_timeout") as caught:
+        go(fake, "started", ["A", "B"], wait_timeout=10)
+    assert fake.kept == {"A": "Working"}  # only what did not end
+    assert [r.get("kept") for r in caught.error.details["results"]] == ["Working", None]
+
+
+def test_the_default_keep_changes_nothing():
+    run = Run(0, {"job_name": "A"})
+    before = dict(vars(run))
+    assert JobAdapter(client=None).keep(run, {"session": {"id": "s"}}) is None and vars(run) == before
+
+
+def test_a_timeout_says_when_the_last_poll_failed(go, clock):
+    lost = E.TransportError("Lost the connection to https://fake.example:1", method="GET", path="/fake/runs/{id}")
+    fake = FakeJobs([fake_job("A", runs=[["Working", "Working", lost]])], clock=clock)
+    with expect_error("wait_timeout") as caught:
+        go(fake, "started", ["A"], wait_timeout=3)
+    assert str(caught.error).startswith(
+        "Gave up waiting after 3 s (wait_timeout 3 s): job 'A': run of A still Working (the last poll failed: Lost the "
+        "connection to https://fake.example:1 (GET /fake/runs/{id})). The job keeps running")
+    assert caught.error.details["last_state"] == "Working"
+
+
+def test_a_timeout_after_a_good_last_poll_says_nothing_of_failures(go, clock):
+    lost = E.TransportError("Lost the connection", method="GET", path="/fake/runs/{id}")
+    fake = FakeJobs([fake_job("A", runs=[["Working", lost, "Working"]])], clock=clock)
+    with expect_error("wait_timeout") as caught:
+        go(fake, "started", ["A"], wait_timeout=5)
+    assert "last poll failed" not in str(caught.error)
+
+
+def test_a_timeout_of_a_list_says_which_jobs_last_poll_failed(go, clock):
+    lost = E.HttpError("Fake could not return the run", status=503, method="GET", path="/fake/runs/{id}")
+    fake = FakeJobs([fake_job("A", runs=[["Working", lost]]), fake_job("B", runs=[["Queued"]])], clock=clock)
+    with expect_error("wait_timeout") as caught:
+        go(fake, "started", ["A", "B"], wait_timeout=3)
+    assert ("job 'A': run of A still Working (the last poll failed: Fake could not return the run (HTTP 503 on GET "
+            "/fake/runs/{id})); job 'B': run of B still Queued. " in str(caught.error))
+    assert caught.error.details["results"][0]["msg"].startswith("Started job 'A': run of A still Working (the last poll "
+                                                                "failed: ")
 
 
 def test_timeout_of_a_list_names_each_job(go, clock):
@@ -719,3 +788,54 @@ def test_failed_fails_with_every_adapter(ended, api):
         start()
     assert str(caught.error).startswith("Started job %r: " % name) and " ended Failed after " in str(caught.error)
     assert caught.error.details["changed"] is True and caught.error.details["job"]
+
+
+# ------------------------------------------------------------------------------------------------ a job being stopped
+def test_a_job_being_stopped_is_not_stopped_again_but_awaited(go, clock, journal):
+    fake = FakeJobs([fake_job("A", running=True, stopping=True, runs=[["Stopping", "Stopping", "Stopped"]])],
+                    clock=clock)
+    result = go(fake, "stopped", ["A"])
+    assert fake.sent == [] and fake.watched == ["A"] and journal.changes == []
+    assert result["changed"] is False
+    assert result["msg"] == ("Job 'A' is being stopped already; the stop was not sent again: run ended Stopped after "
+                             "2.0 s")
+    assert [h["state"] for h in result["history"]] == ["Stopping", "Stopped"]
+
+
+def test_a_job_being_stopped_without_wait(go, clock):
+    fake = FakeJobs([fake_job("A", running=True, stopping=True)], clock=clock)
+    result = go(fake, "stopped", ["A"], wait=False)
+    assert fake.sent == [] and fake.watched == [] and fake.concluded == []
+    assert result == {"changed": False, "msg": "Job 'A' is being stopped already; the stop was not sent again",
+                      "elapsed": 0.0, "job": {"id": "id-a", "name": "A"}, "api_version": "f1"}
+
+
+def test_a_job_being_stopped_among_others_counts_as_not_sent(go, clock):
+    fake = FakeJobs([fake_job("A", running=True, stopping=True, runs=[["Stopping", "Stopped"]]),
+                     fake_job("B", running=True, runs=[["Stopping", "Stopped"]]), fake_job("C")], clock=clock)
+    result = go(fake, "stopped", ["A", "B", "C"])
+    assert fake.sent == [("B", "stop")] and sorted(fake.watched) == ["A", "B"]
+    assert result["msg"] == "3 jobs: 1 stopped, 2 not running, 0 failed"
+    assert [r["changed"] for r in result["results"]] == [False, True, False]
+
+
+def test_a_job_being_stopped_that_ends_otherwise_warns(go, clock, journal):
+    fake = FakeJobs([fake_job("A", running=True, stopping=True, runs=[["Stopping", "Failed"]])], clock=clock)
+    result = go(fake, "stopped", ["A"])
+    assert result["changed"] is False and journal.warnings == ["Job 'A' ended Failed before the stop took effect"]
+
+
+def test_a_running_job_not_being_stopped_is_stopped(go, clock):
+    fake = FakeJobs([fake_job("A", running=True, runs=[["Stopping", "Stopped"]])], clock=clock)
+    assert go(fake, "stopped", ["A"])["changed"] is True and fake.sent == [("A", "stop")]
+
+
+def test_stopping_is_asked_only_for_a_stop(go, clock):
+    """A start of a job being stopped: it runs, so it is not started again (stopping says nothing of starts)."""
+    fake = FakeJobs([fake_job("A", running=True, stopping=True, runs=[["Stopping", "Stopped"]])], clock=clock)
+    result = go(fake, "started", ["A"])
+    assert fake.sent == [] and result["msg"].startswith("Job 'A' is already running; not started again")
+
+
+def test_the_default_adapter_says_no_job_is_being_stopped():
+    assert JobAdapter(client=None).stopping(Run(0, {})) is False

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.backupops.veeam.plugins.module_utils._http import Transport
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import (
     AuthError, HttpError, NotFoundError, ParseError, TransportError, UsageError, VeeamError)
-from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller, Waited, check_seconds
+from ansible_collections.backupops.veeam.plugins.module_utils._poll import MIN_POLL_INTERVAL, Poller, Waited, check_seconds
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import expect_error
 
 
@@ -35,7 +36,7 @@ class Script:
 
 
 def transient():
-    return TransportError("Lost the connection to https://em.example:9398/api", method="GET", path="/api/tasks/{id}")
+    return TransportError("Lost the connection to https://em.example:9398", method="GET", path="/api/tasks/{id}")
 
 
 # ------------------------------------------------------------------------------------------------ interval
@@ -93,16 +94,19 @@ def test_a_timed_out_wait_keeps_the_last_value_and_history(clock):
 
 
 @pytest.mark.parametrize("timeout,interval,message", [
-    (0, 5, "wait_timeout must be a positive, finite number of seconds, got 0"),
-    (-10, 5, "wait_timeout must be a positive, finite number of seconds, got -10"),
+    (0, 5, "wait_timeout must be a positive number of seconds, got 0"),
+    (-10, 5, "wait_timeout must be a positive number of seconds, got -10"),
     (None, 5, "wait_timeout must be a number of seconds, got None"),
     ("soon", 5, "wait_timeout must be a number of seconds, got 'soon'"),
-    (float("nan"), 5, "wait_timeout must be a positive, finite number of seconds, got nan"),
-    (float("inf"), 5, "wait_timeout must be a positive, finite number of seconds, got inf"),
-    (60, 0, "poll_interval must be a positive, finite number of seconds, got 0"),
-    (60, -1.5, "poll_interval must be a positive, finite number of seconds, got -1.5"),
+    (float("nan"), 5, "wait_timeout must be a positive number of seconds, got nan"),
+    (float("inf"), 5, "wait_timeout must be a positive number of seconds, got inf"),
+    (60, 0, "poll_interval must be a positive number of seconds (at least 0.5), got 0"),
+    (60, -1.5, "poll_interval must be a positive number of seconds (at least 0.5), got -1.5"),
     (60, None, "poll_interval must be a number of seconds, got None"),
-    (60, float("nan"), "poll_interval must be a positive, finite number of seconds, got nan"),
+    (60, float("nan"), "poll_interval must be a positive number of seconds (at least 0.5), got nan"),
+    (60, float("inf"), "poll_interval must be a positive number of seconds (at least 0.5), got inf"),
+    (60, 0.1, "poll_interval must be a positive number of seconds (at least 0.5), got 0.1"),
+    (60, "0.4", "poll_interval must be a positive number of seconds (at least 0.5), got '0.4'"),
 ])
 def test_zero_negative_or_odd_timeouts_are_rejected(clock, timeout, interval, message):
     with expect_error("usage") as caught:
@@ -113,9 +117,21 @@ def test_zero_negative_or_odd_timeouts_are_rejected(clock, timeout, interval, me
 def test_check_seconds():
     assert check_seconds("timeout", "2.5") == 2.5 and check_seconds("timeout", 3) == 3.0
     assert check_seconds("timeout", 10, minimum=10) == 10.0
+    assert check_seconds("poll_interval", 0.5, minimum=0.5) == 0.5
     with expect_error("usage") as caught:
         check_seconds("timeout", 5, minimum=10)
-    assert str(caught.error) == "timeout must be a positive, finite number of seconds (at least 10), got 5"
+    assert str(caught.error) == "timeout must be a positive number of seconds (at least 10), got 5"
+    for odd in (float("nan"), float("inf"), float("-inf"), "nan", "inf"):
+        with expect_error("usage") as caught:
+            check_seconds("timeout", odd)
+        assert str(caught.error) == "timeout must be a positive number of seconds, got %r" % (odd,)
+
+
+def test_the_shortest_poll_interval_is_half_a_second(clock):
+    assert MIN_POLL_INTERVAL == 0.5
+    assert poller(clock, interval=0.5).interval == 0.5
+    with expect_error("usage", "poll_interval must be a positive number of seconds (at least 0.5), got 0.49"):
+        poller(clock, interval=0.49)
 
 
 # ------------------------------------------------------------------------------------------------ history
@@ -144,7 +160,7 @@ def test_one_more_transient_error_is_raised_with_the_count(clock):
     probe = Script(clock, transient(), transient(), transient(), transient(), "Stopped")
     with expect_error("connection") as caught:
         poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
-    assert str(caught.error) == ("Lost the connection to https://em.example:9398/api (4 failed polls in a row) "
+    assert str(caught.error) == ("Lost the connection to https://em.example:9398 (4 failed polls in a row) "
                                  "(GET /api/tasks/{id})")
     assert len(probe.times) == 4
 
@@ -165,7 +181,6 @@ def test_transient_statuses_are_tolerated(clock, status):
     HttpError("Enterprise Manager could not return the task", status=500),
     NotFoundError("Task task-3 was not found", status=404),
     AuthError("rejected", status=401),
-    ParseError("not XML"),
 ])
 def test_other_errors_end_the_wait_at_once(clock, error):
     probe = Script(clock, error, "Stopped")
@@ -174,9 +189,123 @@ def test_other_errors_end_the_wait_at_once(clock, error):
     assert info.value is error and len(probe.times) == 1 and clock.sleeps == []
 
 
+def test_an_answer_that_cannot_be_read_is_tolerated_like_connection_trouble(clock):
+    """One truncated answer must not end a long wait."""
+    probe = Script(clock, ParseError("not XML"), ParseError("not XML"), ParseError("not XML"), "Stopped")
+    result = poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
+    assert result.value == "Stopped" and result.polls == 1 and len(probe.times) == 4
+
+
+def test_answers_that_cannot_be_read_end_the_wait_after_the_tolerated_number(clock):
+    probe = Script(clock, *([ParseError("The server sent a task that is not valid XML", method="GET",
+                                        path="/api/tasks/{id}")] * 4 + ["Stopped"]))
+    with expect_error("parse") as caught:
+        poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
+    assert str(caught.error) == ("The server sent a task that is not valid XML (4 failed polls in a row) "
+                                 "(GET /api/tasks/{id})")
+    assert len(probe.times) == 4
+
+
+def test_parse_errors_and_connection_trouble_count_together(clock):
+    probe = Script(clock, transient(), ParseError("not XML"), transient(), ParseError("not JSON"), "Stopped")
+    with expect_error("parse", "not JSON (4 failed polls in a row)"):
+        poller(clock, tolerate=3).wait(probe, lambda v: v == "Stopped")
+
+
 def test_a_timeout_while_failing_keeps_the_value_it_started_with(clock):
     result = poller(clock, timeout=2, tolerate=100).wait(Script(clock, transient()), lambda v: True, value="Queued")
     assert not result.done and result.value == "Queued" and result.polls == 0 and result.history == []
+    assert isinstance(result.error, TransportError)  # what the last poll met
+
+
+def test_a_pending_result_carries_the_error_of_the_last_poll(clock):
+    error = transient()
+    result = poller(clock, timeout=10, tolerate=100).wait(Script(clock, "Working", error), lambda v: False)
+    assert not result.done and result.value == "Working" and result.error is error
+
+
+def test_a_pending_result_whose_last_poll_was_good_carries_no_error(clock):
+    result = poller(clock, timeout=10, tolerate=100).wait(Script(clock, transient(), transient(), "Working"),
+                                                          lambda v: False)
+    assert not result.done and result.value == "Working" and result.error is None
+
+
+def test_a_finished_result_carries_no_error(clock):
+    result = poller(clock, tolerate=3).wait(Script(clock, transient(), "Stopped"), lambda v: v == "Stopped")
+    assert result.done and result.error is None
+
+
+def test_a_failed_prefetch_is_the_last_poll_error_of_every_pending_key(clock):
+    error = HttpError("Enterprise Manager could not return the tasks", status=503)
+
+    def prefetch(_keys):
+        if clock.now - start >= 3:
+            raise error
+    start = clock.now
+    waited = poller(clock, timeout=10, tolerate=100).wait_all({"a": None, "b": None}, lambda k, _v: "Working",
+                                                              lambda v: False, prefetch=prefetch)
+    assert waited.timed_out and {k: r.error for k, r in waited.pending.items()} == {"a": error, "b": error}
+
+
+# ------------------------------------------------------------------------------------------------ bound
+class Bound:
+    """A stand-in for ``Transport.bounded``: records the deadlines it was given and whether a probe ran inside."""
+
+    def __init__(self):
+        self.deadlines = []
+        self.inside = False
+
+    def __call__(self, deadline):
+        self.deadlines.append(deadline)
+        return self
+
+    def __enter__(self):
+        self.inside = True
+        return self
+
+    def __exit__(self, *exc):
+        self.inside = False
+        return False
+
+
+def test_the_wait_runs_inside_its_bound_with_its_deadline(clock):
+    bound = Bound()
+    inside = []
+
+    def probe():
+        inside.append(bound.inside)
+        return "Working" if len(inside) < 3 else "Stopped"
+    start = clock.now
+    result = poller(clock, timeout=90, bound=bound).wait(probe, lambda v: v == "Stopped")
+    assert result.done and inside == [True, True, True]
+    assert bound.deadlines == [start + 90] and bound.inside is False
+
+
+def test_the_bound_is_left_when_the_wait_runs_out_or_fails(clock):
+    bound = Bound()
+    result = poller(clock, timeout=5, bound=bound).wait(Script(clock, "Working"), lambda v: False)
+    assert not result.done and bound.inside is False
+    with pytest.raises(AuthError):
+        poller(clock, timeout=5, bound=bound).wait(Script(clock, AuthError("rejected", status=401)), lambda v: False)
+    assert bound.inside is False and len(bound.deadlines) == 2
+
+
+def test_the_bound_of_a_real_transport_cuts_the_requests_of_the_wait(clock):
+    """``Transport.bounded`` as the module passes it: inside the wait, the transport knows the deadline."""
+    transport = Transport("https://em.example:9398", timeout=30, clock=clock.monotonic)
+    seen = []
+
+    def probe():
+        seen.append((transport.deadline, transport._left()))  # pylint: disable=protected-access
+        clock.advance(50)
+        return "Working"
+    start = clock.now
+    poller(clock, timeout=60, bound=transport.bounded).wait(probe, lambda v: False)
+    assert transport.deadline is None
+    assert seen[0] == (start + 60, 30.0)
+    # the second poll, at 55 s (a pause of 5 s after the first one's 50): 5 s left, plus the grace of 2 s
+    assert seen[1][0] == start + 60 and seen[1][1] == pytest.approx(7.0) and len(seen) == 2
+    transport.close()
 
 
 # ------------------------------------------------------------------------------------------------ wait_all

@@ -16,7 +16,7 @@ def poller(clock, timeout=600, interval=5, **kwargs):
 
 
 def transient():
-    return TransportError("Lost the connection to https://em.example:9398/api", method="GET", path="/api/tasks")
+    return TransportError("Lost the connection to https://em.example:9398", method="GET", path="/api/tasks")
 
 
 def test_a_fresh_value_is_not_read_again_at_once(clock):

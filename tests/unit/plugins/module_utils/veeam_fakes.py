@@ -5,8 +5,8 @@
 """Test doubles for the connection helper: no network, no real clock.
 
 * :class:`FakeServer` is a ``requests`` transport adapter mounted on the ``Transport``'s session.  It answers from
-  a route table, records every request it receives (method, path, query, headers, body, the ``verify`` and
-  ``timeout`` requests handed down), and can fail the way ``requests`` fails on a real network: connection
+  a route table, records every request it receives (method, path, query, headers, body, the ``verify``,
+  ``timeout`` and ``proxies`` requests handed down), and can fail the way ``requests`` fails on a real network: connection
   refused (nothing sent), connection dropped after the request went out, read and connect timeouts, TLS
   verification errors, a body cut off half-way.  The exceptions are built with the same nesting
   ``requests.adapters.HTTPAdapter.send`` produces, so the transport's translation is tested as in production.
@@ -285,7 +285,7 @@ def wrong_tls_version():
 class Call:
     """One request as the fake server saw it."""
 
-    def __init__(self, request, verify, timeout):
+    def __init__(self, request, verify, timeout, proxies=None):
         parts = urllib.parse.urlsplit(request.url)
         self.method = request.method
         self.url = request.url
@@ -299,6 +299,7 @@ class Call:
         self.body = body.encode("utf-8") if isinstance(body, str) else (body or b"")
         self.verify = verify
         self.timeout = timeout
+        self.proxies = dict(proxies or {})
         self.reached = True
 
     @property
@@ -373,7 +374,7 @@ class FakeServer(BaseAdapter):
         return Reply(404, b"")
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        call = Call(request, verify, timeout)
+        call = Call(request, verify, timeout, proxies)
         self.attempts.append(call)
         reply = self._match(call)
         if isinstance(reply, Fault):

@@ -21,6 +21,7 @@ from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_f
 
 EM_ARGS = {"server": "em.example", "username": USERNAME, "password": PASSWORD}
 M365_ARGS = {"server": "vb365.example", "username": USERNAME, "password": PASSWORD}
+VBR_ARGS = {"server": "vbr.example", "username": USERNAME, "password": PASSWORD}
 
 
 class ClientContext:

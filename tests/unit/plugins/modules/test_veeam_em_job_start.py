@@ -70,11 +70,11 @@ def test_option_checks(em, start, args, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    ({"poll_interval": "nan"}, "poll_interval must be a positive, finite number of seconds, got nan"),
-    ({"poll_interval": 0}, "poll_interval must be a positive, finite number of seconds, got 0.0"),
-    ({"wait_timeout": 0}, "wait_timeout must be a positive, finite number of seconds, got 0"),
-    ({"timeout": 0}, "timeout must be a positive, finite number of seconds, got 0.0"),
-    ({"timeout": "inf"}, "timeout must be a positive, finite number of seconds, got inf"),
+    ({"poll_interval": "nan"}, "poll_interval must be a positive number of seconds (at least 0.5), got nan"),
+    ({"poll_interval": 0}, "poll_interval must be a positive number of seconds (at least 0.5), got 0.0"),
+    ({"wait_timeout": 0}, "wait_timeout must be a positive number of seconds, got 0"),
+    ({"timeout": 0}, "timeout must be a positive number of seconds, got 0.0"),
+    ({"timeout": "inf"}, "timeout must be a positive number of seconds, got inf"),
 ])
 def test_numbers_no_run_can_use(em, start, fail_calls, args, message):
     started = em()

@@ -28,6 +28,10 @@ class FakeLogon:
         self.gone = gone
         self.logoffs = 0
 
+    @property
+    def handoff(self):
+        return "%s|%s" % (self.token, self.session_id)
+
     def logoff(self):
         self.logoffs += 1
         if isinstance(self.gone, Exception):
@@ -47,7 +51,9 @@ def session(run_module, monkeypatch):
 def test_log_on(session):
     result, client, asked = session()
     assert not result.failed and result.result["changed"] is True
-    assert result.result["session_token"] == EM_TOKEN and result.result["session_id"] == EM_SESSION_ID
+    # the hand-off: the token and its logon session's id, so that a later task ends exactly that session
+    assert result.result["session_token"] == "%s|%s" % (EM_TOKEN, EM_SESSION_ID)
+    assert result.result["session_id"] == EM_SESSION_ID
     assert (result.result["user_name"], result.result["api_version"]) == ("SRV12\\Administrator", "latest")
     assert result.result["msg"] == "Logged on to Enterprise Manager as SRV12\\Administrator (session %s)" % EM_SESSION_ID
     assert asked == [{"logoff": False}] and client.entered == client.exited == 1 and client.auth.logoffs == 0
@@ -62,7 +68,8 @@ def test_log_on_names_the_username_when_em_does_not(session):
 def test_log_on_in_check_mode_too(session):
     """The play's other tasks need the session for their reads in check mode as well."""
     result, client, _asked = session(_ansible_check_mode=True)
-    assert result.result["changed"] is True and result.result["session_token"] == EM_TOKEN and client.entered == 1
+    assert result.result["changed"] is True and client.entered == 1
+    assert result.result["session_token"] == "%s|%s" % (EM_TOKEN, EM_SESSION_ID)
 
 
 def test_a_token_is_not_for_state_present(session, fail_calls):

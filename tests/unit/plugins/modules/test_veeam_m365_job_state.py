@@ -87,10 +87,10 @@ def test_full_only_with_started(vb, state, fail_calls, args):
 
 
 @pytest.mark.parametrize("args,message", [
-    ({"poll_interval": "nan"}, "poll_interval must be a positive, finite number of seconds, got nan"),
-    ({"wait_timeout": 0}, "wait_timeout must be a positive, finite number of seconds, got 0"),
-    ({"wait_timeout": -1}, "wait_timeout must be a positive, finite number of seconds, got -1"),
-    ({"timeout": 0}, "timeout must be a positive, finite number of seconds, got 0.0"),
+    ({"poll_interval": "nan"}, "poll_interval must be a positive number of seconds (at least 0.5), got nan"),
+    ({"wait_timeout": 0}, "wait_timeout must be a positive number of seconds, got 0"),
+    ({"wait_timeout": -1}, "wait_timeout must be a positive number of seconds, got -1"),
+    ({"timeout": 0}, "timeout must be a positive number of seconds, got 0.0"),
 ])
 def test_numbers_no_run_can_use(vb, state, fail_calls, args, message):
     run = vb()

@@ -196,8 +196,9 @@ def test_a_stop_that_is_not_done_in_time(restore_session, fail_calls):
     result, _client, _asked = restore_session(client, state="absent", session_id=SESSION, wait_timeout=20)
     assert result.failed and result.result["error"]["kind"] == "wait_timeout" and result.result["changed"] is True
     assert result.result["msg"] == (
-        "Gave up waiting after 20 s (wait_timeout 20 s) for restore session %s to stop; it is still Stopping. VB365 was "
-        "asked to stop it; run the task again to go on waiting (the stop is not sent twice)" % SESSION)
+        "Restore session %s was still Stopping after 20 s (wait_timeout 20 s). Run the task again to go on waiting "
+        "(nothing is sent twice)" % SESSION)
+    assert [h["state"] for h in result.result["history"]] == ["Stopping"]
     assert result.result["restore_session"]["state"] == "Stopping" and result.result["api_version"] == "v8"
     assert traceback_of(result, fail_calls) == ""
 

@@ -142,8 +142,8 @@ def test_a_task_of_another_logon_session(task_info, fail_calls):
 
 
 @pytest.mark.parametrize("args,message", [
-    ({"wait_timeout": 0}, "wait_timeout must be a positive, finite number of seconds, got 0"),
-    ({"poll_interval": "nan"}, "poll_interval must be a positive, finite number of seconds, got nan"),
+    ({"wait_timeout": 0}, "wait_timeout must be a positive number of seconds, got 0"),
+    ({"poll_interval": "nan"}, "poll_interval must be a positive number of seconds (at least 0.5), got nan"),
 ])
 def test_numbers_no_run_can_use(task_info, args, message):
     result, asked = task_info(FakeEm(task("Running")), task_id="task-7", wait=True, **args)
