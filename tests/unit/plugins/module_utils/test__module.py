@@ -68,12 +68,13 @@ def test_em_spec_defaults_and_merge(module_args):
 def test_m365_spec_defaults(module_args):
     vm = build(module_args, M365_ARGS, conn=M365)
     assert (vm.params["port"], vm.params["api_version"]) == (4443, "v8")
-    assert "session_token" not in vm.params and "wait" not in vm.params
+    assert vm.params["session_token"] is None and "wait" not in vm.params
 
 
 def test_the_option_names_are_the_shared_contract():
     assert set(connection_spec(EM)) == COMMON | {"session_token"}
-    assert set(connection_spec(M365)) == COMMON
+    assert set(connection_spec(M365)) == COMMON | {"session_token"}
+    assert set(connection_spec(_vbr.CONNECTION)) == COMMON
     assert set(wait_spec(True)) == {"wait", "wait_timeout", "poll_interval"}
     assert wait_spec(False)["wait"]["default"] is False
     assert connection_spec(EM)["api_version"]["choices"] == list(_em.API_VERSIONS)
@@ -84,7 +85,7 @@ def test_the_option_names_are_the_shared_contract():
 def test_secrets_are_no_log():
     em = connection_spec(EM)
     assert em["password"]["no_log"] is True and em["session_token"]["no_log"] is True
-    assert connection_spec(M365)["password"]["no_log"] is True
+    assert connection_spec(M365)["password"]["no_log"] is True and connection_spec(M365)["session_token"]["no_log"] is True
     assert all(not spec.get("no_log") for name, spec in em.items() if name not in ("password", "session_token"))
 
 
@@ -344,12 +345,14 @@ def test_missing_credentials_fail_when_the_client_is_built(run_module):
         "VEEAM_EM_PASSWORD environment variables; or give session_token from backupops.veeam.veeam_em_session")
 
 
-@pytest.mark.parametrize("conn,env", [(M365, "VEEAM_M365"), (_vbr.CONNECTION, "VEEAM_VBR")])
-def test_missing_credentials_name_the_apis_variables(run_module, conn, env):
+@pytest.mark.parametrize("conn,env,alternative", [
+    (M365, "VEEAM_M365", "; or give session_token from backupops.veeam.veeam_m365_session"),
+    (_vbr.CONNECTION, "VEEAM_VBR", "")])
+def test_missing_credentials_name_the_apis_variables(run_module, conn, env, alternative):
     exit_ = run_module({"server": "x.example"}, lambda: VeeamModule(conn, dict(OWN)).run(lambda vm: vm.client()))
     assert exit_.failed and exit_.result["msg"] == (
         "username and password are required: set the options (or module_defaults) or the %s_USERNAME and %s_PASSWORD "
-        "environment variables" % (env, env))
+        "environment variables%s" % (env, env, alternative))
 
 
 def test_a_reverse_proxy_prefix_in_server(module_args):
