@@ -494,6 +494,10 @@ def make_handler(emulator: Emulator, api_name: str) -> type[BaseHTTPRequestHandl
     return Handler
 
 
+class PortTaken(Exception):
+    """A fixed port of the emulator is in use (its message is the one line to print)."""
+
+
 class Runner:
     """Starts the listeners, writes ``endpoints.json``, prints the ready line, stops on SIGTERM/SIGINT."""
 
@@ -504,7 +508,37 @@ class Runner:
         self.stop_event = threading.Event()
         self.ca_path: Path | None = None
 
+    def check_ports(self) -> None:
+        """Fail with one line, before any file is touched, when a fixed port is taken (an emulator started twice)."""
+        directory = self.emulator.directory
+        running = None
+        try:
+            running = json.loads((directory / "endpoints.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+        fixed = {"em": self.settings.em_port, "m365": self.settings.m365_port}
+        if self.settings.vbr_port_explicit:
+            fixed["vbr"] = self.settings.vbr_port
+        for name, port in fixed.items():
+            if not port or name not in self.emulator.apis:
+                continue
+            probe = socket.socket(socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET, socket.SOCK_STREAM)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the listeners do
+            try:
+                probe.bind((self.settings.host, port))
+            except OSError as exc:
+                where = ""
+                if isinstance(running, dict) and running.get(f"{name}_port") == port:
+                    where = f": an emulator is already running there (pid {running.get('pid')}, {running.get('em_url')}, " \
+                            f"{running.get('m365_url')}, {running.get('vbr_url')})"
+                raise PortTaken(f"emulator: port {port} ({name}) on {self.settings.host} is taken ({exc.strerror})"
+                                f"{where}; stop it (make emulator-stop, or Ctrl-C where it runs), or choose other ports "
+                                f"with EMULATOR_EM_PORT, EMULATOR_M365_PORT, EMULATOR_VBR_PORT (0 = any free)") from None
+            finally:
+                probe.close()
+
     def start(self) -> dict[str, Any]:
+        self.check_ports()
         directory = self.emulator.directory
         endpoints_path = directory / "endpoints.json"
         if endpoints_path.exists():
@@ -567,4 +601,8 @@ class Runner:
 
 
 def main(settings: Settings | None = None) -> int:
-    return Runner(settings or Settings.from_env()).run()
+    try:
+        return Runner(settings or Settings.from_env()).run()
+    except PortTaken as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        return 1

@@ -4,9 +4,12 @@ SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import JOB_LONG, NS, EmHttp, start_emulator
+from .conftest import JOB_LONG, NS, REPO, EmHttp, start_emulator
 
 
 def test_ready_line_endpoints_and_tls(tmp_path: Path) -> None:
@@ -111,3 +114,27 @@ def test_plain_http_and_sigterm_stops_listening(tmp_path: Path) -> None:
     finally:
         if emu.proc.poll() is None:
             emu.proc.kill()
+
+
+def test_a_second_emulator_on_the_same_ports_says_so_and_touches_nothing(tmp_path: Path) -> None:
+    """``make emulator`` twice: the second says in one line that an emulator runs there, exits 1, and leaves the
+    first one's endpoints.json and certificates as they were (issue 19)."""
+    first = start_emulator(tmp_path / "emu")
+    try:
+        info = first.endpoints
+        files = {p.name: p.read_bytes() for p in (tmp_path / "emu").iterdir() if p.suffix in (".json", ".pem")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
+        env.update({"PYTHONPATH": str(REPO / "tests"), "EMULATOR_DIR": str(tmp_path / "emu"),
+                    "EMULATOR_EM_PORT": str(info["em_port"]), "EMULATOR_M365_PORT": str(info["m365_port"]),
+                    "EMULATOR_VBR_PORT": str(info["vbr_port"])})
+        second = subprocess.run([sys.executable, "-m", "emulator"], cwd=str(REPO), env=env, capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert second.returncode == 1
+        assert "Traceback" not in second.stderr
+        lines = [line for line in second.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"port {info['em_port']} (em)" in lines[0]
+        assert f"an emulator is already running there (pid {info['pid']}" in lines[0]
+        assert {p.name: p.read_bytes() for p in (tmp_path / "emu").iterdir() if p.suffix in (".json", ".pem")} == files
+        assert first.proc.poll() is None
+    finally:
+        first.stop()
