@@ -48,6 +48,8 @@ help:
 	@echo "make demo         start the emulator and run examples/demo.yml (starts a job and awaits it)"
 	@echo "make test         every check: sanity (2.19, 2.16), unit, emulator, integration, lint, docs"
 	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443, VBR :9419)"
+	@echo "make build        build the collection tarball into .work/default/dist/"
+	@echo "make install      build it and install it into .work/default/collections (what every check uses)"
 	@echo "make sanity | units | integration | reliability | examples | lint | bench | changelog | clean"
 
 # ---------------------------------------------------------------------------------------------- setup

@@ -55,7 +55,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Start two jobs with one logon, await both tasks, log off
+- name: Start a job with one logon, await its task in another task, log off
   hosts: localhost
   gather_facts: false
   module_defaults:
