@@ -41,6 +41,7 @@ def settled_either_way(record: dict) -> None:
     else:
         assert msg == STARTED, msg
 
+
 CASES = [
     # ------------------------------------------------------------------ 503 bursts on reads
     Case("503-burst-on-reads", "veeam_em_job_start", DAILY, clock=FAST, area="503 bursts on reads",
