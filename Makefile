@@ -64,7 +64,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help demo test setup venv venv-2.16 venv-2.21 pythons build install sanity sanity-2.19 sanity-2.16 sanity-2.21 \
-        units units-2.21 units-emulator integration integration-2.21 reliability examples lint ansible-lint \
+        units units-2.21 units-emulator integration integration-2.16 integration-2.21 reliability examples lint ansible-lint \
         changelog-lint docs-lint action-groups galaxy-importer ee-check emulator emulator-start emulator-stop bench \
         changelog clean
 
@@ -73,7 +73,7 @@ help:
 	@echo "make test         every check: sanity (2.16, 2.21), unit and integration (2.19, 2.21), emulator, lint, docs"
 	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443)"
 	@echo "make sanity | units | integration | reliability | examples | lint | bench | changelog | clean"
-	@echo "make sanity-2.16 | sanity-2.19 | sanity-2.21 | units-2.21 | integration-2.21   one ansible-core release"
+	@echo "make sanity-2.16 | sanity-2.19 | sanity-2.21 | units-2.21 | integration-2.16 | integration-2.21   one release"
 
 # ---------------------------------------------------------------------------------------------- setup
 $(VENV)/.stamp: tools/requirements-dev.txt tools/constraints-dev.txt tests/emulator/requirements.txt
@@ -82,10 +82,12 @@ $(VENV)/.stamp: tools/requirements-dev.txt tools/constraints-dev.txt tests/emula
 	@$(PIP) install -r tools/requirements-dev.txt -r tests/emulator/requirements.txt -c tools/constraints-dev.txt
 	@touch $@
 
-$(VENV_216)/.stamp: tools/requirements-2.16.txt
+# ansible-core 2.16 (what AAP 2.5 execution environments carry), with what the integration targets need.
+$(VENV_216)/.stamp: tools/requirements-2.16.txt tests/integration/requirements.txt
 	@test -x $(VENV_216)/bin/python || $(PYTHON_REAL) -m venv $(VENV_216)
 	@echo "== installing ansible-core 2.16 into .work/venv-2.16"
-	@$(VENV_216)/bin/python -m pip --disable-pip-version-check -q install -r tools/requirements-2.16.txt
+	@$(VENV_216)/bin/python -m pip --disable-pip-version-check -q install -r tools/requirements-2.16.txt \
+	  -r tests/integration/requirements.txt
 	@touch $@
 
 $(PY_BIN)/.stamp: $(MAKEFILE_LIST)
@@ -186,6 +188,13 @@ units-emulator: setup
 integration: setup
 	@$(ROOT)/tools/integration.sh $(VENV) $(WORK)/$(WORKSET) $(COLL_DIR) $(VENV)/bin/python $(TARGETS)
 
+# On ansible-core 2.16, as an AAP 2.5 execution environment runs the modules: the adhoc target (credentials
+# injected into the environment the way AWX injects those of the collection's credential types).
+TARGETS_216   ?= adhoc
+integration-2.16: setup
+	@AT_PYTHON=$(PY_VERSION) $(ROOT)/tools/integration.sh $(VENV_216) $(WORK)/$(WORKSET)/core-2.16 $(COLL_DIR) \
+	  $(VENV)/bin/python $(TARGETS_216)
+
 # One integration target on ansible-core 2.21, the controller and the modules on Python 3.12 (the emulator runs
 # with .venv's Python).  `make integration-2.21 TARGETS_221="..."` runs others.
 TARGETS_221   ?= veeam_em_job_start
@@ -236,8 +245,9 @@ ee-check: setup
 
 # The checks run in two stages of streams side by side (tools/stage.sh): a check that waits (on pip, on the
 # emulator's job runs) leaves a core idle that another uses.  Each check's log is shown when its stage ends.
-# ansible-core 2.21 (Python 3.12 and 3.13) adds its sanity run beside 2.16's, its unit tests to the first stage
-# and one integration target as a third stream of the second (it mostly waits on the emulator's job runs).
+# ansible-core 2.21 (Python 3.12 and 3.13) adds its sanity run beside 2.16's and its unit tests to the first
+# stage; one integration target on 2.21 and the adhoc target on 2.16 make a third stream of the second (they
+# mostly wait on the emulator's job runs).
 test:
 	@rm -f $(SUMMARY) $(SKIPPED); mkdir -p $(LOGS)
 	@$(MAKE) --no-print-directory pythons
@@ -249,7 +259,7 @@ test:
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
 	  "integration (emulator)=integration" \
 	  "reliability and security=reliability,examples/ playbooks=examples" \
-	  "integration (2.21)=integration-2.21"
+	  "integration (2.21)=integration-2.21,integration (2.16)=integration-2.16"
 	@$(ROOT)/tools/summary.sh $(SUMMARY) $(SKIPPED)
 
 # ---------------------------------------------------------------------------------------------- emulator

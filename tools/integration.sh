@@ -68,5 +68,5 @@ echo
 for n in $(seq 1 "$i"); do
   echo "integration group $n: rc=$(cat "$work/integration-$n/rc" 2>/dev/null || echo 1) ($(grep -c '^Running .* integration test role' "$work/integration-$n/log") targets)"
 done
-echo "integration ($("$venv/bin/ansible" --version | head -1), Python $at_python): $(( $(date +%s) - start )) s"
+echo "integration (ansible-core $("$venv/bin/python" -c 'import ansible.release as r; print(r.__version__)'), Python $at_python): $(( $(date +%s) - start )) s"
 exit $status
