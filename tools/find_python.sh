@@ -24,4 +24,13 @@ if command -v pyenv >/dev/null 2>&1; then
     if [ -n "$found" ]; then echo "$found"; exit 0; fi
   fi
 fi
+# A pyenv shim on PATH without the pyenv command: the versions live next to the shims directory.
+shim=$(command -v "python$want" 2>/dev/null)
+case "$shim" in
+  */shims/python"$want")
+    found=$(printf '%s\n' "${shim%/shims/*}/versions/$want".*/bin/"python$want" | sort -V -r | while read -r candidate; do
+      [ -x "$candidate" ] && probe "$candidate" && break
+    done)
+    if [ -n "$found" ]; then echo "$found"; exit 0; fi ;;
+esac
 exit 1
