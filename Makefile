@@ -107,7 +107,7 @@ $(VENV_221)/.stamp: tools/requirements-2.21.txt tests/integration/requirements.t
 venv: $(VENV)/.stamp
 venv-2.16: $(VENV_216)/.stamp
 venv-2.21: pythons
-	@if [ -z "$(MISSING_PYTHONS)" ]; then $(MAKE) --no-print-directory $(VENV_221)/.stamp; fi
+	@if [ -z "$(MISSING_PYTHONS)" ]; then $(MAKE) -s --no-print-directory $(VENV_221)/.stamp; fi
 
 # Say which Pythons ansible-core 2.21 will run on, or that they are missing (with CI=true: fail at once).
 pythons:
@@ -146,7 +146,7 @@ $(AT_HOME)/.stamp-bootstrap-2.21: $(VENV_221)/.stamp tools/ansible_test_offline.
 	@touch $@
 
 setup: $(VENV)/.stamp $(VENV_216)/.stamp $(AT_HOME)/.stamp-bootstrap $(COLL_DIR)/MANIFEST.json
-	@if [ -z "$(MISSING_PYTHONS)" ]; then $(MAKE) --no-print-directory $(VENV_221)/.stamp $(AT_HOME)/.stamp-bootstrap-2.21; fi
+	@if [ -z "$(MISSING_PYTHONS)" ]; then $(MAKE) -s --no-print-directory $(VENV_221)/.stamp $(AT_HOME)/.stamp-bootstrap-2.21; fi
 
 # ---------------------------------------------------------------------------------------------- checks
 # Sanity runs on the source tree (tools/sanity.sh), as `ansible-test sanity` in a clone does: the oldest and the
