@@ -11,10 +11,30 @@ ROOT          := $(abspath .)
 WORK          := $(ROOT)/.work
 VENV          := $(ROOT)/.venv
 VENV_216      := $(WORK)/venv-2.16
+VENV_221      := $(WORK)/venv-2.21
 PYTHON        ?= $(shell command -v python3.11 || command -v python3)
 # ansible-test needs the real interpreter path: with HOME redirected, pyenv shims would not resolve.
 PYTHON_REAL   := $(shell $(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))')
 PY_VERSION    := 3.11
+# ansible-core 2.21 needs Python 3.12 or newer on the controller.  Its toolchain (.work/venv-2.21: integration, with
+# the controller and the modules on 3.12) is made with Python 3.12, and ansible-test runs its sanity and unit tests
+# in virtualenvs of Python 3.13, the newest Python that 2.21 supports and this machine has: so that 3.11, 3.12 and
+# 3.13 are each run.  tools/find_python.sh finds them (pythonX.Y on PATH, else pyenv), with the user's HOME; set
+# PYTHON_312 / PYTHON_313 to choose others.  Without them those checks do not run, and make test says so (with
+# CI=true it fails instead).
+USER_HOME     := $(HOME)
+PYTHON_312    ?= $(shell HOME="$(USER_HOME)" $(ROOT)/tools/find_python.sh 3.12)
+PYTHON_313    ?= $(shell HOME="$(USER_HOME)" $(ROOT)/tools/find_python.sh 3.13)
+export PYTHON_312 PYTHON_313
+MISSING_PYTHONS := $(strip $(if $(PYTHON_312),,3.12) $(if $(PYTHON_313),,3.13))
+SKIPPED       := $(WORK)/skipped.txt
+MISSING_TEXT  := Python $(subst $() , and ,$(MISSING_PYTHONS))
+# `$(call not_run,<check>)`: say that <check> cannot run, and record it for the summary; with CI=true, fail.
+not_run        = echo "NOT RUN: $(1): needs $(MISSING_TEXT), not found on this machine (looked for pythonX.Y on PATH and with pyenv)"; \
+                 if [ "$(CI)" = true ]; then echo "CI=true: a check that cannot run fails the run"; exit 1; fi; \
+                 mkdir -p $(WORK); echo "$(1) (needs $(MISSING_TEXT))" >> $(SKIPPED)
+# `@$(call need_pythons,<check>); <commands>`: run <commands> only when Python 3.12 and 3.13 are there.
+need_pythons   = if [ -n "$(MISSING_PYTHONS)" ]; then $(call not_run,$(1)); exit 0; fi
 AT_HOME       := $(WORK)/home
 # WORKSET lets two checkouts' worth of builds live side by side (e.g. `make sanity-2.19 WORKSET=mine`).
 WORKSET       ?= default
@@ -36,21 +56,26 @@ SOURCES       := $(shell find galaxy.yml README.md CHANGELOG.rst LICENSE require
 export HOME := $(AT_HOME)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 # The tools call each other (antsibull-docs runs ansible-doc, galaxy-importer runs ansible-lint): use .venv's.
-export PATH := $(VENV)/bin:$(PATH)
+# .work/python-bin has python3.12 and python3.13 (links to what tools/find_python.sh found): ansible-test looks
+# for pythonX.Y on PATH for the virtualenvs of a Python other than its own, and a pyenv shim there would fail.
+PY_BIN        := $(WORK)/python-bin
+export PATH := $(VENV)/bin:$(PY_BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help demo test setup venv venv-2.16 build install sanity sanity-2.19 sanity-2.16 units units-emulator \
-        integration reliability examples lint ansible-lint changelog-lint docs-lint action-groups galaxy-importer ee-check \
-        emulator emulator-start emulator-stop bench changelog clean
+.PHONY: help demo test setup venv venv-2.16 venv-2.21 pythons build install sanity sanity-2.19 sanity-2.16 sanity-2.21 \
+        units units-2.21 units-emulator integration integration-2.16 integration-2.21 reliability examples lint ansible-lint \
+        changelog-lint docs-lint action-groups galaxy-importer ee-check emulator emulator-start emulator-stop bench \
+        changelog clean
 
 help:
 	@echo "make demo         start the emulator and run examples/demo.yml (starts a job and awaits it)"
-	@echo "make test         every check: sanity (2.19, 2.16), unit, emulator, integration, lint, docs"
+	@echo "make test         every check: sanity (2.16, 2.21), unit and integration (2.19, 2.21), emulator, lint, docs"
 	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443, VBR :9419)"
 	@echo "make build        build the collection tarball into .work/default/dist/"
 	@echo "make install      build it and install it into .work/default/collections (what every check uses)"
 	@echo "make sanity | units | integration | reliability | examples | lint | bench | changelog | clean"
+	@echo "make sanity-2.16 | sanity-2.19 | sanity-2.21 | units-2.21 | integration-2.16 | integration-2.21   one release"
 
 # ---------------------------------------------------------------------------------------------- setup
 $(VENV)/.stamp: tools/requirements-dev.txt tools/constraints-dev.txt tests/emulator/requirements.txt
@@ -59,14 +84,38 @@ $(VENV)/.stamp: tools/requirements-dev.txt tools/constraints-dev.txt tests/emula
 	@$(PIP) install -r tools/requirements-dev.txt -r tests/emulator/requirements.txt -c tools/constraints-dev.txt
 	@touch $@
 
-$(VENV_216)/.stamp: tools/requirements-2.16.txt
+# ansible-core 2.16 (what AAP 2.5 execution environments carry), with what the integration targets need.
+$(VENV_216)/.stamp: tools/requirements-2.16.txt tests/integration/requirements.txt
 	@test -x $(VENV_216)/bin/python || $(PYTHON_REAL) -m venv $(VENV_216)
 	@echo "== installing ansible-core 2.16 into .work/venv-2.16"
-	@$(VENV_216)/bin/python -m pip --disable-pip-version-check -q install -r tools/requirements-2.16.txt
+	@$(VENV_216)/bin/python -m pip --disable-pip-version-check -q install -r tools/requirements-2.16.txt \
+	  -r tests/integration/requirements.txt
+	@touch $@
+
+$(PY_BIN)/.stamp: $(MAKEFILE_LIST)
+	@mkdir -p $(PY_BIN)
+	@ln -sf $(PYTHON_312) $(PY_BIN)/python3.12 && ln -sf $(PYTHON_313) $(PY_BIN)/python3.13
+	@touch $@
+
+# ansible-core 2.21 on Python 3.12, with what the integration targets need (they run with --local in it).
+$(VENV_221)/.stamp: tools/requirements-2.21.txt tests/integration/requirements.txt | $(PY_BIN)/.stamp
+	@$(VENV_221)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || \
+	  { rm -rf $(VENV_221) && $(PYTHON_312) -m venv $(VENV_221); }
+	@echo "== installing ansible-core 2.21 into .work/venv-2.21 (Python 3.12)"
+	@$(VENV_221)/bin/python -m pip --disable-pip-version-check -q install -r tools/requirements-2.21.txt \
+	  -r tests/integration/requirements.txt
 	@touch $@
 
 venv: $(VENV)/.stamp
 venv-2.16: $(VENV_216)/.stamp
+venv-2.21: pythons
+	@if [ -z "$(MISSING_PYTHONS)" ]; then $(MAKE) -s --no-print-directory $(VENV_221)/.stamp; fi
+
+# Say which Pythons ansible-core 2.21 will run on, or that they are missing (with CI=true: fail at once).
+pythons:
+	@if [ -z "$(MISSING_PYTHONS)" ]; then echo "== Python 3.12: $(PYTHON_312), Python 3.13: $(PYTHON_313)"; \
+	 else echo "== Python $(subst $() , and ,$(MISSING_PYTHONS)) not found: the ansible-core 2.21 checks (sanity, unit tests, integration) cannot run here"; \
+	   if [ "$(CI)" = true ]; then echo "CI=true: failing, so that no check is silently skipped (install them, e.g. pyenv install 3.12 3.13)"; exit 1; fi; fi
 
 # Build the collection the way a user gets it, and install that tarball: every check runs against it.
 $(TARBALL): $(VENV)/.stamp $(SOURCES)
@@ -86,27 +135,52 @@ $(COLL_DIR)/MANIFEST.json: $(TARBALL)
 build: $(TARBALL)
 install: $(COLL_DIR)/MANIFEST.json
 
+# One pip bootstrap per pinned pip (23.1.2 for 2.16, 24.2 for 2.19, 25.2 for 2.21).
 $(AT_HOME)/.stamp-bootstrap: $(VENV)/.stamp $(VENV_216)/.stamp tools/ansible_test_offline.py
 	@mkdir -p $(AT_HOME)
 	@$(VENV)/bin/python tools/ansible_test_offline.py >/dev/null
 	@$(VENV_216)/bin/python tools/ansible_test_offline.py >/dev/null
 	@touch $@
 
+$(AT_HOME)/.stamp-bootstrap-2.21: $(VENV_221)/.stamp tools/ansible_test_offline.py
+	@mkdir -p $(AT_HOME)
+	@$(VENV_221)/bin/python tools/ansible_test_offline.py >/dev/null
+	@touch $@
+
 setup: $(VENV)/.stamp $(VENV_216)/.stamp $(AT_HOME)/.stamp-bootstrap $(COLL_DIR)/MANIFEST.json
+	@if [ -z "$(MISSING_PYTHONS)" ]; then $(MAKE) -s --no-print-directory $(VENV_221)/.stamp $(AT_HOME)/.stamp-bootstrap-2.21; fi
 
 # ---------------------------------------------------------------------------------------------- checks
-# Both ansible-core releases at once, each on its own copy of the installed collection.
+# Sanity runs on the source tree (tools/sanity.sh), as `ansible-test sanity` in a clone does: the oldest and the
+# newest ansible-core at once (2.19, today's toolchain, sits between them: `make sanity-2.19`).
+SANITY_216    := $(VENV_216):$(PY_VERSION):$(PYTHON_REAL)
+SANITY_219    := $(VENV):$(PY_VERSION):$(PYTHON_REAL)
+SANITY_221    := $(VENV_221):3.13:$(PYTHON_313)
+
 sanity: setup
-	@$(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(COLL_DIR) --venv $(AT_OPTS) -- $(VENV) $(VENV_216)
+	@if [ -n "$(MISSING_PYTHONS)" ]; then $(call not_run,sanity on ansible-core 2.21); fi; \
+	 $(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(ROOT) -- $(SANITY_216) $(if $(MISSING_PYTHONS),,$(SANITY_221))
 
 sanity-2.19: setup
-	@$(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(COLL_DIR) --venv $(AT_OPTS) -- $(VENV)
+	@$(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(ROOT) -- $(SANITY_219)
 
 sanity-2.16: setup
-	@$(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(COLL_DIR) --venv $(AT_OPTS) -- $(VENV_216)
+	@$(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(ROOT) -- $(SANITY_216)
+
+sanity-2.21: setup
+	@$(call need_pythons,sanity on ansible-core 2.21); $(ROOT)/tools/sanity.sh $(WORK)/$(WORKSET) $(ROOT) -- $(SANITY_221)
 
 units: setup
 	@cd $(COLL_DIR) && $(VENV)/bin/ansible-test units --venv --requirements $(AT_OPTS)
+
+# The unit tests on ansible-core 2.21 and Python 3.13, in a copy of the installed collection (units on 2.19 may
+# run at the same time in the installed tree).
+UNITS_221     := $(WORK)/$(WORKSET)/units-2.21/ansible_collections/backupops/veeam
+units-2.21: setup
+	@$(call need_pythons,unit tests on ansible-core 2.21); \
+	 rm -rf $(UNITS_221) && mkdir -p $(dir $(UNITS_221)) && cp -a $(COLL_DIR) $(UNITS_221) && rm -rf $(UNITS_221)/tests/output && \
+	 cd $(UNITS_221) && $(VENV_221)/bin/ansible-test units --venv --requirements --python 3.13 \
+	   --python-interpreter $(PYTHON_313) --color no
 
 units-emulator: setup
 	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/tests
@@ -115,6 +189,21 @@ units-emulator: setup
 # `make integration TARGETS="veeam_em_job_start role_job_run"` runs just those.
 integration: setup
 	@$(ROOT)/tools/integration.sh $(VENV) $(WORK)/$(WORKSET) $(COLL_DIR) $(VENV)/bin/python $(TARGETS)
+
+# On ansible-core 2.16, as an AAP 2.5 execution environment runs the modules: the adhoc target (credentials
+# injected into the environment the way AWX injects those of the collection's credential types).
+TARGETS_216   ?= adhoc
+integration-2.16: setup
+	@AT_PYTHON=$(PY_VERSION) $(ROOT)/tools/integration.sh $(VENV_216) $(WORK)/$(WORKSET)/core-2.16 $(COLL_DIR) \
+	  $(VENV)/bin/python $(TARGETS_216)
+
+# One integration target on ansible-core 2.21, the controller and the modules on Python 3.12 (the emulator runs
+# with .venv's Python).  `make integration-2.21 TARGETS_221="..."` runs others.
+TARGETS_221   ?= veeam_em_job_start
+integration-2.21: setup
+	@$(call need_pythons,integration on ansible-core 2.21); \
+	 AT_PYTHON=3.12 $(ROOT)/tools/integration.sh $(VENV_221) $(WORK)/$(WORKSET)/core-2.21 $(COLL_DIR) \
+	   $(VENV)/bin/python $(TARGETS_221)
 
 # The reliability and security suite (faults, bad input, secrets at -vvvv, TLS): pytest driving ansible against
 # emulators it starts and restarts itself.
@@ -158,17 +247,22 @@ ee-check: setup
 
 # The checks run in two stages of streams side by side (tools/stage.sh): a check that waits (on pip, on the
 # emulator's job runs) leaves a core idle that another uses.  Each check's log is shown when its stage ends.
+# ansible-core 2.21 (Python 3.12 and 3.13) adds its sanity run beside 2.16's and its unit tests to the first
+# stage; one integration target on 2.21 and the adhoc target on 2.16 make a third stream of the second (they
+# mostly wait on the emulator's job runs).
 test:
-	@$(MAKE) -j2 --no-print-directory venv venv-2.16
+	@rm -f $(SUMMARY) $(SKIPPED); mkdir -p $(LOGS)
+	@$(MAKE) --no-print-directory pythons
+	@$(MAKE) -j3 --no-print-directory venv venv-2.16 venv-2.21
 	@$(MAKE) --no-print-directory setup
-	@rm -f $(SUMMARY); mkdir -p $(LOGS)
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
-	  "sanity (2.19 and 2.16)=sanity" \
-	  "unit tests=units,emulator tests=units-emulator,ansible-lint (production)=ansible-lint,antsibull-changelog lint=changelog-lint,antsibull-docs lint=docs-lint,action groups complete=action-groups,galaxy-importer=galaxy-importer,ansible-builder create=ee-check"
+	  "sanity (2.16 and 2.21)=sanity" \
+	  "unit tests=units,unit tests (2.21)=units-2.21,emulator tests=units-emulator,ansible-lint (production)=ansible-lint,antsibull-changelog lint=changelog-lint,antsibull-docs lint=docs-lint,action groups complete=action-groups,galaxy-importer=galaxy-importer,ansible-builder create=ee-check"
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
 	  "integration (emulator)=integration" \
-	  "reliability and security=reliability,examples/ playbooks=examples"
-	@$(ROOT)/tools/summary.sh $(SUMMARY)
+	  "reliability and security=reliability,examples/ playbooks=examples" \
+	  "integration (2.21)=integration-2.21,integration (2.16)=integration-2.16"
+	@$(ROOT)/tools/summary.sh $(SUMMARY) $(SKIPPED)
 
 # ---------------------------------------------------------------------------------------------- emulator
 emulator: venv

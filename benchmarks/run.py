@@ -280,7 +280,7 @@ def scenario_one(ans, emu, reps, delay, sensitivity=()):
              ("ours_typed", "ours_one.yml", {"bench_job_type": "backup"})]
     plays += [("delay %s" % other, "baseline_one.yml", {"bench_delay": other}) for other in sensitivity]
     sides = {side: [] for side, _playbook, _extra in plays}
-    for _ in range(reps):
+    for _rep in range(reps):
         for side, playbook, extra in plays:
             emu.reset()
             run = ans.run(playbook, dict(extra, bench_job_name=bench_job_name(1)))
@@ -389,7 +389,7 @@ def import_times(python, collections):
     env = dict(os.environ, PYTHONPATH=collections.split(os.pathsep)[0])
     for label, module in modules.items():
         samples = []
-        for _ in range(3):
+        for _sample in range(3):
             proc = subprocess.run([python, "-X", "importtime", "-c", "import %s" % module], env=env,
                                   capture_output=True, text=True, check=False)
             total = None
@@ -407,7 +407,7 @@ def scenario_overhead(ans, emu, reps):
     its start to its result reaching Ansible.  Medians over every call of every run, and of the pairs' ratios."""
     per_call = {"ansible.builtin.uri": [], "backupops.veeam.veeam_task_info": []}
     ratios, ok = [], True
-    for _ in range(reps):
+    for _rep in range(reps):
         emu.reset()
         token, task_id, href = emu.logon_and_start(bench_job_name(1))
         run = ans.run("overhead.yml", {"bench_token": token, "bench_task_id": task_id, "bench_task_href": href})

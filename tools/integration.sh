@@ -2,10 +2,12 @@
 # Run the integration targets against the emulator, in three groups at once (each with its own copy of the installed
 # collection and its own emulator), and fail if any target fails.  With target names, run just those, as one group.
 #   tools/integration.sh <venv> <work dir> <installed collection dir> <python> [target ...]
-# ansible-test runs with --local: the modules and ansible-playbook use .venv, which has everything the targets need,
-# so no test virtualenv is created (and the groups cannot race to create the same one).
+# ansible-test runs with --local: the modules and ansible-playbook use <venv>, which has everything the targets need,
+# so no test virtualenv is created (and the groups cannot race to create the same one).  <python> runs the emulator.
+# AT_PYTHON (default 3.11) is the X.Y of <venv>'s Python, which ansible-test is told with --python.
 set -u
 venv=$1; work=$2; coll=$3; python=$4; shift 4
+at_python=${AT_PYTHON:-3.11}
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets_dir="$root/tests/integration/targets"
 
@@ -38,7 +40,7 @@ run_group() {  # <index> <targets>
   # one HOME race to create it (ssh-keygen then asks "Overwrite (y/n)?" and the group fails).
   mkdir -p "$dir/home"
   (cd "$tree" && HOME="$dir/home" ANSIBLE_COLLECTIONS_PATH="$dir/collections" "$venv/bin/ansible-test" integration --local \
-     --python 3.11 --color no $targets) >>"$dir/log" 2>&1
+     --python "$at_python" --color no $targets) >>"$dir/log" 2>&1
   rc=$?
   "$root/tools/emulator_ctl.sh" stop "$dir/emulator"
   echo "$rc" > "$dir/rc"
@@ -66,5 +68,5 @@ echo
 for n in $(seq 1 "$i"); do
   echo "integration group $n: rc=$(cat "$work/integration-$n/rc" 2>/dev/null || echo 1) ($(grep -c '^Running .* integration test role' "$work/integration-$n/log") targets)"
 done
-echo "integration: $(( $(date +%s) - start )) s"
+echo "integration (ansible-core $("$venv/bin/python" -c 'import ansible.release as r; print(r.__version__)'), Python $at_python): $(( $(date +%s) - start )) s"
 exit $status

@@ -526,8 +526,11 @@ class Ansible:
         record, log = workdir / "records.jsonl", workdir / "ansible.log"
         argv = [argv[0], verbosity] + argv[1:] if verbosity else argv
         started = time.monotonic()
-        proc = subprocess.run(argv, cwd=str(workdir), env=self.env(env, record, log, debug), capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        try:
+            proc = subprocess.run(argv, cwd=str(workdir), env=self.env(env, record, log, debug), capture_output=True,
+                                  text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(self._timed_out(workdir, record, exc)) from None
         seconds = time.monotonic() - started
         (workdir / "stdout.txt").write_text(proc.stdout, encoding="utf-8")
         (workdir / "stderr.txt").write_text(proc.stderr, encoding="utf-8")
@@ -542,6 +545,24 @@ class Ansible:
         run.findings = scan(run.texts())
         self.runs.append(run)
         return run
+
+    @staticmethod
+    def _timed_out(workdir: Path, record: Path, exc: subprocess.TimeoutExpired) -> str:
+        """Keep what a run that overran its time limit printed, and say which task it was in (the last one the
+        recorder saw end, and the output's last lines), so that a hang can be told from a slow machine."""
+        def text(value: Any) -> str:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+        out, err = text(exc.stdout), text(exc.stderr)
+        (workdir / "stdout.txt").write_text(out, encoding="utf-8")
+        (workdir / "stderr.txt").write_text(err, encoding="utf-8")
+        done = []
+        if record.exists():
+            done = [json.loads(line).get("task") for line in record.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+        tasks = re.findall(r"^TASK \[(.*?)\]", out, flags=re.MULTILINE)
+        return (f"{exc.cmd[0]} did not end within {exc.timeout} s; tasks done: {len(done)} (last: "
+                f"{done[-1] if done else None}); last task started: {tasks[-1] if tasks else None}; its output is "
+                f"kept in {workdir}; end of it:\n{out[-3000:]}\n{err[-1000:]}")
 
     def adhoc(self, module: str, args: dict[str, Any], env: dict[str, str] | None = None, check: bool = False,
               timeout: float = 240.0, debug: bool = True, verbosity: str = "-vvvv") -> Run:

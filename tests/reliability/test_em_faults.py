@@ -19,6 +19,28 @@ QUERY = {"api": "em", "method": "GET", "path": r"^/api/query"}
 TASK = {"api": "em", "method": "GET", "path": r"^/api/tasks/task-"}
 SESSIONS = {"api": "em", "method": "GET", "path": r"^/api/(jobs/[^/]+/)?backupSessions"}
 LOST = "The response to the start of job 'Daily SQL Backup' was lost; Enterprise Manager shows it took effect"
+STARTED = "Started job 'Daily SQL Backup'"
+#: The session of the job outlives the look that settles a lost start (30 s at speed 10 = 3 s): with the default
+#: 3 s job (0.3 s at speed 10) a look slowed down by load could find the job's session already ended.
+OUTLIVES = {"jobs": {"Daily SQL Backup": {"duration": 30}}}
+
+
+def settled_either_way(record: dict) -> None:
+    """A lost start is settled by what Enterprise Manager shows, and which of two things it shows first depends on
+    timing: the start task of this logon session (then the module awaits it: "task task-1 Finished"), or, while
+    that task is OperationFinished and its message does not name the job yet, the job's running session (then
+    there is no task to await: "Started job 'Daily SQL Backup'" alone).  Both are right; the contract is that the
+    job was started once (judge: starts), that the message says it was started, and that no session was left
+    open (judge: open_sessions)."""
+    result = record["result"]
+    msg = str(result.get("msg", ""))
+    task = result.get("task")
+    if task:
+        assert task.get("id") == "task-1" and task.get("state") == "Finished", task
+        assert msg.startswith(STARTED + ": task task-1 Finished"), msg
+    else:
+        assert msg == STARTED, msg
+
 
 CASES = [
     # ------------------------------------------------------------------ 503 bursts on reads
@@ -36,15 +58,16 @@ CASES = [
          faults=[dict(START, action="status", status=503)], starts={},
          msg=("Enterprise Manager refused to start job 'Daily SQL Backup'", "HTTP 503")),
     # ------------------------------------------------------------------ the start's connection dropped
-    Case("drop-after-start", "veeam_em_job_start", DAILY, clock=FAST, area="connection dropped after the start",
-         faults=[dict(START, action="drop_after", times=1)], failed=False, changed=True, starts={JOB_DAILY: 1},
-         warnings=(LOST,), msg=("Started job 'Daily SQL Backup': task task-1 Finished",)),
+    Case("drop-after-start", "veeam_em_job_start", DAILY, clock=FAST, config=OUTLIVES,
+         area="connection dropped after the start", faults=[dict(START, action="drop_after", times=1)], failed=False,
+         changed=True, starts={JOB_DAILY: 1}, warnings=(LOST,), msg=(STARTED,), check=settled_either_way),
     Case("drop-after-start-session", "veeam_em_job_start", dict(DAILY, wait_for="session"), clock=FAST,
+         config={"jobs": {"Daily SQL Backup": {"duration": 10}}}, area="connection dropped after the start",
+         faults=[dict(START, action="drop_after", times=1)], failed=False, changed=True, starts={JOB_DAILY: 1},
+         warnings=(LOST,), msg=("Job 'Daily SQL Backup': session", "ended Success")),
+    Case("drop-after-start-nowait", "veeam_em_job_start", dict(DAILY, wait=False), config=OUTLIVES,
          area="connection dropped after the start", faults=[dict(START, action="drop_after", times=1)],
-         failed=False, changed=True, starts={JOB_DAILY: 1}, warnings=(LOST,), msg=("ended Success",)),
-    Case("drop-after-start-nowait", "veeam_em_job_start", dict(DAILY, wait=False),
-         area="connection dropped after the start", faults=[dict(START, action="drop_after", times=1)],
-         failed=False, changed=True, starts={JOB_DAILY: 1}, warnings=(LOST,), msg=("Started job 'Daily SQL Backup'",)),
+         failed=False, changed=True, starts={JOB_DAILY: 1}, warnings=(LOST,), msg=(STARTED,)),
     Case("drop-before-start", "veeam_em_job_start", DAILY, area="connection dropped before the start",
          faults=[dict(START, action="drop_before")], starts={},
          msg=("The start request for job 'Daily SQL Backup' got no response",
@@ -60,8 +83,10 @@ CASES = [
          faults=[dict(QUERY, action="latency", delay=2.5)], starts={},
          msg=("did not answer within 1.5 s (the timeout option)", "Raise timeout")),
     # ------------------------------------------------------------------ logon session expiry mid-wait
+    # The task runs far longer than the two polls it takes to meet the expiry (100 s at speed 5 = 20 s; after
+    # the expiry the module reads the job's session instead and does not wait for the task, so this costs nothing).
     Case("session-expires-during-task-wait", "veeam_em_job_start", DAILY, area="EM session expiry mid-wait",
-         config={"jobs": {"Daily SQL Backup": {"task_duration": 20}}}, clock={"speed": 5},
+         config={"jobs": {"Daily SQL Backup": {"task_duration": 100}}}, clock={"speed": 5},
          faults=[dict(TASK, action="expire_sessions", skip=1, times=1)], failed=False, changed=True,
          starts={JOB_DAILY: 1},
          warnings=("The Enterprise Manager logon session expired while waiting for task task-1",),
@@ -97,11 +122,12 @@ def test_start_slower_than_timeout_is_found_and_awaited(ansible: H.Ansible, emul
     """The start POST is answered after `timeout` (2 s against 1.5 s): the module must not send it again; it looks
     for the start for as long again, finds the task the slow start created, and awaits it."""
     emulator.clock(speed=10)
+    emulator.config(OUTLIVES)
     emulator.faults(dict(START, action="latency", delay=2.0, times=1))
     run = ansible.adhoc("veeam_em_job_start", H.em_conn(emulator, timeout=1.5, **DAILY), env=H.em_env())
     result = H.note("slower than timeout", "EM: start answered after timeout (2 s > 1.5 s)", run.result)
     assert not result["failed"], result["msg"]
-    assert "Started job 'Daily SQL Backup': task task-1 Finished" in result["msg"]
+    settled_either_way({"result": result})
     assert any(LOST in str(w) for w in result.get("warnings", [])), result.get("warnings")
     counters = emulator.counters()
     assert counters["requests"]["em"].get("POST /api/jobs/{id}?action=start") == 1, counters
@@ -111,7 +137,12 @@ def test_start_slower_than_timeout_is_found_and_awaited(ansible: H.Ansible, emul
 
 def test_start_much_slower_than_timeout_is_reported_truthfully(ansible: H.Ansible, emulator: H.Emulator) -> None:
     """The start takes effect 6 s after it was sent (timeout 1.5 s), in a logon session from veeam_em_session that
-    outlives the task: the module must not claim "it was not started", because the server does start it."""
+    outlives the task: the module must not claim "it was not started", because the server does start it.
+
+    The module looks for the start for as long again as ``timeout`` (until about 3.5 s): it normally gives up
+    before the start lands and says Enterprise Manager may still carry it out; on a machine so loaded that its
+    looks reach past 6 s, it finds the start and reports it as started.  Either is true; neither may say "not
+    started", and the job is started once."""
     emulator.clock(speed=10)
     emulator.faults(dict(START, action="latency", delay=6, times=1))
     conn = H.em_conn(emulator)
@@ -128,12 +159,15 @@ def test_start_much_slower_than_timeout_is_reported_truthfully(ansible: H.Ansibl
     assert counters["em"]["open_sessions"] == 0
     assert counters["requests"]["em"].get("POST /api/jobs/{id}?action=start") == 1, counters
     assert counters["em"]["starts"] == {JOB_DAILY: 1}, counters
-    assert result["failed"], result
     assert "so it was not started" not in result["msg"], result["msg"]
-    assert ("Enterprise Manager did not answer the start of job 'Daily SQL Backup' within 1.5 s (the timeout option)"
-            in result["msg"]), result["msg"]
-    assert "Enterprise Manager may still carry it out" in result["msg"], result["msg"]
-    assert result["error"]["kind"] == "response_lost"
+    if result["failed"]:
+        assert ("Enterprise Manager did not answer the start of job 'Daily SQL Backup' within 1.5 s (the timeout "
+                "option)" in result["msg"]), result["msg"]
+        assert "Enterprise Manager may still carry it out" in result["msg"], result["msg"]
+        assert result["error"]["kind"] == "response_lost"
+    else:
+        assert result["msg"].startswith(STARTED), result["msg"]
+        assert any(LOST in str(w) for w in result.get("warnings", [])), result.get("warnings")
 
 
 # ---------------------------------------------------------------------------------- restart mid-wait

@@ -2,10 +2,10 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Shared unit-test helpers: module arguments for AnsibleModule on ansible-core 2.16 to 2.19.
+"""Shared unit-test helpers: module arguments for AnsibleModule on ansible-core 2.16 to 2.21.
 
 ansible-core 2.19 refuses the classic trick of setting ``basic._ANSIBLE_ARGS`` ("No serialization profile was
-specified") and offers ``ansible.module_utils.testing.patch_module_args``; 2.16 to 2.18 do not have it, so the
+specified") and offers ``ansible.module_utils.testing.patch_module_args`` (so do 2.20 and 2.21); 2.16 to 2.18 do not have it, so the
 fallback patches ``_ANSIBLE_ARGS``.  ``exit_json``/``fail_json`` must run inside the context (2.19 looks the
 profile up when it writes the result).
 """

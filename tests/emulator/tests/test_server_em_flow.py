@@ -172,7 +172,9 @@ def test_latency_settings(live: EmulatorProcess) -> None:
     started = time.monotonic()
     client.get("/tasks")
     get_s = time.monotonic() - started
-    assert 0.35 <= logon_s < 2 and 0.05 <= get_s < 1
+    # Lower bounds only: the latency is added to every answer, and a loaded machine adds its own on top (the exact
+    # values per route are checked without a clock in test_em_state.py and test_m365_control.py).
+    assert logon_s >= 0.35 and get_s >= 0.05
     live.control("POST", "config", {"latency": {"request_ms": 100}})
     started = time.monotonic()
     client.get("/tasks")

@@ -68,9 +68,10 @@ def test_latency(live: EmulatorProcess) -> None:
     started = time.monotonic()
     assert client.get("/tasks").status_code == 200
     assert time.monotonic() - started >= 0.4
-    started = time.monotonic()
     client.get("/tasks")
-    assert time.monotonic() - started < 0.4
+    # times: 1 - the second request met no rule (the request log says so; its duration would depend on the load)
+    first, second = [e for e in live.control("GET", "log") if e["path"] == "/api/tasks"][-2:]
+    assert first.get("faults") and not second.get("faults"), (first, second)
 
 
 def test_drop_before_does_not_process(live: EmulatorProcess) -> None:
