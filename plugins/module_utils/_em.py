@@ -60,6 +60,8 @@ _URN = re.compile(r"^urn:veeam:([A-Za-z]+):(.+)$")
 #: Backup session states; anything but Stopped counts as running (the docs list Starting, Stopping, Working,
 #: Pausing, Resuming, Stopped; VBR adds more, such as WaitingTape or Postprocessing).
 SESSION_DONE = "stopped"
+#: Task messages that are a task state, not a text that names the job (a started task says "OperationFinished").
+_TASK_STATE_WORDS = frozenset(("running", "operationfinished", "finished"))
 #: Task states: Running -> OperationFinished (done on the backup server) -> Finished (EM collected the data).
 TASK_DONE = "finished"
 
@@ -135,6 +137,10 @@ def _job(entity, kind, root_name=None):
         "backup_server": server.get("name") if server else None,
         "backup_server_id": _id_of(server.get("href")) if server else None,
         "description": W.text(entity.get("description")),
+        "enabled": W.as_bool(W.text(entity.get("schedule_enabled"))),
+        "running": None,
+        "last_result": None,
+        "last_run": None,
         "schedule_configured": W.as_bool(W.text(entity.get("schedule_configured"))),
         "schedule_enabled": W.as_bool(W.text(entity.get("schedule_enabled"))),
         "next_run": W.text(entity.get("next_run")),
@@ -163,23 +169,38 @@ def task_view(entity):
 
 
 def session_view(entity):
-    progress = W.as_int(W.text(entity.get("progress")))
+    """A backup (or replica) session in the collection's vocabulary (docs/vocabulary.md), with EM's own names where
+    they differ (``failure_message``, ``veeam_job_type``); ``href`` and ``job_uid`` are for the client only."""
+    failure = W.text(entity.get("failure_message")) or None
+    job_uid = W.text(entity.get("job_uid"))
     return {
         "id": _id_of(entity.get("uid")) or _id_of(entity.get("href")),
         "uid": entity.get("uid"),
         "name": entity.get("name"),
-        "job_uid": W.text(entity.get("job_uid")),
+        "job_id": _id_of(job_uid),
         "job_name": W.text(entity.get("job_name")),
-        "job_type": W.text(entity.get("job_type")),
+        "veeam_job_type": W.text(entity.get("job_type")),
         "state": W.text(entity.get("state")),
         "result": W.text(entity.get("result")),
-        "progress": progress,
+        "message": failure,
+        "canceled": None,
+        "progress_percent": W.as_int(W.text(entity.get("progress"))),
+        "processed_objects": None,
         "creation_time": W.text(entity.get("creation_time_utc")),
         "end_time": W.text(entity.get("end_time_utc")),
-        "failure_message": W.text(entity.get("failure_message")) or None,
+        "failure_message": failure,
         "is_retry": W.as_bool(W.text(entity.get("is_retry"))),
+        "job_uid": job_uid,
         "href": entity.get("href"),
     }
+
+
+#: What the client keeps of an EM session for itself, not in what modules return.
+SESSION_PRIVATE = ("href", "job_uid")
+
+
+def public_session(session):
+    return {k: v for k, v in session.items() if k not in SESSION_PRIVATE} if session else session
 
 
 def session_running(session):
@@ -500,9 +521,11 @@ class EnterpriseManager(Client):
         """A start task of this logon session for ``job`` that no start of this client accounted for yet (several
         jobs are started in one session)."""
         for task in self.tasks():
-            message = task.get("message") or ""
+            message = str(task.get("message") or "")
+            if message.lower() in _TASK_STATE_WORDS:  # "OperationFinished": the task's state, not a job's name
+                message = ""
             if str(task["id"]) not in self.started_tasks and str(task.get("operation") or "").lower().startswith(
-                    "start") and (not message or job["name"] in str(message)):
+                    "start") and (not message or job["name"] in message):
                 self.started_tasks.add(str(task["id"]))
                 return task
         return None
@@ -581,7 +604,7 @@ class EmJobs(JobAdapter):
         session = run.current
         if not session:
             return None
-        done = ", %s%% done" % session["progress"] if session.get("progress") is not None else ""
+        done = ", %s%% done" % session["progress_percent"] if session.get("progress_percent") is not None else ""
         return "session %s, %s%s" % (session["name"], session["state"], done)
 
     # ------------------------------------------------------------------ acting
@@ -716,7 +739,7 @@ class EmJobs(JobAdapter):
             out["task"] = {k: run.receipt.get(k) for k in ("id", "state", "operation", "success", "message")}
         session = run.session or run.current
         if session:
-            out["session"] = {k: v for k, v in session.items() if k not in ("href", "job_uid", "job_name")}
+            out["session"] = public_session(session)
         return out
 
 
@@ -725,7 +748,7 @@ def connect(transport, params, journal, logoff=None):
     if not params.get("session_token"):
         credentials(params, "VEEAM_EM", "session_token from backupops.veeam.veeam_em_session")
     auth = EmLogon(transport, params.get("username"), params.get("password"), params["api_version"],
-                   token=params.get("session_token"), session_id=params.get("session_id"), logoff=logoff,
+                   token=params.get("session_token"), session_id=params.get("logon_session_id"), logoff=logoff,
                    journal=journal)
     return EnterpriseManager(transport, auth, journal)
 

@@ -239,7 +239,7 @@ class Lifecycle:
     # ------------------------------------------------------------------ the whole run
     def run(self, wanted, many=None):
         """Bring the jobs of ``wanted`` (request dicts) into the state: the module's result, or a VeeamError.
-        ``many``: report a list (``results``) even for one entry (the ``jobs`` option was given)."""
+        ``many``: report a list (``jobs``) even for one entry (the ``jobs`` option was given)."""
         self.many = len(wanted) > 1 if many is None else many
         runs = self.resolve(wanted)
         self.adapter.survey(runs, self.action, acting=not self.check_mode)
@@ -263,7 +263,7 @@ class Lifecycle:
                     run.msg += " (%s)" % note
         except VeeamError as err:
             if self.many:
-                err.details.setdefault("results", [self.result(run) for run in runs])
+                err.details.setdefault("jobs", [self.result(run) for run in runs])
                 err.details.update(self.adapter.extras())
             raise
         for run in runs:
@@ -477,7 +477,7 @@ class Lifecycle:
             lines.append("job %r: %s" % (run.name, phrase))
         details = {"changed": any(run.changed for run in runs), "elapsed": elapsed}
         if self.many:
-            details["results"] = [self.result(run) for run in runs]
+            details["jobs"] = [self.result(run) for run in runs]
         else:
             waited = next(iter(pending.values()))
             details.update(self.adapter.view(runs[0]), history=waited.history,
@@ -497,7 +497,7 @@ class Lifecycle:
         return out
 
     def report(self, runs, done=None):
-        """The module's result: one job's keys, or ``results`` and a count for a list; a failed job fails the task
+        """The module's result: one job's keys, or ``jobs`` and a count for a list; a failed job fails the task
         (JobFailedError, with the result)."""
         if not self.many:
             result = self.result(runs[0])
@@ -515,8 +515,8 @@ class Lifecycle:
         extras = self.adapter.extras()
         if failed:
             raise E.JobFailedError(msg + ": " + "; ".join(r["msg"] for r in failed),
-                                   details=dict(extras, results=results, changed=changed))
-        return dict(extras, changed=changed, results=results, msg=msg,
+                                   details=dict(extras, jobs=results, changed=changed))
+        return dict(extras, changed=changed, jobs=results, msg=msg,
                     elapsed=max([r["elapsed"] for r in results] or [0.0]))
 
 

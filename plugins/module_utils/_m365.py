@@ -246,14 +246,34 @@ def restore_type_name(value):
     return lowered if lowered in RESTORE_TYPES else value
 
 
+#: VB365 statuses (any case) -> (state, result) in the collection's vocabulary (docs/vocabulary.md).
+_STATUS_WORDS = {"queued": ("Queued", "None"), "running": ("Working", "None"), "success": ("Stopped", "Success"),
+                 "warning": ("Stopped", "Warning"), "failed": ("Stopped", "Failed"),
+                 "notconfigured": ("Stopped", "Failed"), "disconnected": ("Stopped", "Failed"),
+                 "stopped": ("Stopped", "Failed")}
+
+
+def status_words(status):
+    """A VB365 status as ``(state, result)``: Queued and Running go on (result None); Success, Warning and Failed end
+    the run with that result; NotConfigured, Disconnected and Stopped end it without a backup (Failed; Stopped
+    also means canceled).  A status this module does not know: ``(status, None)``."""
+    return _STATUS_WORDS.get(str(status or "").lower(), (status, None))
+
+
 def job_view(raw, organizations=None, organization_id=None):
     """A job with the same keys in every version; ``organization_id`` for versions whose jobs lack it."""
     org_id = raw.get("organizationId") or organization_id
     org_name = (organizations or {}).get(org_id) if isinstance(org_id, str) else None
+    last = status_words(raw.get("lastStatus"))[1] if raw.get("lastStatus") else None
     return {
         "id": raw.get("id"),
         "name": raw.get("name"),
+        "type": "backup",
+        "veeam_type": None,
         "description": raw.get("description"),
+        "enabled": raw.get("isEnabled"),
+        "running": is_running(raw.get("lastStatus")),
+        "last_result": None if last == "None" else last,
         "is_enabled": raw.get("isEnabled"),
         "last_status": raw.get("lastStatus"),
         "last_run": raw.get("lastRun"),
@@ -271,17 +291,25 @@ def session_view(raw):
     if not raw:
         return None
     statistics = raw.get("statistics")
+    state, result = status_words(raw.get("status"))
     return {
         "id": raw.get("id"),
+        "name": None,
         "job_id": raw.get("jobId"),
+        "job_name": None,
+        "state": state,
+        "result": result,
+        "message": raw.get("details"),
+        "canceled": str(raw.get("status") or "").lower() == "stopped",
+        "progress_percent": None,
+        "processed_objects": raw.get("progress"),
         "status": raw.get("status"),
-        "progress": raw.get("progress"),
         "creation_time": raw.get("creationTime"),
         "end_time": raw.get("endTime"),
         "details": raw.get("details"),
         "retry_count": raw.get("retryCount"),
         "job_will_be_retried": raw.get("jobWillBeRetried"),
-        "job_type": raw.get("jobType"),
+        "veeam_job_type": raw.get("jobType"),
         "job_session_config_type": raw.get("jobSessionConfigType"),
         "statistics": W.plain(statistics) if isinstance(statistics, dict) else None,
     }
@@ -294,8 +322,8 @@ def restore_session_view(raw):
         "name": raw.get("name"),
         "organization": raw.get("organization"),
         "type": restore_type_name(raw.get("type")),
-        "state": raw.get("state"),
-        "result": raw.get("result"),
+        "state": W.word(raw.get("state")),
+        "result": W.word(raw.get("result")),
         "creation_time": raw.get("creationTime"),
         "end_time": raw.get("endTime"),
         "initiated_by": raw.get("initiatedBy"),
@@ -880,7 +908,8 @@ class Vb365Jobs(JobAdapter):
         out = {"job": self.client.job_view(run.job)}
         session = run.session or run.receipt or run.current
         if session:
-            out["session"] = session_view(session)
+            out["session"] = dict(session_view(session), job_id=session.get("jobId") or run.job.get("id"),
+                                  job_name=run.job.get("name"))
         return out
 
     def extras(self):

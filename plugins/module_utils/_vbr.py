@@ -83,7 +83,7 @@ def job_view(state, detail=None):
         "status": status,
         "enabled": enabled,
         "running": lowered(status) in RUNNING,
-        "last_result": state.get("lastResult"),
+        "last_result": None if lowered(state.get("lastResult")) in ("", "none") else W.word(state.get("lastResult")),
         "last_run": state.get("lastRun"),
         "next_run": state.get("nextRun"),
         "last_session_id": state.get("sessionId"),
@@ -102,14 +102,16 @@ def session_view(raw):
         "id": raw.get("id"),
         "name": raw.get("name"),
         "job_id": raw.get("jobId") or raw.get("activityId"),
-        "type": raw.get("sessionType"),
-        "state": raw.get("state"),
-        "result": result.get("result"),
+        "job_name": None,
+        "state": W.word(raw.get("state")),
+        "result": W.word(result.get("result")),
         "message": result.get("message") or None,
         "canceled": result.get("isCanceled"),
         "progress_percent": raw.get("progressPercent"),
+        "processed_objects": None,
         "creation_time": raw.get("creationTime"),
         "end_time": raw.get("endTime"),
+        "veeam_type": raw.get("sessionType"),
     }
 
 
@@ -426,7 +428,7 @@ class VbrJobs(JobAdapter):
         out = {"job": job_view(run.job, run.detail)}
         session = run.session or run.receipt or run.current
         if session:
-            out["session"] = session_view(session)
+            out["session"] = dict(session_view(session), job_name=run.job.get("name"))
         return out
 
     def extras(self):

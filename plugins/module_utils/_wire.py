@@ -230,6 +230,15 @@ def as_int(value, default=None):
         return default
 
 
+def word(value):
+    """An enum value in the collection's spelling (docs/vocabulary.md): its first letter capitalised, so that
+    ``working`` (VBR 1.2) and ``Working`` (1.3-rev1) read the same; anything but a non-empty string -> None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    return value[0].upper() + value[1:]
+
+
 def text(value):
     """An element's text whether xmltodict gave a string or ``{"#text": ..., "@attr": ...}``."""
     if isinstance(value, dict):

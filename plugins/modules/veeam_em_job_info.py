@@ -135,17 +135,13 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import NotFoundError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
-SESSION_KEYS = ("id", "uid", "name", "state", "result", "progress", "creation_time", "end_time", "failure_message",
-                "is_retry")
-
-
 def describe(em, job, with_session):
-    entry = {"job_id": job["id"], "job_name": job["name"], "job_type": job["type"],
-             "backup_server": job["backup_server"]}
-    entry.update({k: v for k, v in _em.public(job).items() if k not in ("id", "name", "type")})
+    """A job in the collection's vocabulary, with its latest session and whether it runs (when asked for)."""
+    entry = _em.public(job)
     latest = em.latest_session(job) if with_session else None
-    entry["latest_session"] = {k: latest.get(k) for k in SESSION_KEYS} if latest else None
+    entry["latest_session"] = _em.public_session(latest) if latest else None
     entry["running"] = _em.session_running(latest) if with_session else None
+    entry["last_result"] = (latest.get("result") if latest and not entry["running"] else None) if with_session else None
     return entry
 
 
@@ -164,7 +160,7 @@ def job_info(module):
         if p["backup_server"]:
             jobs = [j for j in jobs if (j["backup_server"] or "").lower() == p["backup_server"].lower()]
         entries = [describe(em, job, p["latest_session"]) for job in jobs]
-    entries.sort(key=lambda e: ((e["job_name"] or "").lower(), e["backup_server"] or ""))
+    entries.sort(key=lambda e: ((e["name"] or "").lower(), e["backup_server"] or ""))
     return {"changed": False, "jobs": entries, "msg": "%d job%s" % (len(entries), "" if len(entries) == 1 else "s")}
 
 

@@ -26,9 +26,9 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  session_id:
+  logon_session_id:
     description:
-      - The id of the logon session to log off with O(state=absent) (RV(session_id) of O(state=present)). When not
+      - The id of the logon session to log off with O(state=absent) (RV(logon_session_id) of O(state=present)). When not
         given, the module asks Enterprise Manager for the session of O(session_token).
     type: str
 extends_documentation_fragment:
@@ -89,7 +89,7 @@ EXAMPLES = r"""
           backupops.veeam.veeam_em_session:
             state: absent
             session_token: "{{ em.session_token }}"
-            session_id: "{{ em.session_id }}"
+            logon_session_id: "{{ em.logon_session_id }}"
 """
 
 RETURN = r"""
@@ -99,8 +99,8 @@ session_token:
       C(no_log) to C(true) on the task that registers it.
   returned: when O(state=present)
   type: str
-session_id:
-  description: The id of the logon session (for O(session_id) with O(state=absent)).
+logon_session_id:
+  description: The id of the logon session (for O(logon_session_id) with O(state=absent)).
   returned: when O(state=present)
   type: str
   sample: 15a3fc97-0325-4119-b789-5c0367c6c565
@@ -132,7 +132,7 @@ def log_on(module):
     with module.client(logoff=False) as em:
         logon = em.auth
     who = logon.user_name or p["username"]
-    return {"changed": True, "session_token": logon.handoff, "session_id": logon.session_id,
+    return {"changed": True, "session_token": logon.handoff, "logon_session_id": logon.session_id,
             "user_name": logon.user_name, "api_version": p["api_version"],
             "msg": "Logged on to Enterprise Manager as %s (session %s)" % (who, logon.session_id)}
 
@@ -157,7 +157,7 @@ def main():
         _em.CONNECTION,
         {
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-            "session_id": {"type": "str"},
+            "logon_session_id": {"type": "str", "aliases": ["session_id"]},
         },
         supports_check_mode=True,
     )

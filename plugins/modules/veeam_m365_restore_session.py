@@ -14,7 +14,7 @@ description:
     time (the job's C(explore) action), which opens a restore session of the O(type) asked for - Exchange,
     OneDrive, SharePoint or Teams - and returns it. Restore operations and tools such as the Veeam Explorers
     then work in that session.
-  - With O(state=absent), stops the restore session O(session_id) and, by default, waits until VB365 reports it
+  - With O(state=absent), stops the restore session O(restore_session_id) and, by default, waits until VB365 reports it
     C(Stopped). A session that is already stopped is left alone.
   - Works with the REST API versions V(v3) (VBO 3.0) to V(v8) (VB365 8); V(v2) has no explore action.
 author:
@@ -23,7 +23,7 @@ options:
   state:
     description:
       - V(present) opens a new restore session on the backup of the job given by O(job_id) or O(job_name).
-      - V(absent) stops the restore session O(session_id).
+      - V(absent) stops the restore session O(restore_session_id).
     type: str
     choices: [present, absent]
     default: present
@@ -69,10 +69,12 @@ options:
     description: Show every version of items that were changed before O(point_in_time), not only the newest.
     type: bool
     default: false
-  session_id:
+  restore_session_id:
     description:
       - With O(state=absent), the id of the restore session to stop (RV(restore_session.id) of O(state=present)).
+      - The alias O(session_id) is the name of releases before 0.2.0; O(session_token) is the login, not this.
     type: str
+    aliases: [session_id]
   wait:
     description:
       - With O(state=absent), wait until VB365 reports the session C(Stopped).
@@ -152,7 +154,7 @@ EXAMPLES = r"""
     - name: Close the restore session
       backupops.veeam.veeam_m365_restore_session:
         state: absent
-        session_id: "{{ explored.restore_session.id }}"
+        restore_session_id: "{{ explored.restore_session.id }}"
       when: explored.restore_session is defined
 
 - name: SharePoint as it was on 20 November at 22:00 UTC, with deleted items and all versions
@@ -172,7 +174,7 @@ EXAMPLES = r"""
 - name: Close a restore session by id (no change if it is already stopped)
   backupops.veeam.veeam_m365_restore_session:
     state: absent
-    session_id: fa561ea7-9017-4ffd-a890-6fe85e2c6662
+    restore_session_id: fa561ea7-9017-4ffd-a890-6fe85e2c6662
 """
 
 RETURN = r"""
@@ -185,7 +187,7 @@ restore_session:
   type: dict
   contains:
     id:
-      description: The session's id, for O(session_id) with O(state=absent).
+      description: The session's id, for O(restore_session_id) with O(state=absent).
       type: str
       sample: fa561ea7-9017-4ffd-a890-6fe85e2c6662
     name:
@@ -273,13 +275,13 @@ JOB_OPTIONS = ("job_id", "job_name", "organization", "point_in_time")
 def check_options(params):
     """Options that belong to the other state are refused before anything is sent."""
     if params["state"] == "present":
-        if params["session_id"]:
-            raise UsageError("session_id is for state: absent; state: present opens a new restore session on the "
+        if params["restore_session_id"]:
+            raise UsageError("restore_session_id is for state: absent; state: present opens a new restore session on the "
                              "backup of job_id or job_name")
         return _m365.parse_point_in_time(params["point_in_time"])
     given = [name for name in JOB_OPTIONS if params[name]]
     if given:
-        raise UsageError("%s %s for state: present; state: absent stops the restore session session_id"
+        raise UsageError("%s %s for state: present; state: absent stops the restore session restore_session_id"
                          % (", ".join(given), "is" if len(given) == 1 else "are"))
     return None
 
@@ -304,7 +306,7 @@ def explore(module, vb, point_in_time):
 
 def close(module, vb):
     p = module.params
-    raw = vb.get_restore_session(p["session_id"])
+    raw = vb.get_restore_session(p["restore_session_id"])
     if _m365.restore_session_stopped(raw):
         return {"changed": False, "restore_session": _m365.restore_session_view(raw), "api_version": vb.version,
                 "msg": "Restore session %s is already stopped" % raw.get("id")}
@@ -348,11 +350,11 @@ def main():
             "type": {"type": "str", "default": "vex", "choices": list(_m365.RESTORE_TYPES)},
             "show_deleted": {"type": "bool", "default": False},
             "show_all_versions": {"type": "bool", "default": False},
-            "session_id": {"type": "str"},
+            "restore_session_id": {"type": "str", "aliases": ["session_id"]},
         },
         wait=True,
         mutually_exclusive=[["job_id", "job_name"], ["job_id", "organization"]],
-        required_if=[["state", "present", ["job_id", "job_name"], True], ["state", "absent", ["session_id"]]],
+        required_if=[["state", "present", ["job_id", "job_name"], True], ["state", "absent", ["restore_session_id"]]],
         supports_check_mode=True,
     )
     module.run(run_restore_session)
