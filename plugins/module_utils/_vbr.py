@@ -390,7 +390,6 @@ class VbrJobs(JobAdapter):
                 session = self.client.session(state["sessionId"])
         return {"session": session} if session else None
 
-
     def progress(self, watch):
         return {"session": self.client.session(watch["session"]["id"])}
 

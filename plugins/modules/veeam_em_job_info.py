@@ -135,6 +135,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import NotFoundError
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
+
 def describe(em, job, with_session):
     """A job in the collection's vocabulary, with its latest session and whether it runs (when asked for)."""
     entry = _em.public(job)
