@@ -47,10 +47,10 @@ MAX_PAGES = 200
 def collect_pages(read_page, what, max_pages=MAX_PAGES):
     """Every item of a paged list.  ``read_page(offset, number)`` reads the page at ``offset`` (items so far) and
     ``number`` (from 1) and returns ``(items, more)``: ``more`` is what the page says about pages after it (full,
-    or a page count not reached).  Reading stops when a page says there is no more, is empty, or brings nothing
-    new (a server that ignores the offset sends the same page again); items are told apart by ``id`` (or their
-    whole content).  After ``max_pages`` pages that all brought something new, the list is refused rather than
-    cut short (a job looked for could be on the next page)."""
+    or a page count not reached).  Reading stops when a page says there is no more or is empty.  A page that says
+    there is more but brings nothing new (a server that ignores the offset sends the same page again) is refused,
+    as is a list still going after ``max_pages`` pages: either way the list cannot be read whole, and a job
+    looked for could be on a page never read.  Items are told apart by ``id`` (or their whole content)."""
     items, seen = [], set()
     for number in range(1, max_pages + 1):
         page, more = read_page(len(items), number)
@@ -62,8 +62,13 @@ def collect_pages(read_page, what, max_pages=MAX_PAGES):
                 seen.add(key)
                 new.append(item)
         items.extend(new)
-        if not more or not page or not new:
+        if not more or not page:
             return items
+        if not new:
+            raise E.ParseError("The server sent page %d of %s with nothing new: the items of page %d again, although "
+                               "it said there were more (it ignores the offset of the request?); %d items were read, "
+                               "and the rest of the list cannot be" % (number, what, number - 1, len(items)),
+                               hint="Check the server (a proxy that caches answers by path alone does this)")
     raise E.ParseError("The server kept sending pages of %s: %d pages (%d items) were read, and it still said there "
                        "were more" % (what, max_pages, len(items)))
 

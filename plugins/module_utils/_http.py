@@ -372,7 +372,9 @@ class Transport:
         self.requests_sent += 1
         budget = self._left()
         try:
-            with _alarm(budget):
+            # The alarm rings a little after the read timeout, so that a server that does not answer at all gets the
+            # read timeout's message and only one that dribbles its answer gets the alarm's.
+            with _alarm(budget * 1.1 + 0.5):
                 try:
                     raw = self.session.request(method, url, params=params, headers=headers, data=data, json=json_body,
                                                timeout=budget, auth=auth, allow_redirects=False, stream=True,

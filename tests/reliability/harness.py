@@ -51,6 +51,8 @@ EM_PORTAL_USER = "VEEAM\\portal-user"
 EM_PORTAL_PASSWORD = "Em#P0rtal-Us3r-2026!y"
 M365_USER = "svc-ansible@contoso.example"
 M365_PASSWORD = "M365#Adm1n-Ans1ble-2026!z"
+VBR_USER = "VEEAM\\ansible-vbr"
+VBR_PASSWORD = "Vbr#Adm1n-Ans1ble-2026!y"
 
 # EM jobs of the default scenario
 JOB_DAILY = "f3bfa3f2-e279-4e04-b404-3245105a1e96"          # Daily SQL Backup, 3 s, Success
@@ -62,6 +64,9 @@ JOB_LONG = "8c81673e-e332-431a-a6df-bc0f54e9dac2"           # Long Running Archi
 M365_EXCHANGE = "3a6c1f10-5b1e-4e0a-9c11-000000000001"      # Exchange Daily (contoso), 3 s, Success
 M365_LONG = "3a6c1f10-5b1e-4e0a-9c11-000000000005"          # Long Archive Job, 600 s
 M365_MUELLER = "3a6c1f10-5b1e-4e0a-9c11-000000000007"       # Müller's Mailboxes (fabrikam), 3 s, Success
+# VBR jobs of the default scenario
+VBR_DAILY = "9b2e4d70-1c3a-4f5e-8d90-000000000001"          # VBR Daily Backup, 3 s, Success
+VBR_SQL = "9b2e4d70-1c3a-4f5e-8d90-000000000002"            # VBR SQL Backup, 4 s, Success
 
 FQCN = "backupops.veeam."
 
@@ -94,7 +99,7 @@ class Secrets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.values: dict[str, str] = {EM_PASSWORD: "EM password", EM_PORTAL_PASSWORD: "EM portal password",
-                                       M365_PASSWORD: "VB365 password"}
+                                       M365_PASSWORD: "VB365 password", VBR_PASSWORD: "VBR password"}
 
     def add(self, value: str, kind: str) -> None:
         if not isinstance(value, str) or len(value) < 16:
@@ -115,7 +120,8 @@ SECRETS = Secrets()
 
 
 def tokens_in_state(path: Path) -> list[tuple[str, str]]:
-    """``(token, kind)`` of every EM session token and VB365 access/refresh token in an emulator's state.json."""
+    """``(token, kind)`` of every EM session token and VB365 and VBR access/refresh token in an emulator's
+    state.json."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -127,6 +133,9 @@ def tokens_in_state(path: Path) -> list[tuple[str, str]]:
     m365 = data.get("m365") or {}
     found.extend((token, "VB365 access token") for token in (m365.get("tokens") or {}))
     found.extend((token, "VB365 refresh token") for token in (m365.get("refresh_tokens") or {}))
+    vbr = data.get("vbr") or {}
+    found.extend((token, "VBR access token") for token in (vbr.get("tokens") or {}))
+    found.extend((token, "VBR refresh token") for token in (vbr.get("refresh_tokens") or {}))
     return found
 
 
@@ -175,12 +184,13 @@ class Emulator:
     """A ``python -m emulator`` subprocess with its own directory, ports and state."""
 
     def __init__(self, directory: Path, tls: bool = True, em_port: int = 0, m365_port: int = 0,
-                 scenario: Path | None = None) -> None:
+                 scenario: Path | None = None, vbr_port: int = 0) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.tls = tls
         self.em_port = em_port
         self.m365_port = m365_port
+        self.vbr_port = vbr_port
         self.scenario = scenario
         self.proc: subprocess.Popen[str] | None = None
         self.endpoints: dict[str, Any] = {}
@@ -193,6 +203,7 @@ class Emulator:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
         env.update({"PYTHONPATH": str(REPO / "tests"), "EMULATOR_DIR": str(self.directory),
                     "EMULATOR_EM_PORT": str(self.em_port), "EMULATOR_M365_PORT": str(self.m365_port),
+                    "EMULATOR_VBR_PORT": str(self.vbr_port),
                     "EMULATOR_TLS": "1" if self.tls else "0", "EMULATOR_KEEP_STATE": "1", "PYTHONUNBUFFERED": "1"})
         if self.scenario:
             env["EMULATOR_SCENARIO"] = str(self.scenario)
@@ -219,6 +230,7 @@ class Emulator:
         self.endpoints = json.loads((self.directory / "endpoints.json").read_text(encoding="utf-8"))
         self.em_port = int(self.endpoints["em_port"])
         self.m365_port = int(self.endpoints["m365_port"])
+        self.vbr_port = int(self.endpoints["vbr_port"])
         self.starts += 1
         return self
 
@@ -380,7 +392,7 @@ class RewriteProxy:
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
         if target.startswith("/_emulator/"):
             return self._control(method, target, body)
-        port = self.emulator.em_port if self.api == "em" else self.emulator.m365_port
+        port = {"em": self.emulator.em_port, "m365": self.emulator.m365_port, "vbr": self.emulator.vbr_port}[self.api]
         conn = http.client.HTTPSConnection("127.0.0.1", port, context=_ssl_context(self.emulator.ca_path), timeout=120)
         try:
             out = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection", "proxy-connection")}
@@ -426,6 +438,99 @@ class RewriteProxy:
             with self.lock:
                 answer = list(answer) + [dict(rule) for rule in self.rules]
         return 200, [("Content-Type", "application/json")], json.dumps(answer).encode()
+
+
+# ------------------------------------------------------------------------------------------------- scripted server
+
+@dataclass
+class Answer:
+    """What :class:`ScriptedServer` sends: ``drip`` seconds between bytes, from byte ``drip_from`` on (0: the
+    status line too, a slow server; past the headers: a slow body)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0
+    drip_from: int = 0
+
+
+class ScriptedServer:
+    """A plain-HTTP server whose answers a test scripts (``answer(method, path, headers, body) -> Answer``): for
+    servers the emulator cannot be, because they break HTTP itself (answers sent a byte at a time) or break a
+    documented contract wholesale (a list that ignores ``offset``).  Every request is kept in ``requests``."""
+
+    def __init__(self, answer: Callable[[str, str, dict[str, str], bytes], Answer]) -> None:
+        self.answer = answer
+        self.requests: list[tuple[str, str]] = []
+        self.stopping = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+    def __enter__(self) -> "ScriptedServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(30)
+        reader = conn.makefile("rb")
+        try:
+            while not self.stopping.is_set():
+                line = reader.readline(65536)
+                if not line:
+                    return
+                method, target = line.decode("latin-1").split(" ")[:2]
+                headers = {}
+                while True:
+                    header = reader.readline(65536).decode("latin-1")
+                    if header in ("\r\n", "\n", ""):
+                        break
+                    name, _, value = header.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = reader.read(int(headers.get("content-length") or 0))
+                self.requests.append((method, target))
+                answer = self.answer(method, target, headers, body)
+                head = f"HTTP/1.1 {answer.status} {http.client.responses.get(answer.status, 'Unknown')}\r\n"
+                out_headers = {"Content-Length": str(len(answer.body)), **answer.headers}
+                head += "".join(f"{k}: {v}\r\n" for k, v in out_headers.items()) + "\r\n"
+                data = head.encode("latin-1") + answer.body
+                if answer.drip:
+                    conn.sendall(data[:answer.drip_from])
+                    for i in range(answer.drip_from, len(data)):
+                        if self.stopping.wait(answer.drip):
+                            return
+                        conn.sendall(data[i:i + 1])
+                else:
+                    conn.sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            reader.close()
+            conn.close()
 
 
 # ------------------------------------------------------------------------------------------------- ansible
@@ -589,8 +694,8 @@ class Ansible:
 
 
 def em_env() -> dict[str, str]:
-    """The EM password reaches the module through its environment fallback, as an AWX/AAP credential does."""
-    return {"VEEAM_EM_PASSWORD": EM_PASSWORD, "VEEAM_M365_PASSWORD": M365_PASSWORD}
+    """The passwords reach the modules through their environment fallbacks, as an AWX/AAP credential does."""
+    return {"VEEAM_EM_PASSWORD": EM_PASSWORD, "VEEAM_M365_PASSWORD": M365_PASSWORD, "VEEAM_VBR_PASSWORD": VBR_PASSWORD}
 
 
 def em_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
@@ -603,6 +708,14 @@ def em_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
 
 def m365_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
     args = {"server": "127.0.0.1", "port": emu.m365_port, "username": M365_USER}
+    if emu.tls:
+        args["ca_path"] = emu.ca_path
+    args.update(extra)
+    return {k: v for k, v in args.items() if v is not DROP}
+
+
+def vbr_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
+    args = {"server": "127.0.0.1", "port": emu.vbr_port, "username": VBR_USER}
     if emu.tls:
         args["ca_path"] = emu.ca_path
     args.update(extra)
@@ -624,9 +737,9 @@ DROP = _Drop()
 class Case:
     """One module call with its emulator setup and what must come of it.
 
-    ``args`` are the module's own options; ``api`` (``em``/``m365``) adds the connection options of that API
+    ``args`` are the module's own options; ``api`` (``em``/``m365``/``vbr``) adds the connection options of that API
     (server, port, username, ca_path; the password comes from the environment), which ``args`` may override
-    (``DROP`` removes one).  Strings in ``args`` may name ``{em_port}``, ``{m365_port}``, ``{ca}``,
+    (``DROP`` removes one).  Strings in ``args`` may name ``{em_port}``, ``{m365_port}``, ``{vbr_port}``, ``{ca}``,
     ``{http_em_port}``, ``{http_m365_port}`` and ``{closed_port}``.
     """
 
@@ -648,6 +761,7 @@ class Case:
     changed: bool | None = None
     open_sessions: int = 0
     open_tokens: int = 0
+    open_vbr_tokens: int = 0
     xfail: str = ""
     check: Callable[[dict[str, Any]], None] | None = None
     area: str = ""
@@ -746,8 +860,8 @@ class Batch:
 
     def values(self, emus: dict[str, Emulator], proxies: dict[str, RewriteProxy], closed_port: int) -> dict[str, Any]:
         main = emus["main"]
-        values: dict[str, Any] = {"em_port": main.em_port, "m365_port": main.m365_port, "ca": main.ca_path,
-                                  "closed_port": closed_port}
+        values: dict[str, Any] = {"em_port": main.em_port, "m365_port": main.m365_port, "vbr_port": main.vbr_port,
+                                  "ca": main.ca_path, "closed_port": closed_port}
         if "http" in emus:
             values.update({"http_em_port": emus["http"].em_port, "http_m365_port": emus["http"].m365_port})
         for name, proxy in proxies.items():
@@ -760,6 +874,8 @@ class Batch:
             args = em_conn(emus["main"])
         elif case.api == "m365":
             args = m365_conn(emus["main"])
+        elif case.api == "vbr":
+            args = vbr_conn(emus["main"])
         args.update(case.args)
         args = {k: v for k, v in _fill(args, values).items() if v is not DROP}
         task = {"name": f"case {case.id}", FQCN + case.module: args, "ignore_errors": True}
@@ -847,6 +963,7 @@ def judge(outcome: Outcome) -> None:
     case, result = outcome.case, outcome.result
     msg = str(result.get("msg", ""))
     status = outcome.record.get("status")
+    assert not outcome.record.get("error"), f"{case.id}: {outcome.record['error']}"
     assert status in ("ok", "failed"), f"{case.id}: task status {status}: {result}"
     assert (status == "failed") == case.failed, f"{case.id}: expected failed={case.failed}, got {status}: {msg}"
     for part in case.msg:
@@ -863,14 +980,15 @@ def judge(outcome: Outcome) -> None:
     assert "Unexpected error" not in msg, f"{case.id}: a bug of the collection: {msg}"
     counters = outcome.counters
     assert counters, f"{case.id}: no counters recorded: {outcome.record.get('error')}"
-    em_starts = dict(counters["em"]["starts"])
-    m365_starts = dict(counters["m365"]["starts"])
-    starts = {**em_starts, **m365_starts}
+    starts = {**dict(counters["em"]["starts"]), **dict(counters["m365"]["starts"]),
+              **dict((counters.get("vbr") or {}).get("starts") or {})}
     assert starts == {k: v for k, v in case.starts.items() if v}, (
         f"{case.id}: starts {starts}, expected {case.starts}; msg: {msg}")
     assert counters["em"]["open_sessions"] == case.open_sessions, (
         f"{case.id}: {counters['em']['open_sessions']} EM logon sessions open; msg: {msg}")
     assert counters["m365"]["open_tokens"] == case.open_tokens, (
         f"{case.id}: {counters['m365']['open_tokens']} VB365 tokens open; msg: {msg}")
+    assert (counters.get("vbr") or {}).get("open_tokens", 0) == case.open_vbr_tokens, (
+        f"{case.id}: {counters['vbr']['open_tokens']} VBR tokens open; msg: {msg}")
     if case.check is not None:
         case.check(outcome.record)

@@ -27,11 +27,19 @@ GROUPS = [
                                                   "VB365 session poll after the start"]),
     ("Bad input from the server: unknown values and missing fields", ["EM: unknown values and missing fields",
                                                                       "VB365: unknown values and missing fields"]),
+    ("VBR under faults", ["VBR: 503 bursts on reads", "VBR: 429", "VBR: connection dropped after the start",
+                          "VBR: connection dropped before the start", "VBR: connection refused",
+                          "VBR: slower than timeout", "VBR: token expiry mid-wait", "VBR: garbage mid-wait"]),
+    ("The second round (issue 16)", ["issue 16 (1): restore sessions", "issue 16 (2): time bounds",
+                                     "issue 16 (3): ~/.netrc", "issue 16 (4): logons",
+                                     "issue 16 (5): parallel starts", "issue 16 (6): logoff", "issue 16 (7): numbers",
+                                     "issue 16: smaller"]),
     ("TLS and secrets", ["TLS", "secrets"]),
 ]
 MODULES = {"veeam_em_job_start": "em_job_start", "veeam_em_job_info": "em_job_info", "veeam_task_info": "task_info",
            "veeam_em_session": "em_session", "veeam_m365_job_state": "m365_job_state",
-           "veeam_m365_restore_session": "m365_restore_session", "": "(alone)"}
+           "veeam_m365_restore_session": "m365_restore_session", "veeam_vbr_job_state": "vbr_job_state",
+           "veeam_m365_session": "m365_session", "": "(alone)"}
 
 
 def normalise(text: str) -> str:

@@ -91,9 +91,9 @@ EM_CASES = [
     em("wait-timeout-negative", {"job_name": "Daily SQL Backup", "wait_timeout": -60},
        ("wait_timeout must be a positive number of seconds, got -60",), "zero or negative timeouts"),
     em("poll-interval-zero", {"job_name": "Daily SQL Backup", "poll_interval": 0},
-       ("poll_interval must be a positive number of seconds, got 0.0",), "zero or negative timeouts"),
+       ("poll_interval must be a positive number of seconds (at least 0.5), got 0.0",), "zero or negative timeouts"),
     em("poll-interval-negative", {"job_name": "Daily SQL Backup", "poll_interval": -1},
-       ("poll_interval must be a positive number of seconds, got -1.0",), "zero or negative timeouts"),
+       ("poll_interval must be a positive number of seconds (at least 0.5), got -1.0",), "zero or negative timeouts"),
     em("task-info-timeout-zero", {"task_id": "task-1", "timeout": 0}, ("timeout must be a positive number",),
        "zero or negative timeouts", module="veeam_task_info"),
     em("task-info-wait-timeout-negative", {"task_id": "task-1", "wait": True, "wait_timeout": -1},
@@ -158,7 +158,7 @@ VB_CASES = [
     vb("vb-wait-timeout-negative", {"job_name": "Müller's Mailboxes", "state": "started", "wait_timeout": -1},
        ("wait_timeout must be a positive number of seconds, got -1",), "zero or negative timeouts"),
     vb("vb-poll-interval-zero", {"job_name": "Müller's Mailboxes", "state": "started", "poll_interval": 0},
-       ("poll_interval must be a positive number of seconds, got 0.0",), "zero or negative timeouts"),
+       ("poll_interval must be a positive number of seconds (at least 0.5), got 0.0",), "zero or negative timeouts"),
     vb("vb-id-and-name", {"job_name": "Müller's Mailboxes", "job_id": M365_EXCHANGE, "state": "started"},
        ("parameters are mutually exclusive: job_id|job_name",), "conflicting options"),
     vb("vb-id-and-organization", {"job_id": M365_EXCHANGE, "organization": "contoso.onmicrosoft.com",
@@ -169,13 +169,13 @@ VB_CASES = [
     vb("vb-no-state", {"job_name": "Müller's Mailboxes"}, ("missing required arguments: state",),
        "conflicting options"),
     vb("vb-restore-absent-without-id", {"state": "absent"}, ("state is absent but all of the following are missing: "
-                                                             "session_id",), "conflicting options", module=RESTORE),
+                                                             "restore_session_id",), "conflicting options", module=RESTORE),
     vb("vb-restore-bad-point-in-time", {"job_name": "Müller's Mailboxes", "point_in_time": "yesterday"},
        ("point_in_time 'yesterday' is not an ISO 8601 date and time",), "conflicting options", module=RESTORE),
-    vb("vb-restore-malformed-session-id", {"state": "absent", "session_id": "../RestoreSessions"},
-       ("session_id '../RestoreSessions' is not a restore session id (a GUID)",), "malformed GUID", module=RESTORE),
+    vb("vb-restore-malformed-session-id", {"state": "absent", "restore_session_id": "../RestoreSessions"},
+       ("restore_session_id '../RestoreSessions' is not a restore session id (a GUID)",), "malformed GUID", module=RESTORE),
     vb("vb-restore-id-and-session", {"job_name": "Müller's Mailboxes", "session_id": NOBODY},
-       ("session_id is for state: absent",), "conflicting options", module=RESTORE),
+       ("restore_session_id is for state: absent",), "conflicting options", module=RESTORE),
 ]
 
 CASES = EM_CASES + VB_CASES

@@ -64,7 +64,7 @@ CASES = [
     Case("drop-after-start-session", "veeam_em_job_start", dict(DAILY, wait_for="session"), clock=FAST,
          config={"jobs": {"Daily SQL Backup": {"duration": 10}}}, area="connection dropped after the start",
          faults=[dict(START, action="drop_after", times=1)], failed=False, changed=True, starts={JOB_DAILY: 1},
-         warnings=(LOST,), msg=("Job 'Daily SQL Backup': session", "ended Success")),
+         warnings=(LOST,), msg=("Started job 'Daily SQL Backup': session", "ended Success")),
     Case("drop-after-start-nowait", "veeam_em_job_start", dict(DAILY, wait=False), config=OUTLIVES,
          area="connection dropped after the start", faults=[dict(START, action="drop_after", times=1)],
          failed=False, changed=True, starts={JOB_DAILY: 1}, warnings=(LOST,), msg=(STARTED,)),

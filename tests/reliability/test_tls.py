@@ -24,7 +24,7 @@ def _tls_failure(result: dict, url: str, title: str) -> None:
 
 def test_em_default_checks_the_certificate(ansible: H.Ansible, emulator: H.Emulator) -> None:
     run = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=DROP, **EM_INFO), env=H.em_env())
-    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}/api", "EM: default validate_certs, no ca_path")
+    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}", "EM: default validate_certs, no ca_path")
     assert emulator.counters()["em"]["logons"] == 0
 
 
@@ -45,7 +45,7 @@ def test_em_ca_path_from_the_environment_passes(ansible: H.Ansible, emulator: H.
 def test_em_ca_of_another_server_fails(ansible: H.Ansible, emulator: H.Emulator, fresh_emulator) -> None:  # type: ignore[no-untyped-def]
     other = fresh_emulator("other-ca")
     run = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=other.ca_path, **EM_INFO), env=H.em_env())
-    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}/api", "EM: ca_path of another CA")
+    _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}", "EM: ca_path of another CA")
 
 
 def test_em_validate_certs_false_passes_and_warns(ansible: H.Ansible, emulator: H.Emulator) -> None:

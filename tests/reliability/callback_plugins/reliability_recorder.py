@@ -58,6 +58,9 @@ def _tokens(emu):
     m365 = data.get("m365") or {}
     found.extend([token, "VB365 access token"] for token in m365.get("tokens") or {})
     found.extend([token, "VB365 refresh token"] for token in m365.get("refresh_tokens") or {})
+    vbr = data.get("vbr") or {}
+    found.extend([token, "VBR access token"] for token in vbr.get("tokens") or {})
+    found.extend([token, "VBR refresh token"] for token in vbr.get("refresh_tokens") or {})
     return found
 
 

@@ -410,10 +410,22 @@ def test_an_empty_page_ends_the_list():
     assert collect_pages(pages, "jobs") == items(1, 2) and len(pages.asked) == 2
 
 
-def test_a_page_with_nothing_new_ends_the_list():
-    """A server that ignores the offset sends the first page again: it is not read for ever, and kept once."""
+def test_a_full_page_with_nothing_new_is_refused():
+    """A server that ignores the offset sends the first page again: it is not read for ever, and the list is not
+    taken as complete (a job looked for could be on a page never read)."""
     pages = Pages((items(1, 2), True))
-    assert collect_pages(pages, "jobs") == items(1, 2) and pages.asked == [(0, 1), (2, 2)]
+    with expect_error("parse") as caught:
+        collect_pages(pages, "jobs")
+    assert pages.asked == [(0, 1), (2, 2)]
+    assert str(caught.error).startswith("The server sent page 2 of jobs with nothing new: the items of page 1 again, "
+                                        "although it said there were more (it ignores the offset of the request?); "
+                                        "2 items were read")
+
+
+def test_a_last_page_with_nothing_new_ends_the_list():
+    """Items that moved between pages while they were read: a last page of items already seen ends the list."""
+    pages = Pages((items(1, 2), True), (items(2), False))
+    assert collect_pages(pages, "jobs") == items(1, 2)
 
 
 def test_repeated_items_of_a_page_are_kept_once():
@@ -423,7 +435,7 @@ def test_repeated_items_of_a_page_are_kept_once():
 
 def test_items_without_an_id_are_told_apart_by_their_content():
     pages = Pages(([{"name": "a"}, {"name": "b"}], True), ([{"name": "b"}, {"name": "c"}], True),
-                  ([{"name": "a"}], True))
+                  ([{"name": "a"}], False))
     assert collect_pages(pages, "things") == [{"name": "a"}, {"name": "b"}, {"name": "c"}]
     assert len(pages.asked) == 3
 
