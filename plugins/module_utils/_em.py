@@ -168,6 +168,11 @@ def task_view(entity):
     }
 
 
+def public_task(task):
+    """A task as modules return it (docs/vocabulary.md), without the client's ``href``."""
+    return {k: task.get(k) for k in ("id", "state", "operation", "success", "message")} if task else task
+
+
 def session_view(entity):
     """A backup (or replica) session in the collection's vocabulary (docs/vocabulary.md), with EM's own names where
     they differ (``failure_message``, ``veeam_job_type``); ``href`` and ``job_uid`` are for the client only."""
@@ -736,7 +741,7 @@ class EmJobs(JobAdapter):
     def view(self, run):
         out = {"job": public(run.job)}
         if run.receipt:
-            out["task"] = {k: run.receipt.get(k) for k in ("id", "state", "operation", "success", "message")}
+            out["task"] = public_task(run.receipt)
         session = run.session or run.current
         if session:
             out["session"] = public_session(session)

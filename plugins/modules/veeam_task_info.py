@@ -33,11 +33,13 @@ options:
     default: false
   delete:
     description:
+      - Deprecated, to be removed in 1.0.0 - an C(_info) module should change nothing. Use
+        M(backupops.veeam.veeam_em_task) with O(backupops.veeam.veeam_em_task#module:state=absent), which reports
+        the deletion as a change and can await the task first.
       - Delete the task from Enterprise Manager (C(DELETE /api/tasks/{id})) once it has finished. A task that is
         not finished is not deleted (deleting it would stop the operation).
       - Not done in check mode.
     type: bool
-    default: false
 extends_documentation_fragment:
   - backupops.veeam.em
   - backupops.veeam.wait
@@ -48,6 +50,7 @@ notes:
 seealso:
   - module: backupops.veeam.veeam_em_job_start
   - module: backupops.veeam.veeam_em_session
+  - module: backupops.veeam.veeam_em_task
 """
 
 EXAMPLES = r"""
@@ -60,11 +63,10 @@ EXAMPLES = r"""
     wait_timeout: 600
   register: task
 
-- name: Read a task once and delete it if it has finished
+- name: Read a task once
   backupops.veeam.veeam_task_info:
     session_token: "{{ em.session_token }}"
     task_id: task-7
-    delete: true
 
 # Ad-hoc, with the server and CA from the environment (VEEAM_EM_SERVER, VEEAM_EM_CA_PATH):
 #   ansible localhost -m backupops.veeam.veeam_task_info -a 'task_id=task-7 session_token=...'
@@ -106,7 +108,7 @@ history:
   type: list
   elements: dict
 deleted:
-  description: Whether the task was deleted.
+  description: Whether the task was deleted (with the deprecated O(delete) only).
   returned: always
   type: bool
 msg:
@@ -120,10 +122,6 @@ from ansible_collections.backupops.veeam.plugins.module_utils._errors import Job
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 
 
-def public_task(task):
-    return {k: task.get(k) for k in ("id", "state", "operation", "success", "message")}
-
-
 def task_info(module):
     p = module.params
     task_id = (p["task_id"] or "").strip()
@@ -134,14 +132,14 @@ def task_info(module):
         task = em.get_task(task_id)
         if p["wait"] and not module.check_mode and not _em.task_done(task):
             waited = em.wait_task(task, module.poller())
-            task = module.finish_wait(waited, result, "Task %s" % task_id, {"task": public_task(waited.value)},
+            task = module.finish_wait(waited, result, "Task %s" % task_id, {"task": _em.public_task(waited.value)},
                                       hint="Run this task again with the same session_token to go on waiting")
         elif p["wait"]:
             result.update(elapsed=0.0, history=[{"state": task.get("state"), "elapsed": 0.0}])
         if p["delete"] and _em.task_done(task) and not module.check_mode:
             em.delete_task(task_id)
             result["deleted"] = True
-    result["task"] = public_task(task)
+    result["task"] = _em.public_task(task)
     result["msg"] = "Task %s (%s) is %s%s" % (task_id, task.get("operation"), task.get("state"),
                                               ": %s" % task["message"] if task.get("message") else "")
     if p["wait"] and not module.check_mode and task.get("success") is False:
@@ -156,7 +154,8 @@ def main():
         _em.CONNECTION,
         {
             "task_id": {"type": "str", "required": True},
-            "delete": {"type": "bool", "default": False},
+            "delete": {"type": "bool", "removed_in_version": "1.0.0",
+                       "removed_from_collection": "backupops.veeam"},
         },
         wait=False,
         supports_check_mode=True,

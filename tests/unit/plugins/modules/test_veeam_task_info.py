@@ -8,6 +8,8 @@ whose wait runs on a fake clock (no network)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
@@ -154,3 +156,17 @@ def test_a_bug_fails_with_its_traceback(task_info, fail_calls):
     result, _asked = task_info(FakeEm(error=RuntimeError("boom")), task_id="task-7")
     assert result.failed and result.result["msg"].endswith(": RuntimeError: boom (please report this as a bug)")
     assert "Traceback" in traceback_of(result, fail_calls)
+
+
+def test_delete_is_deprecated_and_says_what_to_use(task_info):
+    result, _asked = task_info(FakeEm(task("Finished", True)), task_id="task-7", delete=True)
+    deprecations = result.result.get("deprecations") or []
+    assert len(deprecations) == 1, deprecations
+    # ansible-core 2.19 wraps the message in an event and the collection in plugin info; 2.16 has them flat
+    text = json.dumps(deprecations[0], default=str)
+    assert "'delete' is deprecated" in text and "backupops.veeam" in text and deprecations[0]["version"] == "1.0.0"
+
+
+def test_no_deprecation_without_delete(task_info):
+    result, _asked = task_info(FakeEm(task("Finished", True)), task_id="task-7")
+    assert not result.result.get("deprecations")
