@@ -69,7 +69,7 @@ options:
         play logs on once and every task uses the same session. Tasks created by a job start belong to the
         logon session that started the job, so O(session_token) is also how a later task finds them.
       - A module given O(session_token) does not log that session off (M(backupops.veeam.veeam_em_session) with
-        O(backupops.veeam.veeam_em_session#module:state=absent) does: that is what it is for). If O(username) and O(password) are given
+        O(backupops.veeam.veeam_em_session#module:state=absent) does; that is what it is for). If O(username) and O(password) are given
         too and the session has expired, the module logs on again and logs that new session off when it ends.
     type: str
 notes:

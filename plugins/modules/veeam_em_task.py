@@ -50,7 +50,7 @@ attributes:
     details:
       - The second run finds the task gone and reports C(changed=false).
 notes:
-  - Tasks belong to the logon session that created them, so O(session_token) (of that session) is required: a new
+  - Tasks belong to the logon session that created them, so O(session_token) (of that session) is required; a new
     logon sees none of another session's tasks.
 seealso:
   - module: backupops.veeam.veeam_task_info
