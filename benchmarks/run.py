@@ -318,8 +318,9 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 def timeline(emu, api, run):
     """Where the time of a run went: the emulator's request log of the run cut into stretches of the same route
-    (``[route, requests, from, to]``, seconds since the play started; ``from`` is the first request's arrival), and
-    each task's start and end (``[name, from, to]``)."""
+    (``[route, requests, from, to, server]``: seconds since the play started, ``from`` the first request's arrival,
+    ``server`` the seconds the emulator spent answering them, its latency included), and each task's start and end
+    (``[name, from, to]``)."""
     timer = run.get("timer") or {}
     origin = timer.get("play_start")
     if not origin:
@@ -333,8 +334,9 @@ def timeline(emu, api, run):
         if stretches and stretches[-1][0] == route:
             stretches[-1][1] += 1
             stretches[-1][3] = round(ended, 2)
+            stretches[-1][4] = round(stretches[-1][4] + entry["ms"] / 1000.0, 3)
         else:
-            stretches.append([route, 1, round(began, 2), round(ended, 2)])
+            stretches.append([route, 1, round(began, 2), round(ended, 2), round(entry["ms"] / 1000.0, 3)])
     tasks = [[t["name"], round(t["start"] - origin, 2), round(t["end"] - origin, 2) if t["end"] else None]
              for t in timer.get("tasks", [])]
     return {"requests": stretches, "tasks": tasks, "play_end": round(timer["end"] - origin, 2) if timer.get("end")
