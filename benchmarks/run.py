@@ -285,6 +285,7 @@ class Ansible:
             os.remove(self.timer_file)
         cmd = [self.playbook_bin, "-i", "localhost,", "-c", "local", os.path.join(PLAYBOOKS, playbook),
                "-e", "@" + varfile]
+        load = os.getloadavg()[0]
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - started
@@ -296,7 +297,8 @@ class Ansible:
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
             print("!! %s failed (rc %d):\n%s" % (playbook, proc.returncode, tail), file=sys.stderr)
-        return {"wall": wall, "ok": proc.returncode == 0, "timer": timer}
+        return {"wall": wall, "ok": proc.returncode == 0, "timer": timer,
+                "load": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
 def emulator_counts(emu, api="em"):
@@ -356,7 +358,8 @@ def summarise(runs):
            "wall_max": max(walls), "walls": [round(w, 2) for w in walls],
            "requests": median([r["requests"] for r in runs]), "logons": max(r["logons"] for r in runs),
            "routes": mid["routes"], "starts": median([r.get("starts") for r in runs]),
-           "left_open": max(r.get("open_sessions") or 0 for r in runs)}
+           "left_open": max(r.get("open_sessions") or 0 for r in runs),
+           "loads": [r["load"] for r in runs if r.get("load")]}
     if mid.get("timeline"):
         out["timeline"] = mid["timeline"]
     return out
@@ -573,13 +576,16 @@ def report_one(add, one, title):
 def report_many(add, many, title):
     add("")
     add("%s (medians; baseline delay %s s)" % (title, many["baseline_delay"]))
-    add("   %5s  %-9s %5s %8s %9s %7s %7s" % ("jobs", "side", "runs", "wall s", "requests", "logons", "ratio"))
+    add("   %5s  %-9s %5s %8s %9s %7s %7s  %s" % ("jobs", "side", "runs", "wall s", "requests", "logons", "ratio",
+                                               "load (1 min) during the runs"))
     for size, entry in many["sizes"].items():
         for side in [side for side in ("ours", "baseline") if side in entry]:
             s = entry[side]
             ratio = fmt(entry["wall_ratio"]) if side == "ours" else ""
-            add("   %5s  %-9s %5d %8s %9s %7s %7s"
-                % (size, side, s["runs"], fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], ratio))
+            loads = [x for pair in s.get("loads", []) for x in pair]
+            add("   %5s  %-9s %5d %8s %9s %7s %7s  %s"
+                % (size, side, s["runs"], fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], ratio,
+                   "%.1f to %.1f" % (min(loads), max(loads)) if loads else "-"))
     if "growth_per_job" in many:
         growth = many["growth_per_job"]
         add("   growth per added job: ours %s s, baseline %s s"
