@@ -576,8 +576,8 @@ def report_one(add, one, title):
 def report_many(add, many, title):
     add("")
     add("%s (medians; baseline delay %s s)" % (title, many["baseline_delay"]))
-    add("   %5s  %-9s %5s %8s %9s %7s %7s  %s" % ("jobs", "side", "runs", "wall s", "requests", "logons", "ratio",
-                                               "load (1 min) during the runs"))
+    add("   %5s  %-9s %5s %8s %9s %7s %7s  %s" % (
+        "jobs", "side", "runs", "wall s", "requests", "logons", "ratio", "load (1 min) during the runs"))
     for size, entry in many["sizes"].items():
         for side in [side for side in ("ours", "baseline") if side in entry]:
             s = entry[side]
