@@ -380,6 +380,12 @@ PLAYS = {
 }
 
 
+def pair_ratio(ours, baseline):
+    """The median of ours / baseline over the runs made in the same turn (a load that changes between turns moves
+    both sides of a pair alike), or None without pairs."""
+    return median([o["wall"] / b["wall"] for o, b in zip(ours, baseline)])
+
+
 def measured(ans, emu, api, playbook, extra):
     """Run one playbook on a reset emulator: its wall time, the emulator's counts and the run's timeline."""
     emu.reset()
@@ -405,6 +411,7 @@ def scenario_one(ans, emu, reps, delay, sensitivity=(), api="em"):
     out["baseline_delay"] = delay
     out["sensitivity"] = {str(other): summarise(sides["delay %s" % other]) for other in sensitivity}
     out["wall_ratio"] = out["ours"]["wall"] / out["baseline"]["wall"]
+    out["pair_ratio"] = pair_ratio(sides["ours"], sides["baseline"])
     out["targets"] = {
         "requests": {"target": "ours <= baseline", "ours": out["ours"]["requests"],
                      "baseline": out["baseline"]["requests"],
@@ -430,6 +437,7 @@ def scenario_many(ans, emu, sizes, reps, baseline_reps, delay, api="em"):
                 sides[side].append(run)
         entry = {side: summarise(runs) for side, runs in sides.items() if runs}
         entry["wall_ratio"] = entry["ours"]["wall"] / entry["baseline"]["wall"] if "baseline" in entry else None
+        entry["pair_ratio"] = pair_ratio(sides["ours"], sides["baseline"])
         out["sizes"][str(size)] = entry
     if len(sizes) >= 2:
         small, large = out["sizes"][str(min(sizes))], out["sizes"][str(max(sizes))]
@@ -568,9 +576,9 @@ def report_one(add, one, title):
         add("   %-10s %8s %9s %7s  (the baseline with delay %s s)" % (
             "baseline", fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], other))
     t = one["targets"]
-    add("   target: requests ours <= baseline: %s (%s vs %s); wall <= %.1fx: %s (%.2fx)" % (
-        yes(t["requests"]["met"]), fmt(t["requests"]["ours"], 0), fmt(t["requests"]["baseline"], 0),
-        TARGET_ONE_WALL, yes(t["wall"]["met"]), one["wall_ratio"]))
+    add("   target: requests ours <= baseline: %s (%s vs %s); wall <= %.1fx: %s (%.2fx; median of the turns' ratios "
+        "%sx)" % (yes(t["requests"]["met"]), fmt(t["requests"]["ours"], 0), fmt(t["requests"]["baseline"], 0),
+                  TARGET_ONE_WALL, yes(t["wall"]["met"]), one["wall_ratio"], fmt(one.get("pair_ratio"))))
 
 
 def report_many(add, many, title):
@@ -578,7 +586,7 @@ def report_many(add, many, title):
     add("%s (medians; baseline delay %s s)" % (title, many["baseline_delay"]))
     add("   %5s  %-9s %5s %8s %9s %7s %7s  %s" % (
         "jobs", "side", "runs", "wall s", "requests", "logons", "ratio", "load (1 min) during the runs"))
-    for size, entry in many["sizes"].items():
+    for size, entry in sorted(many["sizes"].items(), key=lambda kv: int(kv[0])):
         for side in [side for side in ("ours", "baseline") if side in entry]:
             s = entry[side]
             ratio = fmt(entry["wall_ratio"]) if side == "ours" else ""
@@ -591,8 +599,10 @@ def report_many(add, many, title):
         add("   growth per added job: ours %s s, baseline %s s"
             % (fmt(growth.get("ours"), 3), fmt(growth.get("baseline"), 3)))
     t = many["targets"]
-    add("   target: wall <= %.1fx at the largest size: %s (%sx); at most one logon per role run: %s" % (
-        TARGET_MANY_WALL, yes(t["wall"]["met"]), fmt(t["wall"]["ratio"], 3), yes(t["logons"]["met"])))
+    top = many["sizes"][max(many["sizes"], key=int)]
+    add("   target: wall <= %.1fx at the largest size: %s (%sx; median of the turns' ratios %sx); at most one logon "
+        "per role run: %s" % (TARGET_MANY_WALL, yes(t["wall"]["met"]), fmt(t["wall"]["ratio"], 3),
+                              fmt(top.get("pair_ratio"), 3), yes(t["logons"]["met"])))
 
 
 def report(results):
