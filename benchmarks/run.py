@@ -8,7 +8,8 @@
 ``make bench`` runs this after building and installing the collection (``ANSIBLE_COLLECTIONS_PATH`` points at
 the installed copy).  By hand, from the repository root::
 
-    PYTHONPATH=tests .venv/bin/python benchmarks/run.py [--reps N] [--only one,many,detect,overhead] [--quick]
+    PYTHONPATH=tests .venv/bin/python benchmarks/run.py [--reps N] [--only one,many,detect,overhead] [--api em,vbr]
+                                                        [--quick]
 
 It starts its own emulator (``tests/emulator``) on free ports in a temporary directory, with the benchmark
 scenario built below (realistic latencies for both sides: 50 ms per request, 300 ms more per logon, start tasks
@@ -25,6 +26,11 @@ Scenarios (issue 9):
    reaching Ansible, for jobs of 2 s, 30 s and 10 min (the long one on a sped-up clock).
 4. ``overhead``: one ``veeam_task_info`` call against one ``ansible.builtin.uri`` call (the floor of what Ansible
    costs per task), plus the import time of each module.
+
+The same scenarios 1 and 2 run against the emulator's Veeam Backup & Replication REST API (issue 13, ``--api vbr``):
+the ``job_run`` role with ``job_run_api: vbr`` against ``playbooks/baseline_vbr_one.yml`` and
+``baseline_vbr_many.yml`` (OAuth2 token, ``/api/v1/jobs/states``, start, the session polled until it has Stopped,
+logout), on 100 VBR jobs whose sessions run 3 s, with the same latencies and the same targets.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import ssl
 import statistics
@@ -53,6 +60,14 @@ RESULTS = os.path.join(BENCH, "results")
 
 USERNAME = "VEEAM\\bench-admin"
 PASSWORD = "Bench#Adm1n-2026!"  # the emulator's own benchmark account, not a secret
+#: The VBR account: the emulator's default VBR administrator (docs/emulator.md, "VBR"), not a secret.
+VBR_USERNAME = "VEEAM\\ansible-vbr"
+VBR_PASSWORD = "Vbr#Adm1n-Ans1ble-2026!y"
+#: The x-api-version the VBR baseline sends (VBR 13.0.1; our side negotiates it, ``api_version: auto``).
+VBR_REVISION = "1.3-rev1"
+#: Simulated seconds a VBR session of a benchmark job runs (Starting 0.3 s, Working, Stopped 3 s after the start):
+#: what a start task takes in Enterprise Manager, so that the VBR figures compare with EM's.
+VBR_JOB_DURATION = 3
 #: Realistic costs, the same for both sides.
 REQUEST_MS = 50
 LOGON_MS = 300
@@ -77,10 +92,38 @@ def bench_job_name(i):
     return "Bench Job %03d" % i
 
 
+def vbr_job_name(i):
+    return "Bench VBR Job %03d" % i
+
+
+def vbr_scenario():
+    """The ``vbr`` part of the scenario: the same latencies as Enterprise Manager (a token request costs what an EM
+    logon costs), the default administrator, 100 backup jobs whose sessions run 3 s (``Bench VBR Job 001``..``100``)
+    for scenarios 1 and 2, and a few jobs of other types, so that the job states list what a real server lists.
+    Every job has one finished session from the day before."""
+    repo = {"id": "88788f9e-d8f5-4eb4-bc4f-9b3f5403bcec", "name": "Default Backup Repository"}
+    jobs = []
+    for i in range(1, 101):
+        jobs.append({"id": str(uuid.uuid5(_NS, "vbr-%03d" % i)), "name": vbr_job_name(i), "type": "VSphereBackup",
+                     "objects": ["vm%03d" % i], "repository": repo["name"], "duration": VBR_JOB_DURATION,
+                     "result": "Success", "history": [{"hours_ago": 24, "duration": 1800, "result": "Success"}]})
+    others = (("Bench VBR Share %d", "FileBackup"), ("Bench VBR Agent %d", "LinuxAgentBackup"),
+              ("Bench VBR Hyper-V %d", "HyperVBackup"))
+    for pattern, kind in others:
+        for i in (1, 2):
+            name = pattern % i
+            jobs.append({"id": str(uuid.uuid5(_NS, name)), "name": name, "type": kind, "repository": repo["name"],
+                         "duration": 60, "history": [{"hours_ago": 24, "duration": 900, "result": "Success"}]})
+    return {"request_latency_ms": REQUEST_MS, "token_latency_ms": LOGON_MS, "token_lifetime": 900,
+            "users": [{"username": VBR_USERNAME, "password": VBR_PASSWORD, "role": "Backup Administrator"}],
+            "repositories": [repo], "jobs": jobs}
+
+
 def scenario():
     """The emulator scenario of the benchmarks: 100 backup jobs for scenarios 1 and 2, three jobs of 2 s, 30 s and
     10 min for the detection latency, and a few file share and agent jobs so that a lookup of every job type finds
-    what a real Enterprise Manager would have.  Every job has one finished session from the day before."""
+    what a real Enterprise Manager would have.  Every job has one finished session from the day before.  The VBR
+    listener has its own jobs (:func:`vbr_scenario`)."""
     servers = [{"id": "6b705844-2b2a-4b69-8bc0-1172e65ce82c", "name": "vbr01.lab.local", "version": "12.3.1.1139"},
                {"id": "406f0765-0bbf-45ff-b247-3b4e799aad65", "name": "vbr02.lab.local", "version": "13.0.1.1071"}]
     jobs = []
@@ -106,6 +149,7 @@ def scenario():
                "task_duration": TASK_RUNNING, "task_collect_delay": TASK_COLLECT, "default_page_size": 100,
                "users": [{"username": USERNAME, "password": PASSWORD, "role": "Portal Administrator"}],
                "backup_servers": servers, "jobs": jobs},
+        "vbr": vbr_scenario(),
     }
 
 
@@ -125,7 +169,7 @@ class Emulator:
         with open(self.scenario_path, "w", encoding="utf-8") as handle:
             json.dump(scenario(), handle)
         env = dict(os.environ, EMULATOR_DIR=self.dir, EMULATOR_EM_PORT="0", EMULATOR_M365_PORT="0",
-                   EMULATOR_SCENARIO=self.scenario_path, PYTHONPATH=os.path.join(ROOT, "tests"))
+                   EMULATOR_VBR_PORT="0", EMULATOR_SCENARIO=self.scenario_path, PYTHONPATH=os.path.join(ROOT, "tests"))
         self.log = open(os.path.join(self.dir, "emulator.log"), "wb")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen([python, "-m", "emulator"], cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
@@ -142,6 +186,7 @@ class Emulator:
         parts = urllib.parse.urlsplit(info["em_url"])
         self.server = "%s://%s" % (parts.scheme, parts.netloc)
         self.api = info["em_url"]
+        self.vbr_url = info.get("vbr_url")
         self.ca_path = info["ca_path"]
         self.ssl = ssl.create_default_context(cafile=self.ca_path)
 
@@ -223,6 +268,10 @@ class Ansible:
             "bench_ca_path": emulator.ca_path,
             "bench_username": USERNAME,
             "bench_password": PASSWORD,
+            "bench_vbr_url": emulator.vbr_url,
+            "bench_vbr_username": VBR_USERNAME,
+            "bench_vbr_password": VBR_PASSWORD,
+            "bench_vbr_revision": VBR_REVISION,
         }
         self.runs = 0
 
@@ -236,6 +285,7 @@ class Ansible:
             os.remove(self.timer_file)
         cmd = [self.playbook_bin, "-i", "localhost,", "-c", "local", os.path.join(PLAYBOOKS, playbook),
                "-e", "@" + varfile]
+        load = os.getloadavg()[0]
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - started
@@ -247,14 +297,52 @@ class Ansible:
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
             print("!! %s failed (rc %d):\n%s" % (playbook, proc.returncode, tail), file=sys.stderr)
-        return {"wall": wall, "ok": proc.returncode == 0, "timer": timer}
+        return {"wall": wall, "ok": proc.returncode == 0, "timer": timer,
+                "load": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
-def emulator_counts(emu):
+def emulator_counts(emu, api="em"):
+    """The requests of the run by route, and its logons (VBR: password grants), logoffs (logouts), what was left
+    open, and the jobs started."""
     counters = emu.control("GET", "counters")
-    routes = counters["requests"]["em"]
-    return {"requests": sum(routes.values()), "routes": routes, "logons": counters["em"]["logons"],
-            "logoffs": counters["em"]["logoffs"], "open_sessions": counters["em"]["open_sessions"]}
+    routes = counters["requests"].get(api) or {}
+    own = counters[api]
+    if api == "vbr":
+        logons, logoffs, still_open = own["tokens_issued"], own["logouts"], own["open_tokens"]
+    else:
+        logons, logoffs, still_open = own["logons"], own["logoffs"], own["open_sessions"]
+    return {"requests": sum(routes.values()), "routes": routes, "logons": logons, "logoffs": logoffs,
+            "open_sessions": still_open, "starts": sum((own.get("starts") or {}).values())}
+
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def timeline(emu, api, run):
+    """Where the time of a run went: the emulator's request log of the run cut into stretches of the same route
+    (``[route, requests, from, to, server]``: seconds since the play started, ``from`` the first request's arrival,
+    ``server`` the seconds the emulator spent answering them, its latency included), and each task's start and end
+    (``[name, from, to]``)."""
+    timer = run.get("timer") or {}
+    origin = timer.get("play_start")
+    if not origin:
+        return None
+    stretches = []
+    for entry in emu.control("GET", "log?api=%s&limit=1000" % api):
+        route = "%s %s" % (entry["method"], _GUID.sub("{id}", entry["path"]))
+        if "nameFilter=" in (entry.get("query") or ""):
+            route += "?nameFilter"
+        began, ended = entry["time"] - entry["ms"] / 1000.0 - origin, entry["time"] - origin
+        if stretches and stretches[-1][0] == route:
+            stretches[-1][1] += 1
+            stretches[-1][3] = round(ended, 2)
+            stretches[-1][4] = round(stretches[-1][4] + entry["ms"] / 1000.0, 3)
+        else:
+            stretches.append([route, 1, round(began, 2), round(ended, 2), round(entry["ms"] / 1000.0, 3)])
+    tasks = [[t["name"], round(t["start"] - origin, 2), round(t["end"] - origin, 2) if t["end"] else None]
+             for t in timer.get("tasks", [])]
+    return {"requests": stretches, "tasks": tasks, "play_end": round(timer["end"] - origin, 2) if timer.get("end")
+            else None}
 
 
 def median(values):
@@ -266,30 +354,64 @@ def summarise(runs):
     """Medians of the runs of one side of one scenario (routes: the counts of the median run)."""
     walls = [r["wall"] for r in runs]
     mid = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
-    return {"runs": len(runs), "ok": all(r["ok"] for r in runs), "wall": median(walls), "wall_min": min(walls),
-            "wall_max": max(walls), "requests": median([r["requests"] for r in runs]),
-            "logons": max(r["logons"] for r in runs), "routes": mid["routes"]}
+    out = {"runs": len(runs), "ok": all(r["ok"] for r in runs), "wall": median(walls), "wall_min": min(walls),
+           "wall_max": max(walls), "walls": [round(w, 2) for w in walls],
+           "requests": median([r["requests"] for r in runs]), "logons": max(r["logons"] for r in runs),
+           "routes": mid["routes"], "starts": median([r.get("starts") for r in runs]),
+           "left_open": max(r.get("open_sessions") or 0 for r in runs),
+           "loads": [r["load"] for r in runs if r.get("load")]}
+    if mid.get("timeline"):
+        out["timeline"] = mid["timeline"]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
 
-def scenario_one(ans, emu, reps, delay, sensitivity=()):
-    """Ours as documented (job_type auto), ours told the job's type like the baseline's query is, the baseline;
-    then the baseline with each other ``sensitivity`` delay (how its cost moves with the delay it polls with)."""
-    plays = [("baseline", "baseline_one.yml", {"bench_delay": delay}), ("ours", "ours_one.yml", {}),
-             ("ours_typed", "ours_one.yml", {"bench_job_type": "backup"})]
-    plays += [("delay %s" % other, "baseline_one.yml", {"bench_delay": other}) for other in sensitivity]
+#: The playbooks of scenarios 1 and 2 per API, and the names of their jobs.  Scenario 1's sides: (side, playbook,
+#: extra variables); the baseline's delay is added to the baseline's.
+PLAYS = {
+    "em": {"one": (("baseline", "baseline_one.yml", {}), ("ours", "ours_one.yml", {}),
+                   ("ours_typed", "ours_one.yml", {"bench_job_type": "backup"})),
+           "baseline_one": "baseline_one.yml", "baseline_many": "baseline_many.yml", "ours_many": "ours_many.yml",
+           "job_name": bench_job_name},
+    "vbr": {"one": (("baseline", "baseline_vbr_one.yml", {}), ("ours", "ours_vbr_one.yml", {})),
+            "baseline_one": "baseline_vbr_one.yml", "baseline_many": "baseline_vbr_many.yml",
+            "ours_many": "ours_vbr_many.yml", "job_name": vbr_job_name},
+}
+
+
+def pair_ratio(ours, baseline):
+    """The median of ours / baseline over the runs made in the same turn (a load that changes between turns moves
+    both sides of a pair alike), or None without pairs."""
+    return median([o["wall"] / b["wall"] for o, b in zip(ours, baseline)])
+
+
+def measured(ans, emu, api, playbook, extra):
+    """Run one playbook on a reset emulator: its wall time, the emulator's counts and the run's timeline."""
+    emu.reset()
+    run = ans.run(playbook, extra)
+    run.update(emulator_counts(emu, api))
+    run["timeline"] = timeline(emu, api, run)
+    return run
+
+
+def scenario_one(ans, emu, reps, delay, sensitivity=(), api="em"):
+    """Ours as documented, (EM) ours told the job's type like the baseline's query is, the baseline; then the
+    baseline with each other ``sensitivity`` delay (how its cost moves with the delay it polls with)."""
+    plays = [(side, playbook, dict(extra, bench_delay=delay) if side == "baseline" else extra)
+             for side, playbook, extra in PLAYS[api]["one"]]
+    plays += [("delay %s" % other, PLAYS[api]["baseline_one"], {"bench_delay": other}) for other in sensitivity]
     sides = {side: [] for side, _playbook, _extra in plays}
     for _rep in range(reps):
         for side, playbook, extra in plays:
-            emu.reset()
-            run = ans.run(playbook, dict(extra, bench_job_name=bench_job_name(1)))
-            run.update(emulator_counts(emu))
+            run = measured(ans, emu, api, playbook, dict(extra, bench_job_name=PLAYS[api]["job_name"](1)))
             sides[side].append(run)
-    out = {side: summarise(sides[side]) for side in ("baseline", "ours", "ours_typed")}
+    out = {side: summarise(sides[side]) for side, _playbook, _extra in PLAYS[api]["one"]}
+    out["api"] = api
     out["baseline_delay"] = delay
     out["sensitivity"] = {str(other): summarise(sides["delay %s" % other]) for other in sensitivity}
     out["wall_ratio"] = out["ours"]["wall"] / out["baseline"]["wall"]
+    out["pair_ratio"] = pair_ratio(sides["ours"], sides["baseline"])
     out["targets"] = {
         "requests": {"target": "ours <= baseline", "ours": out["ours"]["requests"],
                      "baseline": out["baseline"]["requests"],
@@ -300,23 +422,22 @@ def scenario_one(ans, emu, reps, delay, sensitivity=()):
     return out
 
 
-def scenario_many(ans, emu, sizes, reps, baseline_reps, delay):
-    out = {"sizes": {}, "baseline_delay": delay}
+def scenario_many(ans, emu, sizes, reps, baseline_reps, delay, api="em"):
+    out = {"sizes": {}, "baseline_delay": delay, "api": api}
     for size in sizes:
-        names = [bench_job_name(i) for i in range(1, size + 1)]
+        names = [PLAYS[api]["job_name"](i) for i in range(1, size + 1)]
         sides = {"ours": [], "baseline": []}
         breps = baseline_reps.get(size, reps)
         for rep in range(max(reps, breps)):
-            plays = [("baseline", "baseline_many.yml")] if rep < breps else []
-            plays += [("ours", "ours_many.yml")] if rep < reps else []
+            plays = [("baseline", PLAYS[api]["baseline_many"])] if rep < breps else []
+            plays += [("ours", PLAYS[api]["ours_many"])] if rep < reps else []
             for side, playbook in plays:
-                emu.reset()
-                run = ans.run(playbook, {"bench_jobs": names, "bench_job_specs": [{"job_name": n} for n in names],
-                                         "bench_delay": delay})
-                run.update(emulator_counts(emu))
+                run = measured(ans, emu, api, playbook, {"bench_jobs": names, "bench_job_specs": [
+                    {"job_name": n} for n in names], "bench_delay": delay})
                 sides[side].append(run)
         entry = {side: summarise(runs) for side, runs in sides.items() if runs}
         entry["wall_ratio"] = entry["ours"]["wall"] / entry["baseline"]["wall"] if "baseline" in entry else None
+        entry["pair_ratio"] = pair_ratio(sides["ours"], sides["baseline"])
         out["sizes"][str(size)] = entry
     if len(sizes) >= 2:
         small, large = out["sizes"][str(min(sizes))], out["sizes"][str(max(sizes))]
@@ -443,6 +564,47 @@ def yes(met):
     return "met" if met else "MISSED"
 
 
+def report_one(add, one, title):
+    add("")
+    add("%s (median of %d; baseline delay %s s)" % (title, one["ours"]["runs"], one["baseline_delay"]))
+    add("   %-10s %8s %9s %7s  %s" % ("side", "wall s", "requests", "logons", "requests by route"))
+    for side in [side for side in ("ours", "ours_typed", "baseline") if side in one]:
+        s = one[side]
+        routes = ", ".join("%s %d" % (k, v) for k, v in sorted(s["routes"].items()))
+        add("   %-10s %8s %9s %7s  %s" % (side, fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], routes))
+    for other, s in sorted(one.get("sensitivity", {}).items(), key=lambda kv: float(kv[0])):
+        add("   %-10s %8s %9s %7s  (the baseline with delay %s s)" % (
+            "baseline", fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], other))
+    t = one["targets"]
+    add("   target: requests ours <= baseline: %s (%s vs %s); wall <= %.1fx: %s (%.2fx; median of the turns' ratios "
+        "%sx)" % (yes(t["requests"]["met"]), fmt(t["requests"]["ours"], 0), fmt(t["requests"]["baseline"], 0),
+                  TARGET_ONE_WALL, yes(t["wall"]["met"]), one["wall_ratio"], fmt(one.get("pair_ratio"))))
+
+
+def report_many(add, many, title):
+    add("")
+    add("%s (medians; baseline delay %s s)" % (title, many["baseline_delay"]))
+    add("   %5s  %-9s %5s %8s %9s %7s %7s  %s" % (
+        "jobs", "side", "runs", "wall s", "requests", "logons", "ratio", "load (1 min) during the runs"))
+    for size, entry in sorted(many["sizes"].items(), key=lambda kv: int(kv[0])):
+        for side in [side for side in ("ours", "baseline") if side in entry]:
+            s = entry[side]
+            ratio = fmt(entry["wall_ratio"]) if side == "ours" else ""
+            loads = [x for pair in s.get("loads", []) for x in pair]
+            add("   %5s  %-9s %5d %8s %9s %7s %7s  %s"
+                % (size, side, s["runs"], fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], ratio,
+                   "%.1f to %.1f" % (min(loads), max(loads)) if loads else "-"))
+    if "growth_per_job" in many:
+        growth = many["growth_per_job"]
+        add("   growth per added job: ours %s s, baseline %s s"
+            % (fmt(growth.get("ours"), 3), fmt(growth.get("baseline"), 3)))
+    t = many["targets"]
+    top = many["sizes"][max(many["sizes"], key=int)]
+    add("   target: wall <= %.1fx at the largest size: %s (%sx; median of the turns' ratios %sx); at most one logon "
+        "per role run: %s" % (TARGET_MANY_WALL, yes(t["wall"]["met"]), fmt(t["wall"]["ratio"], 3),
+                              fmt(top.get("pair_ratio"), 3), yes(t["logons"]["met"])))
+
+
 def report(results):
     lines = []
     add = lines.append
@@ -453,39 +615,10 @@ def report(results):
         REQUEST_MS, LOGON_MS, TASK_RUNNING + TASK_COLLECT))
     one = results.get("one")
     if one:
-        add("")
-        add("1. One job, start and await its task (median of %d; baseline delay %s s)"
-            % (one["ours"]["runs"], one["baseline_delay"]))
-        add("   %-10s %8s %9s %7s  %s" % ("side", "wall s", "requests", "logons", "requests by route"))
-        for side in ("ours", "ours_typed", "baseline"):
-            s = one[side]
-            routes = ", ".join("%s %d" % (k, v) for k, v in sorted(s["routes"].items()))
-            add("   %-10s %8s %9s %7s  %s" % (side, fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], routes))
-        for other, s in sorted(one.get("sensitivity", {}).items(), key=lambda kv: float(kv[0])):
-            add("   %-10s %8s %9s %7s  (the baseline with delay %s s)" % (
-                "baseline", fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], other))
-        t = one["targets"]
-        add("   target: requests ours <= baseline: %s (%s vs %s); wall <= %.1fx: %s (%.2fx)" % (
-            yes(t["requests"]["met"]), fmt(t["requests"]["ours"], 0), fmt(t["requests"]["baseline"], 0),
-            TARGET_ONE_WALL, yes(t["wall"]["met"]), one["wall_ratio"]))
+        report_one(add, one, "1. One job, start and await its task")
     many = results.get("many")
     if many:
-        add("")
-        add("2. Several jobs in one play (medians; baseline delay %s s)" % many["baseline_delay"])
-        add("   %5s  %-9s %5s %8s %9s %7s %7s" % ("jobs", "side", "runs", "wall s", "requests", "logons", "ratio"))
-        for size, entry in many["sizes"].items():
-            for side in [side for side in ("ours", "baseline") if side in entry]:
-                s = entry[side]
-                ratio = fmt(entry["wall_ratio"]) if side == "ours" else ""
-                add("   %5s  %-9s %5d %8s %9s %7s %7s"
-                    % (size, side, s["runs"], fmt(s["wall"]), fmt(s["requests"], 0), s["logons"], ratio))
-        if "growth_per_job" in many:
-            growth = many["growth_per_job"]
-            add("   growth per added job: ours %s s, baseline %s s"
-                % (fmt(growth.get("ours"), 3), fmt(growth.get("baseline"), 3)))
-        t = many["targets"]
-        add("   target: wall <= %.1fx at the largest size: %s (%sx); at most one logon per role run: %s" % (
-            TARGET_MANY_WALL, yes(t["wall"]["met"]), fmt(t["wall"]["ratio"], 3), yes(t["logons"]["met"])))
+        report_many(add, many, "2. Several jobs in one play")
     detect = results.get("detect")
     if detect:
         add("")
@@ -497,6 +630,15 @@ def report(results):
                                                               fmt(e["latency"]), fmt(e["latency_max"]),
                                                               fmt(e["poll_lag"]), fmt(e["return_lag"]),
                                                               fmt(e["target"], 0), yes(e["met"])))
+    vbr = results.get("vbr") or {}
+    if vbr:
+        add("")
+        add("Veeam Backup & Replication REST API (x-api-version %s; sessions Stopped %d s after the start; the same "
+            "latencies, a token request as a logon)" % (VBR_REVISION, VBR_JOB_DURATION))
+    if vbr.get("one"):
+        report_one(add, vbr["one"], "VBR 1. One job, start and await its session")
+    if vbr.get("many"):
+        report_many(add, vbr["many"], "VBR 2. Several jobs in one play")
     overhead = results.get("overhead")
     if overhead:
         add("")
@@ -536,10 +678,31 @@ def _number(text):
     return int(value) if value.is_integer() else value
 
 
+def run_em(args, ans, emu, only, sizes, baseline_reps, delay, sensitivity, results):
+    """The Enterprise Manager scenarios (issue 9)."""
+    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
+    if "one" in only:
+        print("== 1. one job (%d runs per side)" % args.reps, flush=True)
+        results["one"] = scenario_one(ans, emu, args.reps, delay, sensitivity)
+    if "many" in only:
+        print("== 2. %s jobs (%d runs of ours; baseline runs %s)" % (
+            " and ".join(map(str, sizes)), args.many_reps, args.baseline_reps), flush=True)
+        results["many"] = scenario_many(ans, emu, sizes, args.many_reps, baseline_reps, delay)
+    if "detect" in only:
+        print("== 3. detection latency (%d runs per job length)" % args.detect_reps, flush=True)
+        results["detect"] = scenario_detect(ans, emu, args.detect_reps)
+    if "overhead" in only:
+        print("== 4. per-task overhead (%d runs of 10 calls per side, in turns)" % args.overhead_reps, flush=True)
+        results["overhead"] = scenario_overhead(ans, emu, args.overhead_reps)
+        results["overhead"]["import_ms"] = import_times(ans.python, collections)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="one,many,detect,overhead",
                         help="comma-separated scenarios: one, many, detect, overhead (default: all)")
+    parser.add_argument("--api", default="em,vbr",
+                        help="comma-separated APIs: em (every scenario), vbr (scenarios one and many); default both")
     parser.add_argument("--reps", type=int, default=3, help="runs per side of scenario 1 (default 3)")
     parser.add_argument("--many-reps", type=int, default=3, help="runs of our side of scenario 2 (default 3)")
     parser.add_argument("--baseline-reps", default="20=2,100=1",
@@ -561,6 +724,9 @@ def main(argv=None):
             json.dump(scenario(), handle, indent=1)
         return 0
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    apis = {a.strip() for a in args.api.split(",") if a.strip()}
+    if not apis <= set(PLAYS):
+        parser.error("--api takes em and/or vbr, not %s" % ", ".join(sorted(apis - set(PLAYS))))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
         args.reps = args.many_reps = args.overhead_reps = 1
@@ -578,26 +744,27 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix="veeam-bench-")
     results = {"environment": environment(python), "settings": {
         "request_ms": REQUEST_MS, "logon_ms": LOGON_MS, "task_finished_after": TASK_RUNNING + TASK_COLLECT,
-        "baseline_delay": delay, "collections": collections}}
+        "baseline_delay": delay, "collections": collections, "vbr_revision": VBR_REVISION,
+        "vbr_session_seconds": VBR_JOB_DURATION}}
     started = time.monotonic()
     emu = Emulator(workdir, python)
     try:
         ans = Ansible(workdir, python, emu)
         print("== benchmarks: emulator at %s, work dir %s" % (emu.server, workdir), flush=True)
-        if "one" in only:
-            print("== 1. one job (%d runs per side)" % args.reps, flush=True)
-            results["one"] = scenario_one(ans, emu, args.reps, delay, sensitivity)
-        if "many" in only:
-            print("== 2. %s jobs (%d runs of ours; baseline runs %s)" % (
-                " and ".join(map(str, sizes)), args.many_reps, args.baseline_reps), flush=True)
-            results["many"] = scenario_many(ans, emu, sizes, args.many_reps, baseline_reps, delay)
-        if "detect" in only:
-            print("== 3. detection latency (%d runs per job length)" % args.detect_reps, flush=True)
-            results["detect"] = scenario_detect(ans, emu, args.detect_reps)
-        if "overhead" in only:
-            print("== 4. per-task overhead (%d runs of 10 calls per side, in turns)" % args.overhead_reps, flush=True)
-            results["overhead"] = scenario_overhead(ans, emu, args.overhead_reps)
-            results["overhead"]["import_ms"] = import_times(python, collections)
+        if "em" in apis:
+            run_em(args, ans, emu, only, sizes, baseline_reps, delay, sensitivity, results)
+        if "vbr" in apis and ({"one", "many"} & only):
+            if not emu.vbr_url:
+                raise SystemExit("the emulator serves no VBR API (endpoints.json has no vbr_url)")
+            results["vbr"] = {}
+            if "one" in only:
+                print("== VBR 1. one job (%d runs per side)" % args.reps, flush=True)
+                results["vbr"]["one"] = scenario_one(ans, emu, args.reps, delay, sensitivity, api="vbr")
+            if "many" in only:
+                print("== VBR 2. %s jobs (%d runs of ours; baseline runs %s)" % (
+                    " and ".join(map(str, sizes)), args.many_reps, args.baseline_reps), flush=True)
+                results["vbr"]["many"] = scenario_many(ans, emu, sizes, args.many_reps, baseline_reps, delay,
+                                                       api="vbr")
     finally:
         emu.stop()
     results["environment"]["load_after"] = " ".join("%.2f" % x for x in os.getloadavg())
