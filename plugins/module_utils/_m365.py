@@ -47,8 +47,6 @@ RUNNING = frozenset(("running", "queued"))
 ENDED = frozenset(("success", "warning", "failed", "stopped", "notconfigured", "disconnected"))
 FAILED = frozenset(("failed", "notconfigured", "disconnected"))
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
-                       re.IGNORECASE)
 _EPOCH = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 
 #: ``Run.before`` when the newest session before a start was not read.
@@ -210,29 +208,9 @@ def _page(data, asked):
     return items, len(items) >= size
 
 
-def parse_time(value):
-    """A VB365 date-time (``2026-11-21T19:21:35.0254800Z``: seven fraction digits, ``Z`` or an offset, or none)
-    as an aware datetime, or None when it is missing or not ISO 8601."""
-    match = _ISO_TIME.match(str(value or "").strip())
-    if not match:
-        return None
-    date, clock, fraction, zone = match.groups()
-    if len(clock) == 5:
-        clock += ":00"
-    fraction = (fraction or "0")[:6].ljust(6, "0")
-    if not zone or zone.upper() == "Z":
-        zone = "+00:00"
-    elif ":" not in zone:
-        zone = zone[:3] + ":" + zone[3:]
-    try:
-        return datetime.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, fraction, zone))
-    except ValueError:
-        return None
-
-
 def newest_first(sessions):
     """Sessions sorted by ``creationTime``, newest first (parsed, so fraction lengths do not matter)."""
-    return sorted(sessions, key=lambda s: parse_time(s.get("creationTime")) or _EPOCH, reverse=True)
+    return sorted(sessions, key=lambda s: W.parse_time(s.get("creationTime")) or _EPOCH, reverse=True)
 
 
 def _pascal(value):
@@ -641,7 +619,7 @@ class Vb365(Client):
             items = self.list_restore_sessions(newest=1)
         except (E.NotFoundError, E.ForbiddenError):
             return None
-        since = parse_time(items[0].get("creationTime")) if items and self.routes.number >= 8 else None
+        since = W.parse_time(items[0].get("creationTime")) if items and self.routes.number >= 8 else None
         return {"ids": {item.get("id") for item in items}, "since": since}
 
     def _new_restore_sessions(self, job, restore_type, before):
@@ -649,7 +627,7 @@ class Vb365(Client):
         items = self.list_restore_sessions(newest=100)
         return newest_first([item for item in items if _has_id(item) and item["id"] not in before["ids"]
                              and (before["since"] is None
-                                  or (parse_time(item.get("creationTime")) or _EPOCH) >= before["since"])
+                                  or (W.parse_time(item.get("creationTime")) or _EPOCH) >= before["since"])
                              and str(item.get("state") or "").lower() == "working"
                              and restore_type_name(item.get("type")) == str(restore_type).lower()])
 

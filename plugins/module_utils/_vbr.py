@@ -22,6 +22,7 @@ answer 200 up to 1.3-rev0 and 204 from 1.3-rev1.
 
 from __future__ import annotations
 
+import datetime
 import re
 import urllib.parse
 
@@ -200,11 +201,34 @@ class Vbr(Client):
         return collect_pages(read_page, "job states")
 
     def job_state(self, job_id):
+        """One job's state: ``idFilter`` (every revision has it) makes it one small answer on any server; a server
+        that does not apply the filter is read in full."""
+        query = urllib.parse.urlencode({"idFilter": job_id, "limit": PAGE})
+        for state in _items(self.read("/api/v1/jobs/states?" + query, "job state"), "list of job states"):
+            if lowered(state.get("id")) == lowered(job_id):
+                return state
         for state in self.job_states():
             if lowered(state.get("id")) == lowered(job_id):
                 return state
         raise E.NotFoundError("No VBR job with id %s" % job_id,
                               hint="List the jobs with backupops.veeam.veeam_vbr_job_info")
+
+    def sessions_since(self, created_after):
+        """The sessions created after ``created_after`` (VBR's own time text; a second earlier, as the filter is
+        "after"), newest first: what a wait for several sessions reads once a round."""
+        when = W.parse_time(created_after)
+        query = {"orderColumn": "CreationTime", "orderAsc": "false", "limit": PAGE}
+        if when is not None:
+            utc = (when - datetime.timedelta(seconds=1)).astimezone(datetime.timezone.utc)
+            query["createdAfterFilter"] = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+        def read_page(skip, _number):
+            data = self.read("/api/v1/sessions?" + urllib.parse.urlencode(dict(query, skip=skip)), "list of sessions")
+            page = _items(data, "list of sessions")
+            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+            total = pagination.get("total")
+            return page, (skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE)
+        return collect_pages(read_page, "sessions")
 
     def job(self, job_id):
         """The job itself (``GET /api/v1/jobs/{id}``): its settings, among them ``isDisabled``."""
@@ -292,6 +316,9 @@ class VbrJobs(JobAdapter):
         super().__init__(client)
         self._surveyed = set()
         self._empty = set()  # the runs whose start or retry VBR answered with no session (204)
+        self._many = False  # several jobs in this run: their states and sessions are read in one list each
+        self._states = None  # the job states read once for every run judged after a wait (several jobs)
+        self._listed = {}  # the sessions read with one list in this round of a wait (several jobs)
 
     def find(self, wanted):
         return self.client.find_jobs(wanted)
@@ -303,6 +330,7 @@ class VbrJobs(JobAdapter):
         if action == "retry" and not self.client.has("1.3-rev0"):
             raise E.UsageError("state: retried needs VBR REST API revision 1.3-rev0 or later (VBR 13); this task uses "
                                "%s" % self.client.revision, hint="Use api_version: auto on a VBR 13 server")
+        self._many = len(runs) > 1
         for run in runs:
             if run.index in self._surveyed:
                 run.job = self.client.job_state(run.job["id"])
@@ -350,6 +378,7 @@ class VbrJobs(JobAdapter):
 
     # ------------------------------------------------------------------ acting
     def send(self, run, action):
+        self._states = None
         session = self.client.act(run.job, action, full=bool(run.want.get("full")))
         if session is None and action in ("start", "retry"):
             self._empty.add(run.index)
@@ -390,8 +419,27 @@ class VbrJobs(JobAdapter):
                 session = self.client.session(state["sessionId"])
         return {"session": session} if session else None
 
+    def prefetch(self, watches):
+        """With several sessions pending, one ``GET /api/v1/sessions`` (those created since the oldest of them) a
+        round reads them all; a session missing from it is read on its own.  The job states read after the last
+        round are read again after this one."""
+        self._states, self._listed = None, {}
+        if len(watches) > 1:
+            oldest = min((str(w["session"].get("creationTime") or "") for w in watches), default="")
+            self._listed = {str(item.get("id")): item for item in self.client.sessions_since(oldest or None)}
+
     def progress(self, watch):
-        return {"session": self.client.session(watch["session"]["id"])}
+        listed = self._listed.get(str(watch["session"]["id"]))
+        return {"session": listed if listed is not None else self.client.session(watch["session"]["id"])}
+
+    def _job_state_now(self, run):
+        """The job's state after its run ended: with several jobs, every job's state from one listing (read once
+        for all the runs judged after a wait); with one, its own."""
+        if not self._many:
+            return self.client.job_state(run.job["id"])
+        if self._states is None:
+            self._states = {lowered(state.get("id")): state for state in self.client.job_states()}
+        return self._states.get(lowered(run.job["id"])) or self.client.job_state(run.job["id"])
 
     def ended(self, watch):
         return session_ended(watch["session"])
@@ -405,7 +453,7 @@ class VbrJobs(JobAdapter):
 
     def outcome(self, run, watch):
         run.session = watch["session"]
-        run.job = self.client.job_state(run.job["id"])
+        run.job = self._job_state_now(run)
         result = session_result(run.session)
         reason = (run.session.get("result") or {}).get("message") if isinstance(run.session.get("result"),
                                                                                 dict) else None
@@ -414,12 +462,12 @@ class VbrJobs(JobAdapter):
 
     def keep(self, run, watch):
         run.session = watch["session"]
-        run.job = self.client.job_state(run.job["id"])
+        run.job = self._job_state_now(run)
 
     # ------------------------------------------------------------------ reporting
     def conclude(self, run, action):
         run.session = run.receipt
-        run.job = self.client.job_state(run.job["id"])
+        run.job = self._job_state_now(run)
         if action in ("enable", "disable"):
             run.detail = self.client.job(run.job["id"])
 

@@ -15,6 +15,7 @@ OAuth ``error_description``).  This module knows nothing of HTTP; every failure 
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
@@ -228,6 +229,30 @@ def as_int(value, default=None):
         return int(str(value).strip())
     except (TypeError, ValueError):
         return default
+
+
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
+                       re.IGNORECASE)
+
+
+def parse_time(value):
+    """A VB365 or VBR date-time (``2026-11-21T19:21:35.0254800Z``: up to seven fraction digits, ``Z`` or an offset,
+    or none, meaning UTC) as an aware datetime, or None when it is missing or not ISO 8601."""
+    match = _ISO_TIME.match(str(value or "").strip())
+    if not match:
+        return None
+    date, clock, fraction, zone = match.groups()
+    if len(clock) == 5:
+        clock += ":00"
+    fraction = (fraction or "0")[:6].ljust(6, "0")
+    if not zone or zone.upper() == "Z":
+        zone = "+00:00"
+    elif ":" not in zone:
+        zone = zone[:3] + ":" + zone[3:]
+    try:
+        return datetime.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, fraction, zone))
+    except ValueError:
+        return None
 
 
 def word(value):

@@ -32,6 +32,7 @@ S_OLD = "c5b4f2b4-8d5e-4b7e-a1cf-000000000001"
 S_NEW = "c5b4f2b4-8d5e-4b7e-a1cf-000000000002"
 S_B = "c5b4f2b4-8d5e-4b7e-a1cf-000000000003"
 STATES = "/api/v1/jobs/states"
+SESSIONS = "/api/v1/sessions"
 TOKEN = "/api/oauth2/token"
 
 
@@ -333,9 +334,11 @@ def test_a_total_reached_ends_the_list_even_with_a_full_page(vbr_server, make_vb
 def test_a_server_that_ignores_skip_is_not_read_for_ever(vbr_server, make_vbr, monkeypatch):
     monkeypatch.setattr(_vbr, "PAGE", 2)
     vbr_server.on("GET", STATES, page(job_state(), job_state(JOB_B, NAME_B), total=50, limit=2))
-    with make_vbr() as vbr:
-        assert len(vbr.job_states()) == 2
+    with expect_error("parse") as caught:
+        with make_vbr() as vbr:
+            vbr.job_states()
     assert vbr_server.count("GET", STATES) == 2
+    assert str(caught.error).startswith("The server sent page 2 of job states with nothing new")
 
 
 def test_a_total_that_is_never_reached_is_refused(vbr_server, make_vbr, monkeypatch):
@@ -723,8 +726,17 @@ def test_several_jobs_at_once(vbr_server, vbr_run):
                   jsonr(200, session(S_B, state="Stopped", result="Success", job_id=JOB_B, name=NAME_B)))
     vbr_server.on("POST", action_path("start"), jsonr(201, session()))
     vbr_server.on("GET", session_path(), jsonr(200, session()), jsonr(200, session(state="Stopped", result="Success")))
+    vbr_server.on("GET", SESSIONS, page(session(), session(S_B, job_id=JOB_B, name=NAME_B)),
+                  page(session(state="Stopped", result="Success"),
+                       session(S_B, state="Stopped", result="Success", job_id=JOB_B, name=NAME_B)))
     result = vbr_run("started", by_name(NAME_A, NAME_B))
     assert result["msg"] == "2 jobs: 1 started, 1 already running, 0 failed" and result["api_version"] == REV
+    # one list of sessions a round (not a read per session), one list of job states after the wait (not one per job)
+    assert vbr_server.count("GET", SESSIONS) == 2 and vbr_server.count("GET", session_path()) == 0
+    assert vbr_server.count("GET", STATES) == 2
+    listed = [c for c in vbr_server.calls if c.path == SESSIONS][0]
+    assert listed.params["orderColumn"] == ["CreationTime"] and listed.params["orderAsc"] == ["false"]
+    assert listed.params["createdAfterFilter"] == ["2026-11-22T17:59:59.500Z"]
     assert [(r["changed"], r["session"]["id"]) for r in result["results"]] == [(True, S_NEW), (False, S_B)]
     assert len(posts(vbr_server)) == 1
 
