@@ -698,28 +698,24 @@ def em_env() -> dict[str, str]:
     return {"VEEAM_EM_PASSWORD": EM_PASSWORD, "VEEAM_M365_PASSWORD": M365_PASSWORD, "VEEAM_VBR_PASSWORD": VBR_PASSWORD}
 
 
-def em_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
-    args = {"server": "127.0.0.1", "port": emu.em_port, "username": EM_USER}
+def _conn(emu: Emulator, port: int, username: str, extra: dict[str, Any]) -> dict[str, Any]:
+    args = {"server": "127.0.0.1", "port": port, "username": username}
     if emu.tls:
         args["ca_path"] = emu.ca_path
     args.update(extra)
     return {k: v for k, v in args.items() if v is not DROP}
+
+
+def em_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
+    return _conn(emu, emu.em_port, EM_USER, extra)
 
 
 def m365_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
-    args = {"server": "127.0.0.1", "port": emu.m365_port, "username": M365_USER}
-    if emu.tls:
-        args["ca_path"] = emu.ca_path
-    args.update(extra)
-    return {k: v for k, v in args.items() if v is not DROP}
+    return _conn(emu, emu.m365_port, M365_USER, extra)
 
 
 def vbr_conn(emu: Emulator, **extra: Any) -> dict[str, Any]:
-    args = {"server": "127.0.0.1", "port": emu.vbr_port, "username": VBR_USER}
-    if emu.tls:
-        args["ca_path"] = emu.ca_path
-    args.update(extra)
-    return {k: v for k, v in args.items() if v is not DROP}
+    return _conn(emu, emu.vbr_port, VBR_USER, extra)
 
 
 class _Drop:
