@@ -696,7 +696,7 @@ class Vb365(Client):
                                     "cannot tell which one it opened" % (job["name"], len(ours), restore_type,
                                                                          ", ".join(f["id"] for f in ours)),
                                     method=lost.method, path=lost.path, details={"changed": True},
-                                    hint="Stop the restore sessions you do not use with state: absent and their session_id")
+                                    hint="Stop the restore sessions you do not use with state: absent and their restore_session_id")
         if found:
             others = "; ".join("%s (%s)" % (item["id"], self._owner_mismatch(item, job)) for item in found)
             raise E.LostAnswerError("The explore request for job %r got no response; VB365 lists %d new %s restore "
@@ -724,7 +724,7 @@ class Vb365(Client):
 
     def get_restore_session(self, session_id):
         if not _GUID.match(str(session_id).strip()):
-            raise E.UsageError("session_id %r is not a restore session id (a GUID)" % session_id)
+            raise E.UsageError("restore_session_id %r is not a restore session id (a GUID)" % session_id)
         resp = self.call("GET", self.routes.restore_session(session_id.strip()), expect=(200, 404),
                          what="restore session %s" % session_id)
         if resp.status == 404:

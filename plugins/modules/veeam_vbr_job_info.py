@@ -123,7 +123,9 @@ def list_jobs(module):
         jobs = sorted((job for job in jobs if selected(job, p)), key=lambda job: str(job["name"]).lower())
         for job in jobs:
             running = p["running_session"] and job["running"] and job["last_session_id"]
-            job["running_session"] = _vbr.session_view(vbr.session(job["last_session_id"])) if running else None
+            # the session names its job as every job module's does (docs/vocabulary.md): VBR's session does not
+            job["running_session"] = dict(_vbr.session_view(vbr.session(job["last_session_id"])),
+                                          job_name=job["name"]) if running else None
     return {"changed": False, "jobs": jobs, "api_version": vbr.revision,
             "msg": "%d job%s" % (len(jobs), "" if len(jobs) == 1 else "s")}
 
