@@ -13,9 +13,12 @@ description:
   - Lists the jobs of the backup servers connected to Veeam Backup Enterprise Manager (backup, replication,
     backup copy, file share and agent jobs), filtered by exact name, id, type or backup server, each with the
     state and result of its latest backup session.
-  - Returns a list, empty when nothing matches. Each job's keys are named like the options of
-    M(backupops.veeam.veeam_em_job_start) (RV(jobs[].job_id), RV(jobs[].job_name), RV(jobs[].job_type),
-    RV(jobs[].backup_server)), so an entry can be handed to it as is.
+  - Returns a list, empty when nothing matches. Each entry is the job with the keys of the collection's vocabulary
+    (docs/vocabulary.md), the same as the C(job) that M(backupops.veeam.veeam_em_job_start) returns, with whether it
+    runs (RV(jobs[].running)), the result of its last run (RV(jobs[].last_result)) and its latest session
+    (RV(jobs[].latest_session)). Its RV(jobs[].id), RV(jobs[].type) and RV(jobs[].backup_server) are what
+    M(backupops.veeam.veeam_em_job_start) takes as O(backupops.veeam.veeam_em_job_start#module:job_id),
+    O(backupops.veeam.veeam_em_job_start#module:job_type) and O(backupops.veeam.veeam_em_job_start#module:backup_server).
 author:
   - backupops maintainers (@backupops)
 options:
@@ -57,8 +60,7 @@ EXAMPLES = r"""
 
 - name: Jobs whose last run failed
   ansible.builtin.debug:
-    msg: "{{ info.jobs | selectattr('latest_session.result', 'defined') | selectattr('latest_session.result', 'eq', 'Failed')
-             | map(attribute='job_name') | list }}"
+    msg: "{{ info.jobs | selectattr('last_result', 'eq', 'Failed') | map(attribute='name') | list }}"
 
 - name: Find the file share jobs of one backup server
   backupops.veeam.veeam_em_job_info:
@@ -67,35 +69,82 @@ EXAMPLES = r"""
     latest_session: false
   register: shares
 
-- name: Start each of them without waiting (the info keys are the start module's options)
+- name: Start each of them without waiting (an entry's id and type are the start module's job_id and job_type)
   backupops.veeam.veeam_em_job_start:
-    job_id: "{{ item.job_id }}"
-    job_type: "{{ item.job_type }}"
+    job_id: "{{ item.id }}"
+    job_type: "{{ item.type }}"
     wait: false
   loop: "{{ shares.jobs }}"
   loop_control:
-    label: "{{ item.job_name }}"
+    label: "{{ item.name }}"
 """
 
 RETURN = r"""
 jobs:
-  description: The matching jobs; an empty list when none match.
+  description:
+    - The matching jobs, sorted by name; an empty list when none match.
+    - Each is the job with the keys of the collection's vocabulary (docs/vocabulary.md), the same as the C(job)
+      of M(backupops.veeam.veeam_em_job_start) (with C(running) and C(last_result) filled in from the latest
+      session), and C(latest_session).
+    - An entry's C(id) and C(type) are what O(backupops.veeam.veeam_em_job_start#module:job_id) and
+      O(backupops.veeam.veeam_em_job_start#module:job_type) take (see the examples).
   returned: always
   type: list
   elements: dict
   contains:
-    job_id:
-      description: The job's id (the O(backupops.veeam.veeam_em_job_start#module:job_id) of the start module).
+    id:
+      description: The job's id (a GUID, lower case).
       type: str
       sample: 5658281f-625e-4627-89dd-d2a0c48be99e
-    job_name:
+    name:
       description: The job's name.
       type: str
-      sample: Daily Backup
-    job_type:
-      description: The job's type, named like the values of O(job_type).
+      sample: Daily SQL Backup
+    type:
+      description: The job's type in the collection's words - C(backup), C(replica), C(backup_copy), C(file_share)
+        or C(agent), the values of O(backupops.veeam.veeam_em_job_start#module:job_type).
       type: str
       sample: backup
+    veeam_type:
+      description: Enterprise Manager's own name of the job type (C(Backup), C(Replica), C(BackupCopy),
+        C(ImmediateBackupCopy), C(NasBackup), C(AgentBackup), ...).
+      type: str
+      sample: Backup
+    description:
+      description: The job's description.
+      type: str
+      sample: Nightly backup of the SQL servers
+    enabled:
+      description: Whether the job runs on its schedule (Enterprise Manager's C(ScheduleEnabled)).
+      type: bool
+      sample: true
+    running:
+      description: Whether the job's latest session is still running; null with
+        O(backupops.veeam.veeam_em_job_info#module:latest_session=false).
+      type: bool
+      sample: false
+    last_result:
+      description: The result of the job's last run (C(Success), C(Warning), C(Failed)) - the result of its latest
+        session once that has stopped; null while it runs, when the job never ran, or with
+        O(backupops.veeam.veeam_em_job_info#module:latest_session=false).
+      type: str
+      sample: Success
+    last_run:
+      description: Always null - Enterprise Manager does not say when a job last ran (see the C(creation_time) of its
+        session).
+      type: str
+    next_run:
+      description: The next scheduled run (UTC), when scheduled.
+      type: str
+      sample: "2026-11-22T22:00:00Z"
+    uid:
+      description: Enterprise Manager's UID of the job.
+      type: str
+      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
+    platform:
+      description: The platform of the job (C(VMware), C(HyperV), C(vCloud), C(AgentForWindows), ...), when known.
+      type: str
+      sample: VMware
     backup_server:
       description: The name of the backup server the job belongs to.
       type: str
@@ -103,32 +152,118 @@ jobs:
     backup_server_id:
       description: The id of that backup server.
       type: str
-    uid:
-      description: The job's UID.
-      type: str
-      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
-    veeam_type:
-      description: Veeam's own name of the job type (C(Backup), C(Replica), C(BackupCopy), C(NasBackup), ...).
-      type: str
-    platform:
-      description: The job's platform, when known.
-      type: str
-    description:
-      description: The job's description.
-      type: str
+      sample: ce15a8c7-aa49-495e-b05b-ee3398c91018
+    schedule_configured:
+      description: Whether the job has a schedule (Enterprise Manager's C(ScheduleConfigured)).
+      type: bool
+      sample: true
     schedule_enabled:
-      description: Whether the job's schedule is enabled.
+      description: Enterprise Manager's name for C(enabled) (the same value).
       type: bool
-    next_run:
-      description: The next scheduled run (UTC), when scheduled.
-      type: str
-    running:
-      description: Whether the latest session is still running.
-      type: bool
+      sample: true
     latest_session:
-      description: The job's newest backup session (keys as RV(backupops.veeam.veeam_em_job_start#module:session));
-        null when the job has none or O(latest_session=false).
+      description:
+        - The job's newest backup session, with the keys of
+          RV(backupops.veeam.veeam_em_job_start#module:session); null when the job has none or
+          O(latest_session=false).
       type: dict
+      contains:
+        id:
+          description: The session's id (a GUID).
+          type: str
+          sample: d46e39e0-1131-4585-91a7-e828ce7eafae
+        name:
+          description: The session's name (the job's name and the start time).
+          type: str
+          sample: Daily SQL Backup@2026-11-22 18:00:02
+        job_id:
+          description: The id of the job the session is a run of (the job's C(id)).
+          type: str
+          sample: 5658281f-625e-4627-89dd-d2a0c48be99e
+        job_name:
+          description: That job's name.
+          type: str
+          sample: Daily SQL Backup
+        state:
+          description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state Enterprise Manager reports
+            (C(Pausing), C(Resuming), C(WaitingTape), ...).
+          type: str
+          sample: Stopped
+        result:
+          description: C(None) while the session runs, then C(Success), C(Warning) or C(Failed).
+          type: str
+          sample: Success
+        message:
+          description: Enterprise Manager's message about the run (why it failed or warned); null when none.
+          type: str
+        canceled:
+          description: Always null - Enterprise Manager does not say whether a run was stopped by someone.
+          type: bool
+        progress_percent:
+          description: Percent done, 0 to 100.
+          type: int
+          sample: 100
+        processed_objects:
+          description: Always null - Enterprise Manager counts percent, not objects (see C(progress_percent)).
+          type: int
+        creation_time:
+          description: When the session started (UTC).
+          type: str
+          sample: "2026-11-22T18:00:02Z"
+        end_time:
+          description: When the session ended (UTC); null while it runs.
+          type: str
+          sample: "2026-11-22T18:04:41Z"
+        uid:
+          description: Enterprise Manager's UID of the session.
+          type: str
+          sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
+        veeam_job_type:
+          description: Enterprise Manager's C(JobType) of the session (C(Backup), C(Replica), ...).
+          type: str
+          sample: Backup
+        failure_message:
+          description: Enterprise Manager's name for C(message) (the same value).
+          type: str
+        is_retry:
+          description: Whether the session is a retry of a failed run.
+          type: bool
+          sample: false
+msg:
+  description: How many jobs were found.
+  returned: always
+  type: str
+  sample: 4 jobs
+error:
+  description:
+    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  returned: failure
+  type: dict
+  contains:
+    kind:
+      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
+        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
+        C(job_failed).
+      type: str
+      sample: not_found
+    status:
+      description: The HTTP status of the request that failed; null when none was answered.
+      type: int
+      sample: 404
+    method:
+      description: The HTTP method of that request.
+      type: str
+      sample: GET
+    path:
+      description: Its path, with ids as placeholders.
+      type: str
+      sample: /api/query
+    veeam_message:
+      description: What the server said, when it said something.
+      type: str
+    veeam_code:
+      description: The server's error code, when it gave one.
+      type: str
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

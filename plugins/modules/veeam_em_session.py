@@ -28,9 +28,13 @@ options:
     default: present
   logon_session_id:
     description:
-      - The id of the logon session to log off with O(state=absent) (RV(logon_session_id) of O(state=present)). When not
-        given, the module asks Enterprise Manager for the session of O(session_token).
+      - The id of the logon session to log off with O(state=absent) (RV(logon_session_id) of O(state=present)).
+        When not given, the module asks Enterprise Manager for the session of O(session_token) (which carries it
+        when it came from this module).
+      - The alias O(session_id) is the name of releases before 0.2.0; O(session_token) is the login, not this.
     type: str
+    aliases: [session_id]
+    version_added: 0.2.0
 extends_documentation_fragment:
   - backupops.veeam.em
   - backupops.veeam.attributes
@@ -118,6 +122,36 @@ msg:
   description: What happened.
   returned: always
   type: str
+error:
+  description:
+    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  returned: failure
+  type: dict
+  contains:
+    kind:
+      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
+        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
+        C(job_failed).
+      type: str
+      sample: not_found
+    status:
+      description: The HTTP status of the request that failed; null when none was answered.
+      type: int
+      sample: 404
+    method:
+      description: The HTTP method of that request.
+      type: str
+      sample: GET
+    path:
+      description: Its path, with ids as placeholders.
+      type: str
+      sample: /api/sessionMngr/
+    veeam_message:
+      description: What the server said, when it said something.
+      type: str
+    veeam_code:
+      description: The server's error code, when it gave one.
+      type: str
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

@@ -113,6 +113,36 @@ msg:
   description: What happened.
   returned: always
   type: str
+error:
+  description:
+    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  returned: failure
+  type: dict
+  contains:
+    kind:
+      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
+        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
+        C(job_failed).
+      type: str
+      sample: not_found
+    status:
+      description: The HTTP status of the request that failed; null when none was answered.
+      type: int
+      sample: 404
+    method:
+      description: The HTTP method of that request.
+      type: str
+      sample: GET
+    path:
+      description: Its path, with ids as placeholders.
+      type: str
+      sample: /api/tasks/{id}
+    veeam_message:
+      description: What the server said, when it said something.
+      type: str
+    veeam_code:
+      description: The server's error code, when it gave one.
+      type: str
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
