@@ -371,7 +371,8 @@ history:
   elements: dict
   sample: [{"state": "Running", "elapsed": 0.1}, {"state": "Finished", "elapsed": 2.3}]
 last_state:
-  description: When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running) (a task) or C(Working) (a session).
+  description:
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running) (a task) or C(Working) (a session).
   returned: when the wait for one job timed out
   type: str
   sample: Working

@@ -442,7 +442,8 @@ history:
   elements: dict
   sample: [{"state": "Queued", "elapsed": 0.0}, {"state": "Running", "elapsed": 1.0}, {"state": "Success", "elapsed": 3.6}]
 last_state:
-  description: When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running).
+  description:
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running).
   returned: when the wait for one job timed out
   type: str
   sample: Working

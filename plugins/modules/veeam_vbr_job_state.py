@@ -331,7 +331,8 @@ history:
   elements: dict
   sample: [{"state": "Starting", "elapsed": 0.0}, {"state": "Working", "elapsed": 1.0}, {"state": "Stopped", "elapsed": 3.2}]
 last_state:
-  description: When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Working).
+  description:
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Working).
   returned: when the wait for one job timed out
   type: str
   sample: Working
