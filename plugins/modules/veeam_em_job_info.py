@@ -83,187 +83,45 @@ RETURN = r"""
 jobs:
   description:
     - The matching jobs, sorted by name; an empty list when none match.
-    - Each is the job with the keys of the collection's vocabulary (docs/vocabulary.md), the same as the C(job)
-      of M(backupops.veeam.veeam_em_job_start) (with C(running) and C(last_result) filled in from the latest
-      session), and C(latest_session).
+    - Each has the keys of RV(backupops.veeam.veeam_em_job_start#module:job) (the collection's vocabulary,
+      docs/vocabulary.md, and Enterprise Manager's own keys), with C(running) and C(last_result) filled in from
+      the latest session, and C(latest_session).
     - An entry's C(id) and C(type) are what O(backupops.veeam.veeam_em_job_start#module:job_id) and
       O(backupops.veeam.veeam_em_job_start#module:job_type) take (see the examples).
   returned: always
   type: list
   elements: dict
+  sample: [{"id": "5658281f-625e-4627-89dd-d2a0c48be99e", "name": "Daily SQL Backup", "type": "backup",
+            "veeam_type": "Backup", "enabled": true, "running": false, "last_result": "Success",
+            "backup_server": "vbr01.lab.local", "latest_session": {"name": "Daily SQL Backup@2026-11-22 18:00:02",
+            "job_id": "5658281f-625e-4627-89dd-d2a0c48be99e", "state": "Stopped", "result": "Success"}}]
   contains:
-    id:
-      description: The job's id (a GUID, lower case).
-      type: str
-      sample: 5658281f-625e-4627-89dd-d2a0c48be99e
-    name:
-      description: The job's name.
-      type: str
-      sample: Daily SQL Backup
-    type:
-      description: The job's type in the collection's words - C(backup), C(replica), C(backup_copy), C(file_share)
-        or C(agent), the values of O(backupops.veeam.veeam_em_job_start#module:job_type).
-      type: str
-      sample: backup
-    veeam_type:
-      description: Enterprise Manager's own name of the job type (C(Backup), C(Replica), C(BackupCopy),
-        C(ImmediateBackupCopy), C(NasBackup), C(AgentBackup), ...).
-      type: str
-      sample: Backup
-    description:
-      description: The job's description.
-      type: str
-      sample: Nightly backup of the SQL servers
-    enabled:
-      description: Whether the job runs on its schedule (Enterprise Manager's C(ScheduleEnabled)).
-      type: bool
-      sample: true
     running:
-      description: Whether the job's latest session is still running; null with
-        O(backupops.veeam.veeam_em_job_info#module:latest_session=false).
+      description: Whether the job's latest session is still running; null with O(latest_session=false).
       type: bool
       sample: false
     last_result:
-      description: The result of the job's last run (C(Success), C(Warning), C(Failed)) - the result of its latest
-        session once that has stopped; null while it runs, when the job never ran, or with
-        O(backupops.veeam.veeam_em_job_info#module:latest_session=false).
+      description: The result of the job's last run (C(Success), C(Warning), C(Failed)) - the result of its
+        latest session once that has stopped; null while it runs, when the job never ran, or with
+        O(latest_session=false).
       type: str
       sample: Success
-    last_run:
-      description: Always null - Enterprise Manager does not say when a job last ran (see the C(creation_time) of its
-        session).
-      type: str
-    next_run:
-      description: The next scheduled run (UTC), when scheduled.
-      type: str
-      sample: "2026-11-22T22:00:00Z"
-    uid:
-      description: Enterprise Manager's UID of the job.
-      type: str
-      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
-    platform:
-      description: The platform of the job (C(VMware), C(HyperV), C(vCloud), C(AgentForWindows), ...), when known.
-      type: str
-      sample: VMware
-    backup_server:
-      description: The name of the backup server the job belongs to.
-      type: str
-      sample: vbr01.example.com
-    backup_server_id:
-      description: The id of that backup server.
-      type: str
-      sample: ce15a8c7-aa49-495e-b05b-ee3398c91018
-    schedule_configured:
-      description: Whether the job has a schedule (Enterprise Manager's C(ScheduleConfigured)).
-      type: bool
-      sample: true
-    schedule_enabled:
-      description: Enterprise Manager's name for C(enabled) (the same value).
-      type: bool
-      sample: true
     latest_session:
       description:
-        - The job's newest backup session, with the keys of
-          RV(backupops.veeam.veeam_em_job_start#module:session); null when the job has none or
-          O(latest_session=false).
+        - The job's newest backup session, with the keys of RV(backupops.veeam.veeam_em_job_start#module:session);
+          null when the job has none or O(latest_session=false).
       type: dict
-      contains:
-        id:
-          description: The session's id (a GUID).
-          type: str
-          sample: d46e39e0-1131-4585-91a7-e828ce7eafae
-        name:
-          description: The session's name (the job's name and the start time).
-          type: str
-          sample: Daily SQL Backup@2026-11-22 18:00:02
-        job_id:
-          description: The id of the job the session is a run of (the job's C(id)).
-          type: str
-          sample: 5658281f-625e-4627-89dd-d2a0c48be99e
-        job_name:
-          description: That job's name.
-          type: str
-          sample: Daily SQL Backup
-        state:
-          description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state Enterprise Manager reports
-            (C(Pausing), C(Resuming), C(WaitingTape), ...).
-          type: str
-          sample: Stopped
-        result:
-          description: C(None) while the session runs, then C(Success), C(Warning) or C(Failed).
-          type: str
-          sample: Success
-        message:
-          description: Enterprise Manager's message about the run (why it failed or warned); null when none.
-          type: str
-        canceled:
-          description: Always null - Enterprise Manager does not say whether a run was stopped by someone.
-          type: bool
-        progress_percent:
-          description: Percent done, 0 to 100.
-          type: int
-          sample: 100
-        processed_objects:
-          description: Always null - Enterprise Manager counts percent, not objects (see C(progress_percent)).
-          type: int
-        creation_time:
-          description: When the session started (UTC).
-          type: str
-          sample: "2026-11-22T18:00:02Z"
-        end_time:
-          description: When the session ended (UTC); null while it runs.
-          type: str
-          sample: "2026-11-22T18:04:41Z"
-        uid:
-          description: Enterprise Manager's UID of the session.
-          type: str
-          sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
-        veeam_job_type:
-          description: Enterprise Manager's C(JobType) of the session (C(Backup), C(Replica), ...).
-          type: str
-          sample: Backup
-        failure_message:
-          description: Enterprise Manager's name for C(message) (the same value).
-          type: str
-        is_retry:
-          description: Whether the session is a retry of a failed run.
-          type: bool
-          sample: false
 msg:
   description: How many jobs were found.
   returned: always
   type: str
   sample: 4 jobs
 error:
-  description:
-    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
   returned: failure
   type: dict
-  contains:
-    kind:
-      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
-        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
-        C(job_failed).
-      type: str
-      sample: not_found
-    status:
-      description: The HTTP status of the request that failed; null when none was answered.
-      type: int
-      sample: 404
-    method:
-      description: The HTTP method of that request.
-      type: str
-      sample: GET
-    path:
-      description: Its path, with ids as placeholders.
-      type: str
-      sample: /api/query
-    veeam_message:
-      description: What the server said, when it said something.
-      type: str
-    veeam_code:
-      description: The server's error code, when it gave one.
-      type: str
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/query", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

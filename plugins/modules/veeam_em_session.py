@@ -123,35 +123,11 @@ msg:
   returned: always
   type: str
 error:
-  description:
-    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
   returned: failure
   type: dict
-  contains:
-    kind:
-      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
-        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
-        C(job_failed).
-      type: str
-      sample: not_found
-    status:
-      description: The HTTP status of the request that failed; null when none was answered.
-      type: int
-      sample: 404
-    method:
-      description: The HTTP method of that request.
-      type: str
-      sample: GET
-    path:
-      description: Its path, with ids as placeholders.
-      type: str
-      sample: /api/sessionMngr/
-    veeam_message:
-      description: What the server said, when it said something.
-      type: str
-    veeam_code:
-      description: The server's error code, when it gave one.
-      type: str
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/sessionMngr/", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

@@ -449,37 +449,13 @@ last_state:
   sample: Working
 jobs:
   description:
-    - One entry per job given in O(jobs), in the same order, each with RV(job), RV(session) (when
-      known), C(changed), C(failed), C(msg), RV(elapsed) and, when the module waited, RV(history), as for a single
-      job.
+    - One entry per job given in O(jobs), in the same order, as for a single job - RV(job), RV(session)
+      (when known), RV(elapsed), C(changed), C(failed), C(msg) and, when the module waited, RV(history).
     - Also returned when the task fails (a job failed, or the wait timed out), with each job as far as it got.
     - Named C(jobs), not C(results), so that it does not clash with the C(results) of a loop (docs/vocabulary.md).
   returned: when O(jobs) is given
   type: list
   elements: dict
-  contains:
-    job:
-      description: The job, as RV(job).
-      type: dict
-    session:
-      description: The job's session, as RV(session), when known.
-      type: dict
-    changed:
-      description: Whether this job was changed.
-      type: bool
-    failed:
-      description: Whether this job failed (then the task fails too).
-      type: bool
-    msg:
-      description: What happened to this job, in words.
-      type: str
-    elapsed:
-      description: Seconds this job took, as RV(elapsed).
-      type: float
-    history:
-      description: The states seen while waiting for this job, as RV(history).
-      type: list
-      elements: dict
 api_version:
   description: The REST API version used (the one found with O(api_version=auto)).
   returned: always
@@ -494,35 +470,11 @@ msg:
   type: str
   sample: "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"
 error:
-  description:
-    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
   returned: failure
   type: dict
-  contains:
-    kind:
-      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
-        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
-        C(job_failed).
-      type: str
-      sample: not_found
-    status:
-      description: The HTTP status of the request that failed; null when none was answered.
-      type: int
-      sample: 404
-    method:
-      description: The HTTP method of that request.
-      type: str
-      sample: GET
-    path:
-      description: Its path, with ids as placeholders.
-      type: str
-      sample: /v8/Jobs/{id}/start
-    veeam_message:
-      description: What the server said, when it said something.
-      type: str
-    veeam_code:
-      description: The server's error code, when it gave one.
-      type: str
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/v8/Jobs/{id}/start", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365

@@ -76,134 +76,19 @@ RETURN = r"""
 jobs:
   description:
     - The jobs, sorted by name; each has the keys of RV(backupops.veeam.veeam_vbr_job_state#module:job) (the
-      collection's vocabulary, docs/vocabulary.md) and C(running_session).
+      collection's vocabulary, docs/vocabulary.md, and VBR's own keys) and C(running_session).
   returned: always
   type: list
   elements: dict
+  sample: [{"id": "9b2e4d70-1c3a-4f5e-8d90-000000000001", "name": "VBR Daily Backup", "type": "backup",
+            "veeam_type": "VSphereBackup", "enabled": true, "running": false, "last_result": "Success",
+            "status": "Inactive", "running_session": null}]
   contains:
-    id:
-      description: The job's id.
-      type: str
-      sample: 9b2e4d70-1c3a-4f5e-8d90-000000000001
-    name:
-      description: The job's name.
-      type: str
-      sample: VBR Daily Backup
-    type:
-      description: The job's type in the collection's words (C(backup), C(replica), C(backup_copy), C(file_share),
-        C(file_share_copy), C(object_storage), C(agent)), or VBR's own name in lower case when the collection has no
-        word for it.
-      type: str
-      sample: backup
-    veeam_type:
-      description: VBR's name of the job type (C(VSphereBackup), C(HyperVBackup), C(BackupCopy), ...; C(Backup) in
-        revision V(1.1-rev0)).
-      type: str
-      sample: VSphereBackup
-    description:
-      description: The job's description.
-      type: str
-      sample: Nightly backup of the file servers
-    enabled:
-      description: Whether the job runs on its schedule (not VBR's C(isDisabled), or from its C(status)); null when
-        VBR did not say (a running job whose settings were not read).
-      type: bool
-      sample: true
-    running:
-      description: Whether a run of the job goes on (its status is C(Running), C(Starting) or C(Stopping)).
-      type: bool
-      sample: false
-    last_result:
-      description: The result of the job's last run - C(Success), C(Warning) or C(Failed), capitalised in every
-        revision; null when the job never ran (VBR says C(None)).
-      type: str
-      sample: Success
-    last_run:
-      description: When the last run started.
-      type: str
-      sample: "2026-12-04T16:20:00+01:00"
-    next_run:
-      description: The next scheduled run, when scheduled.
-      type: str
-      sample: "2026-12-04T22:00:00+01:00"
-    status:
-      description: VBR's own status of the job (C(running), C(inactive), C(disabled); capitalised from V(1.3-rev1),
-        which adds C(Starting), C(Stopping), C(Stopped), C(Enabled)).
-      type: str
-      sample: Inactive
-    last_session_id:
-      description: The id of the job's last session.
-      type: str
-      sample: c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11
-    workload:
-      description: What the job protects (C(Vm), C(Application), C(Server), C(Workstation), ...).
-      type: str
-      sample: Vm
-    repository_name:
-      description: The job's backup repository.
-      type: str
-      sample: Default Backup Repository
-    objects_count:
-      description: The number of objects the job processes.
-      type: int
-      sample: 2
     running_session:
       description:
-        - The session of a running job, with the keys of RV(backupops.veeam.veeam_vbr_job_state#module:session);
-          null when the job does not run or O(running_session=false).
+        - The session of a running job, with the keys of RV(backupops.veeam.veeam_vbr_job_state#module:session)
+          (its C(job_name) is the job's name); null when the job does not run or O(running_session=false).
       type: dict
-      contains:
-        id:
-          description: The session's id, for M(backupops.veeam.veeam_vbr_session_info).
-          type: str
-          sample: c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11
-        name:
-          description: The session's name (VBR names it after the job).
-          type: str
-          sample: VBR Daily Backup
-        job_id:
-          description: The id of the job the session is a run of (C(activityId) in revision V(1.1-rev0)).
-          type: str
-          sample: 9b2e4d70-1c3a-4f5e-8d90-000000000001
-        job_name:
-          description: That job's name.
-          type: str
-          sample: VBR Daily Backup
-        state:
-          description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state VBR reports, capitalised in every
-            revision (V(1.2-rev1) sends C(working)).
-          type: str
-          sample: Stopped
-        result:
-          description: C(None) while it runs, then C(Success), C(Warning) or C(Failed), capitalised in every revision.
-          type: str
-          sample: Success
-        message:
-          description: VBR's explanation of the result; null when none.
-          type: str
-        canceled:
-          description: Whether the session was stopped by someone before it ended by itself.
-          type: bool
-          sample: false
-        progress_percent:
-          description: Percent done, 0 to 100.
-          type: int
-          sample: 100
-        processed_objects:
-          description: Always null - VBR reports percent, not objects (see C(progress_percent)).
-          type: int
-        creation_time:
-          description: When the session started.
-          type: str
-          sample: "2026-12-04T16:20:00+01:00"
-        end_time:
-          description: When the session stopped; null while it runs.
-          type: str
-          sample: "2026-12-04T16:23:12+01:00"
-        veeam_type:
-          description: VBR's session type (C(BackupJob); C(Job) in V(1.1-rev0)).
-          type: str
-          sample: BackupJob
 api_version:
   description: The REST API revision used.
   returned: always
@@ -215,35 +100,11 @@ msg:
   type: str
   sample: 12 jobs
 error:
-  description:
-    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
   returned: failure
   type: dict
-  contains:
-    kind:
-      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
-        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
-        C(job_failed).
-      type: str
-      sample: not_found
-    status:
-      description: The HTTP status of the request that failed; null when none was answered.
-      type: int
-      sample: 404
-    method:
-      description: The HTTP method of that request.
-      type: str
-      sample: GET
-    path:
-      description: Its path, with ids as placeholders.
-      type: str
-      sample: /api/v1/jobs/states
-    veeam_message:
-      description: What the server said, when it said something.
-      type: str
-    veeam_code:
-      description: The server's error code, when it gave one.
-      type: str
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/v1/jobs/states", "veeam_message": null, "veeam_code": null}
 """
 
 import fnmatch

@@ -68,63 +68,15 @@ RETURN = r"""
 session:
   description:
     - The session, with the keys of RV(backupops.veeam.veeam_vbr_job_state#module:session) (the collection's
-      vocabulary, docs/vocabulary.md) - but C(job_name) is null here, as VBR's session does not name its job (its
-      C(name) usually is the job's name).
+      vocabulary, docs/vocabulary.md) - but C(job_name) is null here (VBR's session does not name its job; its
+      C(name) is the job's name).
     - On failure (the session failed, or the wait timed out) as last read.
   returned: always
   type: dict
-  contains:
-    id:
-      description: The session's id, for M(backupops.veeam.veeam_vbr_session_info).
-      type: str
-      sample: c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11
-    name:
-      description: The session's name (VBR names it after the job).
-      type: str
-      sample: VBR Daily Backup
-    job_id:
-      description: The id of the job the session is a run of (C(activityId) in revision V(1.1-rev0)).
-      type: str
-      sample: 9b2e4d70-1c3a-4f5e-8d90-000000000001
-    job_name:
-      description: Always null here - VBR's session does not name its job (see C(job_id),
-        and C(name), which VBR takes from the job's name).
-      type: str
-    state:
-      description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state VBR reports, capitalised in every
-        revision (V(1.2-rev1) sends C(working)).
-      type: str
-      sample: Stopped
-    result:
-      description: C(None) while it runs, then C(Success), C(Warning) or C(Failed), capitalised in every revision.
-      type: str
-      sample: Success
-    message:
-      description: VBR's explanation of the result; null when none.
-      type: str
-    canceled:
-      description: Whether the session was stopped by someone before it ended by itself.
-      type: bool
-      sample: false
-    progress_percent:
-      description: Percent done, 0 to 100.
-      type: int
-      sample: 100
-    processed_objects:
-      description: Always null - VBR reports percent, not objects (see C(progress_percent)).
-      type: int
-    creation_time:
-      description: When the session started.
-      type: str
-      sample: "2026-12-04T16:20:00+01:00"
-    end_time:
-      description: When the session stopped; null while it runs.
-      type: str
-      sample: "2026-12-04T16:23:12+01:00"
-    veeam_type:
-      description: VBR's session type (C(BackupJob); C(Job) in V(1.1-rev0)).
-      type: str
-      sample: BackupJob
+  sample: {"id": "c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11", "name": "VBR Daily Backup",
+           "job_id": "9b2e4d70-1c3a-4f5e-8d90-000000000001", "job_name": null, "state": "Stopped",
+           "result": "Success", "message": null, "canceled": false, "progress_percent": 100,
+           "processed_objects": null, "veeam_type": "BackupJob"}
 elapsed:
   description: Seconds waited.
   returned: with O(wait)
@@ -147,35 +99,11 @@ msg:
   type: str
   sample: "Session VBR Daily Backup is Stopped: Success"
 error:
-  description:
-    - On failure, what went wrong, besides RV(msg) (docs/troubleshooting.md explains each message).
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
   returned: failure
   type: dict
-  contains:
-    kind:
-      description: One word for what went wrong - C(usage), C(auth), C(forbidden), C(not_found), C(ambiguous),
-        C(conflict), C(http), C(parse), C(connection), C(tls), C(timeout), C(response_lost), C(wait_timeout) or
-        C(job_failed).
-      type: str
-      sample: not_found
-    status:
-      description: The HTTP status of the request that failed; null when none was answered.
-      type: int
-      sample: 404
-    method:
-      description: The HTTP method of that request.
-      type: str
-      sample: GET
-    path:
-      description: Its path, with ids as placeholders.
-      type: str
-      sample: /api/v1/sessions/{id}
-    veeam_message:
-      description: What the server said, when it said something.
-      type: str
-    veeam_code:
-      description: The server's error code, when it gave one.
-      type: str
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/v1/sessions/{id}", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr
