@@ -16,7 +16,7 @@ description:
   - Returns a list, empty when nothing matches. Each entry is the job with the keys of the collection's vocabulary
     (docs/vocabulary.md), the same as the C(job) that M(backupops.veeam.veeam_em_job_start) returns, with whether it
     runs (RV(jobs[].running)), the result of its last run (RV(jobs[].last_result)) and its latest session
-    (RV(jobs[].latest_session)). Its RV(jobs[].id), RV(jobs[].type) and RV(jobs[].backup_server) are what
+    (RV(jobs[].latest_session)). Its C(id), C(type) and C(backup_server) are what
     M(backupops.veeam.veeam_em_job_start) takes as O(backupops.veeam.veeam_em_job_start#module:job_id),
     O(backupops.veeam.veeam_em_job_start#module:job_type) and O(backupops.veeam.veeam_em_job_start#module:backup_server).
 author:
