@@ -68,9 +68,10 @@ options:
       - The token of an Enterprise Manager logon session made by M(backupops.veeam.veeam_em_session), so that a
         play logs on once and every task uses the same session. Tasks created by a job start belong to the
         logon session that started the job, so O(session_token) is also how a later task finds them.
-      - A module given O(session_token) does not log that session off (M(backupops.veeam.veeam_em_session) with
-        O(backupops.veeam.veeam_em_session#module:state=absent) does; that is what it is for). If O(username) and O(password) are given
-        too and the session has expired, the module logs on again and logs that new session off when it ends.
+      - A module given O(session_token) does not log that session off; M(backupops.veeam.veeam_em_session) with
+        O(backupops.veeam.veeam_em_session#module:state=absent) does, that is what it is for. If O(username) and
+        O(password) are given too and the session has expired, the module logs on again and logs that new session
+        off when it ends.
     type: str
 notes:
   - The modules talk to Enterprise Manager from where they run; run them on C(localhost) (or in the execution

@@ -233,8 +233,8 @@ class EmLogon:
         if len(ids) == 1:
             return ids[0]
         raise E.UsageError("Cannot tell which of the %d logon sessions of this account the session token belongs to; "
-                           "pass session_id as well (veeam_em_session state=present returns it, and its session_token "
-                           "carries it)" % len(ids))
+                           "pass logon_session_id as well (veeam_em_session state=present returns it, and its "
+                           "session_token carries it)" % len(ids))
 
     def _version_error(self, resp):
         supported = []

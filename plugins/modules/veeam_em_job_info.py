@@ -13,9 +13,12 @@ description:
   - Lists the jobs of the backup servers connected to Veeam Backup Enterprise Manager (backup, replication,
     backup copy, file share and agent jobs), filtered by exact name, id, type or backup server, each with the
     state and result of its latest backup session.
-  - Returns a list, empty when nothing matches. Each job's keys are named like the options of
-    M(backupops.veeam.veeam_em_job_start) (RV(jobs[].job_id), RV(jobs[].job_name), RV(jobs[].job_type),
-    RV(jobs[].backup_server)), so an entry can be handed to it as is.
+  - Returns a list, empty when nothing matches. Each entry is the job with the keys of the collection's vocabulary
+    (docs/vocabulary.md), the same as the C(job) that M(backupops.veeam.veeam_em_job_start) returns, with whether it
+    runs (RV(jobs[].running)), the result of its last run (RV(jobs[].last_result)) and its latest session
+    (RV(jobs[].latest_session)). Its C(id), C(type) and C(backup_server) are what
+    M(backupops.veeam.veeam_em_job_start) takes as O(backupops.veeam.veeam_em_job_start#module:job_id),
+    O(backupops.veeam.veeam_em_job_start#module:job_type) and O(backupops.veeam.veeam_em_job_start#module:backup_server).
 author:
   - backupops maintainers (@backupops)
 options:
@@ -57,8 +60,7 @@ EXAMPLES = r"""
 
 - name: Jobs whose last run failed
   ansible.builtin.debug:
-    msg: "{{ info.jobs | selectattr('latest_session.result', 'defined') | selectattr('latest_session.result', 'eq', 'Failed')
-             | map(attribute='job_name') | list }}"
+    msg: "{{ info.jobs | selectattr('last_result', 'eq', 'Failed') | map(attribute='name') | list }}"
 
 - name: Find the file share jobs of one backup server
   backupops.veeam.veeam_em_job_info:
@@ -67,68 +69,59 @@ EXAMPLES = r"""
     latest_session: false
   register: shares
 
-- name: Start each of them without waiting (the info keys are the start module's options)
+- name: Start each of them without waiting (an entry's id and type are the start module's job_id and job_type)
   backupops.veeam.veeam_em_job_start:
-    job_id: "{{ item.job_id }}"
-    job_type: "{{ item.job_type }}"
+    job_id: "{{ item.id }}"
+    job_type: "{{ item.type }}"
     wait: false
   loop: "{{ shares.jobs }}"
   loop_control:
-    label: "{{ item.job_name }}"
+    label: "{{ item.name }}"
 """
 
 RETURN = r"""
 jobs:
-  description: The matching jobs; an empty list when none match.
+  description:
+    - The matching jobs, sorted by name; an empty list when none match.
+    - Each has the keys of RV(backupops.veeam.veeam_em_job_start#module:job) (the collection's vocabulary,
+      docs/vocabulary.md, and Enterprise Manager's own keys), with C(running) and C(last_result) filled in from
+      the latest session, and C(latest_session).
+    - An entry's C(id) and C(type) are what O(backupops.veeam.veeam_em_job_start#module:job_id) and
+      O(backupops.veeam.veeam_em_job_start#module:job_type) take (see the examples).
   returned: always
   type: list
   elements: dict
+  sample: [{"id": "5658281f-625e-4627-89dd-d2a0c48be99e", "name": "Daily SQL Backup", "type": "backup",
+            "veeam_type": "Backup", "enabled": true, "running": false, "last_result": "Success",
+            "backup_server": "vbr01.lab.local", "latest_session": {"name": "Daily SQL Backup@2026-11-22 18:00:02",
+            "job_id": "5658281f-625e-4627-89dd-d2a0c48be99e", "state": "Stopped", "result": "Success"}}]
   contains:
-    job_id:
-      description: The job's id (the O(backupops.veeam.veeam_em_job_start#module:job_id) of the start module).
-      type: str
-      sample: 5658281f-625e-4627-89dd-d2a0c48be99e
-    job_name:
-      description: The job's name.
-      type: str
-      sample: Daily Backup
-    job_type:
-      description: The job's type, named like the values of O(job_type).
-      type: str
-      sample: backup
-    backup_server:
-      description: The name of the backup server the job belongs to.
-      type: str
-      sample: vbr01.example.com
-    backup_server_id:
-      description: The id of that backup server.
-      type: str
-    uid:
-      description: The job's UID.
-      type: str
-      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
-    veeam_type:
-      description: Veeam's own name of the job type (C(Backup), C(Replica), C(BackupCopy), C(NasBackup), ...).
-      type: str
-    platform:
-      description: The job's platform, when known.
-      type: str
-    description:
-      description: The job's description.
-      type: str
-    schedule_enabled:
-      description: Whether the job's schedule is enabled.
-      type: bool
-    next_run:
-      description: The next scheduled run (UTC), when scheduled.
-      type: str
     running:
-      description: Whether the latest session is still running.
+      description: Whether the job's latest session is still running; null with O(latest_session=false).
       type: bool
+      sample: false
+    last_result:
+      description: The result of the job's last run (C(Success), C(Warning), C(Failed)) - the result of its
+        latest session once that has stopped; null while it runs, when the job never ran, or with
+        O(latest_session=false).
+      type: str
+      sample: Success
     latest_session:
-      description: The job's newest backup session (keys as RV(backupops.veeam.veeam_em_job_start#module:session));
-        null when the job has none or O(latest_session=false).
+      description:
+        - The job's newest backup session, with the keys of RV(backupops.veeam.veeam_em_job_start#module:session);
+          null when the job has none or O(latest_session=false).
       type: dict
+msg:
+  description: How many jobs were found.
+  returned: always
+  type: str
+  sample: 4 jobs
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/query", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

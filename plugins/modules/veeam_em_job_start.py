@@ -40,7 +40,7 @@ options:
     description:
       - Several jobs to start in one task, each given like the single-job options. They are all found and
         checked before the first start, started one after the other, then awaited together.
-      - The result has one entry per job in RV(results); the task fails if any job fails.
+      - The result has one entry per job in RV(jobs); the task fails if any job fails.
     type: list
     elements: dict
     suboptions:
@@ -183,31 +183,61 @@ EXAMPLES = r"""
 
 RETURN = r"""
 job:
-  description: The job, as Enterprise Manager describes it. Not returned with O(jobs) (see RV(results)).
-  returned: when one job is given
+  description:
+    - The job, with the keys of the collection's vocabulary (docs/vocabulary.md) - the same keys as the C(job) of
+      M(backupops.veeam.veeam_m365_job_state) and M(backupops.veeam.veeam_vbr_job_state) - and Enterprise
+      Manager's own beside them.
+    - Not returned with O(jobs) (see RV(jobs)).
+  returned: when one job is given; also on failure when the run failed, the wait timed out, or the job runs and
+    O(if_running=fail)
   type: dict
   contains:
     id:
-      description: The job's id (a GUID).
+      description: The job's id (a GUID, lower case).
       type: str
       sample: 5658281f-625e-4627-89dd-d2a0c48be99e
-    uid:
-      description: The job's UID.
-      type: str
-      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
     name:
       description: The job's name.
       type: str
-      sample: Daily Backup
+      sample: Daily SQL Backup
     type:
-      description: The job's type, named like the values of O(job_type).
+      description: The job's type in the collection's words - C(backup), C(replica), C(backup_copy), C(file_share)
+        or C(agent), the values of O(backupops.veeam.veeam_em_job_start#module:job_type).
       type: str
       sample: backup
     veeam_type:
-      description: Veeam's own name of the job type (C(Backup), C(Replica), C(BackupCopy), C(ImmediateBackupCopy),
-        C(NasBackup), C(AgentBackup)).
+      description: Enterprise Manager's own name of the job type (C(Backup), C(Replica), C(BackupCopy),
+        C(ImmediateBackupCopy), C(NasBackup), C(AgentBackup), ...).
       type: str
       sample: Backup
+    description:
+      description: The job's description.
+      type: str
+      sample: Nightly backup of the SQL servers
+    enabled:
+      description: Whether the job runs on its schedule (Enterprise Manager's C(ScheduleEnabled)).
+      type: bool
+      sample: true
+    running:
+      description: Always null here - a job entity does not say whether the job runs (RV(session) does, and
+        M(backupops.veeam.veeam_em_job_info) fills it in from the latest session).
+      type: bool
+    last_result:
+      description: Always null here (RV(session) has the result of the run; M(backupops.veeam.veeam_em_job_info)
+        fills it in from the latest session).
+      type: str
+    last_run:
+      description: Always null - Enterprise Manager does not say when a job last ran (see the C(creation_time) of its
+        session).
+      type: str
+    next_run:
+      description: The next scheduled run (UTC), when scheduled.
+      type: str
+      sample: "2026-11-22T22:00:00Z"
+    uid:
+      description: Enterprise Manager's UID of the job.
+      type: str
+      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
     platform:
       description: The platform of the job (C(VMware), C(HyperV), C(vCloud), C(AgentForWindows), ...), when known.
       type: str
@@ -219,16 +249,20 @@ job:
     backup_server_id:
       description: The id of that backup server.
       type: str
-    schedule_enabled:
-      description: Whether the job's schedule is enabled.
+      sample: ce15a8c7-aa49-495e-b05b-ee3398c91018
+    schedule_configured:
+      description: Whether the job has a schedule (Enterprise Manager's C(ScheduleConfigured)).
       type: bool
-    next_run:
-      description: The next scheduled run (UTC), when scheduled.
-      type: str
+      sample: true
+    schedule_enabled:
+      description: Enterprise Manager's name for C(enabled) (the same value).
+      type: bool
+      sample: true
 task:
   description:
-    - The Enterprise Manager task of the start. Tasks belong to the logon session that created them.
-    - Not returned when nothing was started (C(changed=false)) or with O(jobs).
+    - The Enterprise Manager task of the start (docs/vocabulary.md). Tasks belong to the logon session that created
+      them.
+    - Not returned when nothing was started (C(changed=false)) or with O(jobs) (see RV(jobs)).
   returned: when a start was accepted
   type: dict
   contains:
@@ -252,52 +286,81 @@ task:
     message:
       description: Enterprise Manager's message about the task.
       type: str
-      sample: Job "Daily Backup" triggered to start.
+      sample: Job "Daily SQL Backup" triggered to start.
 session:
   description:
-    - The backup session of the job, when known, that is with O(wait_for=session), or when the job was already
-      running.
+    - The backup session of the run - the one started, with O(wait_for=session), or the one that was already
+      running - with the keys of the collection's vocabulary (docs/vocabulary.md) and Enterprise Manager's own.
+    - Not returned when it is not known (O(wait_for=task) of a job that was not running), nor with O(jobs) (see
+      RV(jobs)).
   returned: when known
   type: dict
   contains:
     id:
-      description: The session's id.
+      description: The session's id (a GUID).
       type: str
-    uid:
-      description: The session's UID.
-      type: str
-      sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
+      sample: d46e39e0-1131-4585-91a7-e828ce7eafae
     name:
-      description: The session's name (job name and start time).
+      description: The session's name (the job's name and the start time).
       type: str
-      sample: Daily Backup@2026-11-22 18:00:02
+      sample: Daily SQL Backup@2026-11-22 18:00:02
+    job_id:
+      description: The id of the job the session is a run of (the job's C(id)).
+      type: str
+      sample: 5658281f-625e-4627-89dd-d2a0c48be99e
+    job_name:
+      description: That job's name.
+      type: str
+      sample: Daily SQL Backup
     state:
-      description: C(Starting), C(Working), C(Stopping), C(Stopped), ...
+      description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state Enterprise Manager reports
+        (C(Pausing), C(Resuming), C(WaitingTape), ...).
       type: str
       sample: Stopped
     result:
-      description: C(None) while running, then C(Success), C(Warning) or C(Failed).
+      description: C(None) while the session runs, then C(Success), C(Warning) or C(Failed).
       type: str
       sample: Success
-    progress:
-      description: Percent done (0 to 100).
+    message:
+      description: Enterprise Manager's message about the run (why it failed or warned); null when none.
+      type: str
+    canceled:
+      description: Always null - Enterprise Manager does not say whether a run was stopped by someone.
+      type: bool
+    progress_percent:
+      description: Percent done, 0 to 100.
       type: int
       sample: 100
+    processed_objects:
+      description: Always null - Enterprise Manager counts percent, not objects (see C(progress_percent)).
+      type: int
     creation_time:
       description: When the session started (UTC).
       type: str
       sample: "2026-11-22T18:00:02Z"
     end_time:
-      description: When the session ended (UTC); null while running.
+      description: When the session ended (UTC); null while it runs.
       type: str
+      sample: "2026-11-22T18:04:41Z"
+    uid:
+      description: Enterprise Manager's UID of the session.
+      type: str
+      sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
+    veeam_job_type:
+      description: Enterprise Manager's C(JobType) of the session (C(Backup), C(Replica), ...).
+      type: str
+      sample: Backup
     failure_message:
-      description: Veeam's failure message, if any.
+      description: Enterprise Manager's name for C(message) (the same value).
       type: str
     is_retry:
-      description: Whether the session is a retry.
+      description: Whether the session is a retry of a failed run.
       type: bool
+      sample: false
 elapsed:
-  description: Seconds from the start (or from finding the running session) to the end of the wait.
+  description:
+    - Seconds from the start (or from finding the running session) to the end of the wait.
+    - With O(jobs), those of the slowest job.
   returned: always
   type: float
   sample: 4.2
@@ -307,17 +370,36 @@ history:
   type: list
   elements: dict
   sample: [{"state": "Running", "elapsed": 0.1}, {"state": "Finished", "elapsed": 2.3}]
-results:
-  description: One entry per job given in O(jobs), each with RV(job), RV(task), RV(session), RV(elapsed),
-    C(changed), C(failed) and C(msg) as for a single job.
+last_state:
+  description:
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running) (a task) or C(Working) (a session).
+  returned: when the wait for one job timed out
+  type: str
+  sample: Working
+jobs:
+  description:
+    - One entry per job given in O(jobs), in the same order, as for a single job - RV(job), RV(task) (when a start
+      was accepted), RV(session)
+      (when known), RV(elapsed), C(changed), C(failed), C(msg) and, when the module waited, RV(history).
+    - Also returned when the task fails (a job failed, or the wait timed out), with each job as far as it got.
+    - Named C(jobs), not C(results), so that it does not clash with the C(results) of a loop (docs/vocabulary.md).
   returned: when O(jobs) is given
   type: list
   elements: dict
 msg:
-  description: What happened, in words.
+  description:
+    - What happened, in words.
+    - "With O(jobs), a count such as C(3 jobs: 2 started, 1 already running, 0 failed); when the task fails, the
+      messages of the failed jobs follow."
   returned: always
   type: str
-  sample: Started job 'Daily Backup' (task task-7 Finished after 2.3 s)
+  sample: Started job 'Daily SQL Backup' (task task-7 Finished after 2.3 s)
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/jobs/{id}", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

@@ -28,9 +28,13 @@ options:
     default: present
   logon_session_id:
     description:
-      - The id of the logon session to log off with O(state=absent) (RV(logon_session_id) of O(state=present)). When not
-        given, the module asks Enterprise Manager for the session of O(session_token).
+      - The id of the logon session to log off with O(state=absent) (RV(logon_session_id) of O(state=present)).
+        When not given, the module asks Enterprise Manager for the session of O(session_token) (which carries it
+        when it came from this module).
+      - The alias O(session_id) is the name of releases before 0.2.0; O(session_token) is the login, not this.
     type: str
+    aliases: [session_id]
+    version_added: 0.2.0
 extends_documentation_fragment:
   - backupops.veeam.em
   - backupops.veeam.attributes
@@ -118,6 +122,12 @@ msg:
   description: What happened.
   returned: always
   type: str
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/sessionMngr/", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

@@ -49,7 +49,7 @@ options:
       - A start that VB365 answers with an error status fails that job only; the others are started and awaited.
         Any other error (connection, login, a lost answer that VB365 cannot settle) ends the task, and its message
         says which jobs were started before it.
-      - The result has one entry per job in RV(results); the task fails if any job fails.
+      - The result has one entry per job in RV(jobs); the task fails if any job fails.
       - Mutually exclusive with O(job_id) and O(job_name). Only valid with O(state=started).
     type: list
     elements: dict
@@ -175,7 +175,7 @@ EXAMPLES = r"""
 
 - name: Report how it went
   ansible.builtin.debug:
-    msg: "{{ run.job.name }}: {{ run.session.status }} after {{ run.elapsed }} s ({{ run.session.details }})"
+    msg: "{{ run.job.name }}: {{ run.session.result }} after {{ run.elapsed }} s ({{ run.session.message }})"
 
 - name: Start an active full backup (REST API v6 or later) without waiting; v8 returns the session at once
   backupops.veeam.veeam_m365_job_state:
@@ -228,7 +228,7 @@ EXAMPLES = r"""
 
 - name: Report each job
   ansible.builtin.debug:
-    msg: "{{ nightly.results | map(attribute='msg') | list }}"
+    msg: "{{ nightly.jobs | map(attribute='msg') | list }}"
 
 - name: Credentials from the environment (VEEAM_M365_SERVER, VEEAM_M365_USERNAME, VEEAM_M365_PASSWORD), newest API
   backupops.veeam.veeam_m365_job_state:
@@ -241,10 +241,12 @@ EXAMPLES = r"""
 RETURN = r"""
 job:
   description:
-    - The job as VB365 describes it, read again after a change (so RV(job.last_status) shows the run that was
-      started, and RV(job.is_enabled) the new setting).
+    - The job, with the keys of the collection's vocabulary (docs/vocabulary.md) - the same keys as the C(job) of
+      M(backupops.veeam.veeam_em_job_start) and M(backupops.veeam.veeam_vbr_job_state) - and VB365's own beside
+      them; read again after a change (so RV(job.last_status) shows the run that was started, and RV(job.enabled)
+      the new setting).
     - The same keys in every API version; a field the version does not have is null.
-    - Not returned with O(jobs) (see RV(results)).
+    - Not returned with O(jobs) (see RV(jobs)).
   returned: success, and on failure when the run ended Failed (or Warning) or the wait timed out
   type: dict
   contains:
@@ -256,19 +258,31 @@ job:
       description: The job's name.
       type: str
       sample: Exchange Daily
+    type:
+      description: Always C(backup) (VB365's backup jobs; a copy job's runs say C(Copy) in their session's
+        C(veeam_job_type)).
+      type: str
+      sample: backup
+    veeam_type:
+      description: Always null - VB365 gives its backup jobs no type.
+      type: str
     description:
       description: The job's description.
       type: str
       sample: All mailboxes, every night
-    is_enabled:
-      description: Whether the job runs on its schedule.
+    enabled:
+      description: Whether the job runs on its schedule (VB365's C(isEnabled)).
       type: bool
       sample: true
-    last_status:
+    running:
+      description: Whether a run of the job goes on (C(last_status) is C(Queued) or C(Running)).
+      type: bool
+      sample: false
+    last_result:
       description:
-        - The status of the job's newest run - C(Queued), C(Running), C(Success), C(Warning), C(Failed),
-          C(Stopped), C(NotConfigured) or C(Disconnected); null for a job that never ran.
-        - V(v2) to V(v4) have no C(Queued) (a queued job is C(Running)).
+        - The result of the job's last finished run - C(Success), C(Warning) or C(Failed) (C(Failed) also for
+          C(Stopped), C(NotConfigured) and C(Disconnected), as the session's C(result) says).
+        - Null when the job never ran or runs now.
       type: str
       sample: Success
     last_run:
@@ -279,6 +293,17 @@ job:
       description: The next scheduled run (UTC); null when the job or its schedule is disabled.
       type: str
       sample: "2026-11-22T22:00:00.0000000Z"
+    is_enabled:
+      description: VB365's name for C(enabled) (the same value).
+      type: bool
+      sample: true
+    last_status:
+      description:
+        - VB365's status of the job's newest run - C(Queued), C(Running), C(Success), C(Warning), C(Failed),
+          C(Stopped), C(NotConfigured) or C(Disconnected); null for a job that never ran.
+        - V(v2) to V(v4) have no C(Queued) (a queued job is C(Running)).
+      type: str
+      sample: Success
     last_backup:
       description: The end of the newest successful run (REST API V(v7) and later; null before).
       type: str
@@ -286,12 +311,12 @@ job:
     organization_id:
       description:
         - The id of the job's organization. Always in V(v8); before V(v8) only when the module looked the
-          organization up (O(organization) given), else null.
+          organization up (O(backupops.veeam.veeam_m365_job_state#module:organization) given), else null.
       type: str
       sample: 1f0c6a52-7d3b-4c1e-9a4f-2b8e5d6c7a01
     organization:
-      description: The name of the job's organization, when the module read the organizations (O(organization)
-        given), else null.
+      description: The name of the job's organization, when the module read the organizations
+        (O(backupops.veeam.veeam_m365_job_state#module:organization) given), else null.
       type: str
       sample: contoso.onmicrosoft.com
     backup_type:
@@ -305,11 +330,12 @@ job:
       sample: 7c1e7a7e-0000-4000-8000-00000000c001
 session:
   description:
-    - The job session of the run - the one started, the one that was already running, or the one stopped.
+    - The job session of the run - the one started, the one that was already running, or the one stopped - with
+      the keys of the collection's vocabulary (docs/vocabulary.md) and VB365's own.
     - With O(state=started) and O(wait=false) it is returned in V(v8) (the start answers with it) and, before
       V(v8), when VB365 listed the new session by the time the module looked.
     - Not returned when nothing runs, nor when the run was followed through the job's C(lastStatus) (see the
-      notes), nor with O(jobs) (see RV(results)).
+      notes), nor with O(jobs) (see RV(jobs)).
   returned: when known
   type: dict
   contains:
@@ -317,17 +343,46 @@ session:
       description: The session's id.
       type: str
       sample: 9a415259-b211-4522-920a-98a2cba33f54
+    name:
+      description: Always null - VB365 gives job sessions no name.
+      type: str
     job_id:
-      description: The job's id (REST API V(v8); null before).
+      description: The id of the job the session is a run of (VB365's C(jobId) in V(v8); the job the module read it
+        for before).
       type: str
       sample: 3a6c1f10-5b1e-4e0a-9c11-000000000001
-    status:
-      description: C(Queued), C(Running), C(Success), C(Warning), C(Failed), C(Stopped), C(NotConfigured) or
-        C(Disconnected) (V(v2) to V(v4) have no C(Queued)).
+    job_name:
+      description: That job's name.
+      type: str
+      sample: Exchange Daily
+    state:
+      description:
+        - From VB365's C(status) (docs/vocabulary.md has the table) - C(Queued), C(Working) (C(Running)), or
+          C(Stopped) (every status that ends a run).
+        - A status this module does not know is returned as it is, and the module goes on waiting.
+      type: str
+      sample: Stopped
+    result:
+      description:
+        - From VB365's C(status) - C(None) while the run goes on, then C(Success), C(Warning) or C(Failed)
+          (C(Failed) also for C(Stopped), C(NotConfigured) and C(Disconnected), runs that backed nothing up).
+        - Null for a status this module does not know.
       type: str
       sample: Success
-    progress:
-      description: The number of objects processed so far (not a percentage).
+    message:
+      description: VB365's summary of the run, such as the amount transferred or why it failed (REST API V(v6) and
+        later; null before). The same as C(details).
+      type: str
+      sample: "Transferred: 13 MB (285 items) at 4.3 MB/s (95 items/s)"
+    canceled:
+      description: Whether the run was stopped by someone (C(status) C(Stopped)).
+      type: bool
+      sample: false
+    progress_percent:
+      description: Always null - VB365 counts objects, not percent (see C(processed_objects)).
+      type: int
+    processed_objects:
+      description: The number of objects processed so far (VB365's C(progress), which is not a percentage).
       type: int
       sample: 5
     creation_time:
@@ -338,9 +393,13 @@ session:
       description: When the session ended (UTC); null while it runs.
       type: str
       sample: "2026-11-22T19:23:07.5808570Z"
+    status:
+      description: VB365's own status word - C(Queued), C(Running), C(Success), C(Warning), C(Failed), C(Stopped),
+        C(NotConfigured) or C(Disconnected) (V(v2) to V(v4) have no C(Queued)).
+      type: str
+      sample: Success
     details:
-      description: VB365's summary of the run, such as the amount transferred or the reason of a failure
-        (REST API V(v6) and later; null before).
+      description: VB365's name for C(message) (the same value).
       type: str
       sample: "Transferred: 13 MB (285 items) at 4.3 MB/s (95 items/s)"
     retry_count:
@@ -351,12 +410,13 @@ session:
       description: Whether VB365 will retry the run (V(v7) and later).
       type: bool
       sample: false
-    job_type:
-      description: C(Backup) or C(Copy) (V(v7) and later).
+    veeam_job_type:
+      description: VB365's C(jobType) of the run - C(Backup) or C(Copy) (V(v7) and later).
       type: str
       sample: Backup
     job_session_config_type:
-      description: C(Full) for an active full backup (O(full=true)), else C(Incremental) (V(v8) only).
+      description: C(Full) for an active full backup (O(backupops.veeam.veeam_m365_job_state#module:full=true)), else
+        C(Incremental) (V(v8) only).
       type: str
       sample: Incremental
     statistics:
@@ -375,26 +435,30 @@ elapsed:
   type: float
   sample: 3.6
 history:
-  description: The states seen while waiting, with the seconds elapsed when each was first seen.
+  description: The states seen while waiting (VB365's status words), with the seconds elapsed when each was first
+    seen.
   returned: when the module waited for one job
   type: list
   elements: dict
   sample: [{"state": "Queued", "elapsed": 0.0}, {"state": "Running", "elapsed": 1.0}, {"state": "Success", "elapsed": 3.6}]
-results:
+last_state:
   description:
-    - One entry per job given in O(jobs), in the same order, each with RV(job), RV(session) (when known),
-      C(changed), C(failed), C(msg), RV(elapsed) and, when the module waited, RV(history), as for a single job.
-    - Also returned when the task fails (a job failed or the wait timed out), with each job as far as it got.
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running).
+  returned: when the wait for one job timed out
+  type: str
+  sample: Working
+jobs:
+  description:
+    - One entry per job given in O(jobs), in the same order, as for a single job - RV(job), RV(session)
+      (when known), RV(elapsed), C(changed), C(failed), C(msg) and, when the module waited, RV(history).
+    - Also returned when the task fails (a job failed, or the wait timed out), with each job as far as it got.
+    - Named C(jobs), not C(results), so that it does not clash with the C(results) of a loop (docs/vocabulary.md).
   returned: when O(jobs) is given
   type: list
   elements: dict
-  sample: [{"job": {"id": "3a6c1f10-5b1e-4e0a-9c11-000000000001", "name": "Exchange Daily", "last_status": "Success"},
-            "session": {"id": "9a415259-b211-4522-920a-98a2cba33f54", "status": "Success"}, "changed": true,
-            "failed": false, "elapsed": 3.6,
-            "msg": "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"}]
 api_version:
   description: The REST API version used (the one found with O(api_version=auto)).
-  returned: success
+  returned: always
   type: str
   sample: v8
 msg:
@@ -405,6 +469,12 @@ msg:
   returned: always
   type: str
   sample: "Started job 'Exchange Daily': session 9a415259-b211-4522-920a-98a2cba33f54 ended Success after 3.6 s"
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/v8/Jobs/{id}/start", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365

@@ -14,8 +14,8 @@ description:
     time (the job's C(explore) action), which opens a restore session of the O(type) asked for - Exchange,
     OneDrive, SharePoint or Teams - and returns it. Restore operations and tools such as the Veeam Explorers
     then work in that session.
-  - With O(state=absent), stops the restore session O(restore_session_id) and, by default, waits until VB365 reports it
-    C(Stopped). A session that is already stopped is left alone.
+  - With O(state=absent), stops the restore session O(restore_session_id) and, by default, waits until VB365
+    reports it C(Stopped). A session that is already stopped is left alone.
   - Works with the REST API versions V(v3) (VBO 3.0) to V(v8) (VB365 8); V(v2) has no explore action.
 author:
   - backupops maintainers (@backupops)
@@ -75,6 +75,7 @@ options:
       - The alias O(session_id) is the name of releases before 0.2.0; O(session_token) is the login, not this.
     type: str
     aliases: [session_id]
+    version_added: 0.2.0
   wait:
     description:
       - With O(state=absent), wait until VB365 reports the session C(Stopped).
@@ -182,7 +183,7 @@ restore_session:
   description:
     - The restore session - the one opened (O(state=present)), or the one stopped or found stopped
       (O(state=absent)), as VB365 reported it last.
-    - The same keys in every API version; a field the version does not have is null.
+    - The same keys in every API version (docs/vocabulary.md); a field the version does not have is null.
   returned: success, and on failure when the wait for the stop timed out
   type: dict
   contains:
@@ -200,11 +201,12 @@ restore_session:
       type: str
       sample: vex
     state:
-      description: C(Working) while the session is open, C(Stopped) once it is closed.
+      description: C(Working) while the session is open, C(Stopped) once it is closed (first letter capitalised in
+        every version).
       type: str
       sample: Working
     result:
-      description: C(Success), C(Warning) or C(Failed).
+      description: C(Success), C(Warning) or C(Failed) (first letter capitalised in every version).
       type: str
       sample: Success
     creation_time:
@@ -263,6 +265,12 @@ msg:
   returned: always
   type: str
   sample: "Explored the backup of job 'Exchange Daily' (latest restore point): restore session fa561ea7-9017-4ffd-a890-6fe85e2c6662 is Working"
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/v8/RestoreSessions/{id}", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365

@@ -116,6 +116,12 @@ msg:
   returned: always
   type: str
   sample: Logged in to VB365 (REST API v8) as svc-ansible@contoso.example
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/v8/token", "veeam_message": null, "veeam_code": null}
 """
 
 import time

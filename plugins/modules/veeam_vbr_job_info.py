@@ -75,17 +75,20 @@ EXAMPLES = r"""
 RETURN = r"""
 jobs:
   description:
-    - The jobs, sorted by name; each has the keys of RV(backupops.veeam.veeam_vbr_job_state#module:job) and
-      C(running_session).
-    - C(running_session) is the session of a running job (the keys of
-      RV(backupops.veeam.veeam_vbr_job_state#module:session)), null when the job does not run or
-      O(running_session=false).
+    - The jobs, sorted by name; each has the keys of RV(backupops.veeam.veeam_vbr_job_state#module:job) (the
+      collection's vocabulary, docs/vocabulary.md, and VBR's own keys) and C(running_session).
   returned: always
   type: list
   elements: dict
   sample: [{"id": "9b2e4d70-1c3a-4f5e-8d90-000000000001", "name": "VBR Daily Backup", "type": "backup",
-            "veeam_type": "VSphereBackup", "status": "Inactive", "running": false, "last_result": "Success",
-            "running_session": null}]
+            "veeam_type": "VSphereBackup", "enabled": true, "running": false, "last_result": "Success",
+            "status": "Inactive", "running_session": null}]
+  contains:
+    running_session:
+      description:
+        - The session of a running job, with the keys of RV(backupops.veeam.veeam_vbr_job_state#module:session)
+          (its C(job_name) is the job's name); null when the job does not run or O(running_session=false).
+      type: dict
 api_version:
   description: The REST API revision used.
   returned: always
@@ -96,6 +99,12 @@ msg:
   returned: always
   type: str
   sample: 12 jobs
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/v1/jobs/states", "veeam_message": null, "veeam_code": null}
 """
 
 import fnmatch
@@ -123,7 +132,9 @@ def list_jobs(module):
         jobs = sorted((job for job in jobs if selected(job, p)), key=lambda job: str(job["name"]).lower())
         for job in jobs:
             running = p["running_session"] and job["running"] and job["last_session_id"]
-            job["running_session"] = _vbr.session_view(vbr.session(job["last_session_id"])) if running else None
+            # the session names its job as every job module's does (docs/vocabulary.md): VBR's session does not
+            job["running_session"] = dict(_vbr.session_view(vbr.session(job["last_session_id"])),
+                                          job_name=job["name"]) if running else None
     return {"changed": False, "jobs": jobs, "api_version": vbr.revision,
             "msg": "%d job%s" % (len(jobs), "" if len(jobs) == 1 else "s")}
 

@@ -42,7 +42,7 @@ options:
       - Several jobs to bring into O(state) in one task, each given like the single-job options.
       - Every job is found and checked (unknown or ambiguous names, a job given twice) before the first action is
         sent. A job that is already in the state is left alone; an action VBR refuses fails that job only.
-      - The result has one entry per job in RV(results); the task fails if any job fails.
+      - The result has one entry per job in RV(jobs); the task fails if any job fails.
       - Mutually exclusive with O(job_id) and O(job_name).
     type: list
     elements: dict
@@ -184,8 +184,10 @@ EXAMPLES = r"""
 RETURN = r"""
 job:
   description:
-    - The job as VBR describes it (its state from C(/api/v1/jobs/states)), read again after a change.
-    - Not returned with O(jobs) (see RV(results)).
+    - The job, with the keys of the collection's vocabulary (docs/vocabulary.md) - the same keys as the C(job) of
+      M(backupops.veeam.veeam_em_job_start) and M(backupops.veeam.veeam_m365_job_state) - and VBR's own beside
+      them - its state from C(/api/v1/jobs/states), read again after a change.
+    - Not returned with O(jobs) (see RV(jobs)).
   returned: success, and on failure when the run ended badly or the wait timed out
   type: dict
   contains:
@@ -199,7 +201,8 @@ job:
       sample: VBR Daily Backup
     type:
       description: The job's type in the collection's words (C(backup), C(replica), C(backup_copy), C(file_share),
-        C(agent), ...), or VBR's own name in lower case when the collection has no word for it.
+        C(file_share_copy), C(object_storage), C(agent)), or VBR's own name in lower case when the collection has no
+        word for it.
       type: str
       sample: backup
     veeam_type:
@@ -210,89 +213,114 @@ job:
     description:
       description: The job's description.
       type: str
-    status:
-      description: VBR's status of the job (C(running), C(inactive), C(disabled); capitalised from V(1.3-rev1),
-        which adds C(Starting), C(Stopping), C(Stopped), C(Enabled)).
-      type: str
-      sample: Inactive
+      sample: Nightly backup of the file servers
     enabled:
-      description: Whether the job runs on its schedule; null when VBR did not say (a running job whose settings
-        were not read).
+      description: Whether the job runs on its schedule (not VBR's C(isDisabled), or from its C(status)); null when
+        VBR did not say (a running job whose settings were not read).
       type: bool
       sample: true
     running:
-      description: Whether the job runs (its status is C(Running), C(Starting) or C(Stopping)).
+      description: Whether a run of the job goes on (its status is C(Running), C(Starting) or C(Stopping)).
       type: bool
       sample: false
     last_result:
-      description: The result of the job's last run (C(None), C(Success), C(Warning), C(Failed)).
+      description: The result of the job's last run - C(Success), C(Warning) or C(Failed), capitalised in every
+        revision; null when the job never ran (VBR says C(None)).
       type: str
       sample: Success
     last_run:
       description: When the last run started.
       type: str
-      sample: "2026-12-04T16:20:00Z"
+      sample: "2026-12-04T16:20:00+01:00"
     next_run:
       description: The next scheduled run, when scheduled.
       type: str
+      sample: "2026-12-04T22:00:00+01:00"
+    status:
+      description: VBR's own status of the job (C(running), C(inactive), C(disabled); capitalised from V(1.3-rev1),
+        which adds C(Starting), C(Stopping), C(Stopped), C(Enabled)).
+      type: str
+      sample: Inactive
     last_session_id:
       description: The id of the job's last session.
       type: str
+      sample: c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11
     workload:
-      description: What the job protects (C(Application), C(Server), C(Workstation), ...).
+      description: What the job protects (C(Vm), C(Application), C(Server), C(Workstation), ...).
       type: str
+      sample: Vm
     repository_name:
       description: The job's backup repository.
       type: str
+      sample: Default Backup Repository
     objects_count:
       description: The number of objects the job processes.
       type: int
+      sample: 2
 session:
   description:
-    - The session of the run - the one the action made, or the running one that was found.
-    - Not returned when no session is known (enable, disable, a start VBR answered with no session), nor with O(jobs).
+    - The session of the run - the one the action made, or the running one that was found - with the keys of the
+      collection's vocabulary (docs/vocabulary.md) and VBR's own.
+    - Not returned when no session is known (enable, disable, a start VBR answered with no session), nor with
+      O(jobs) (see RV(jobs)).
   returned: when known
   type: dict
   contains:
     id:
       description: The session's id, for M(backupops.veeam.veeam_vbr_session_info).
       type: str
+      sample: c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11
     name:
-      description: The session's name.
+      description: The session's name (VBR names it after the job).
       type: str
+      sample: VBR Daily Backup
     job_id:
-      description: The job's id (C(activityId) in revision V(1.1-rev0)).
+      description: The id of the job the session is a run of (C(activityId) in revision V(1.1-rev0)).
       type: str
-    type:
-      description: VBR's session type (C(BackupJob); C(Job) in V(1.1-rev0)).
+      sample: 9b2e4d70-1c3a-4f5e-8d90-000000000001
+    job_name:
+      description: That job's name.
       type: str
+      sample: VBR Daily Backup
     state:
-      description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state VBR reports.
+      description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state VBR reports, capitalised in every
+        revision (V(1.2-rev1) sends C(working)).
       type: str
       sample: Stopped
     result:
-      description: C(None) while it runs, then C(Success), C(Warning) or C(Failed).
+      description: C(None) while it runs, then C(Success), C(Warning) or C(Failed), capitalised in every revision.
       type: str
       sample: Success
     message:
-      description: VBR's explanation of the result, if any.
+      description: VBR's explanation of the result; null when none.
       type: str
     canceled:
-      description: Whether the session was stopped before it ended by itself.
+      description: Whether the session was stopped by someone before it ended by itself.
       type: bool
+      sample: false
     progress_percent:
-      description: Percent done.
+      description: Percent done, 0 to 100.
       type: int
       sample: 100
+    processed_objects:
+      description: Always null - VBR reports percent, not objects (see C(progress_percent)).
+      type: int
     creation_time:
       description: When the session started.
       type: str
+      sample: "2026-12-04T16:20:00+01:00"
     end_time:
       description: When the session stopped; null while it runs.
       type: str
+      sample: "2026-12-04T16:23:12+01:00"
+    veeam_type:
+      description: VBR's session type (C(BackupJob); C(Job) in V(1.1-rev0)).
+      type: str
+      sample: BackupJob
 elapsed:
-  description: Seconds from the action (or from finding the running job) to the end of the wait; with O(jobs), those of
-    the slowest job.
+  description:
+    - Seconds from the action (or from finding the running job) to the end of the wait.
+    - With O(jobs), those of the slowest job.
   returned: always
   type: float
   sample: 3.2
@@ -302,11 +330,18 @@ history:
   type: list
   elements: dict
   sample: [{"state": "Starting", "elapsed": 0.0}, {"state": "Working", "elapsed": 1.0}, {"state": "Stopped", "elapsed": 3.2}]
-results:
+last_state:
   description:
-    - One entry per job given in O(jobs), in the same order, each with RV(job), RV(session) (when known), C(changed),
-      C(failed), C(msg), RV(elapsed) and, when the module waited, RV(history), as for a single job.
-    - Also returned when the task fails, with each job as far as it got.
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Working).
+  returned: when the wait for one job timed out
+  type: str
+  sample: Working
+jobs:
+  description:
+    - One entry per job given in O(jobs), in the same order, as for a single job - RV(job), RV(session)
+      (when known), RV(elapsed), C(changed), C(failed), C(msg) and, when the module waited, RV(history).
+    - Also returned when the task fails (a job failed, or the wait timed out), with each job as far as it got.
+    - Named C(jobs), not C(results), so that it does not clash with the C(results) of a loop (docs/vocabulary.md).
   returned: when O(jobs) is given
   type: list
   elements: dict
@@ -316,10 +351,19 @@ api_version:
   type: str
   sample: 1.3-rev1
 msg:
-  description: What happened, in words.
+  description:
+    - What happened, in words.
+    - "With O(jobs), a count such as C(3 jobs: 2 started, 1 already running, 0 failed); when the task fails, the
+      messages of the failed jobs follow."
   returned: always
   type: str
   sample: "Started job 'VBR Daily Backup': session VBR Daily Backup ended Success after 3.2 s"
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/v1/jobs/{id}/start", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr

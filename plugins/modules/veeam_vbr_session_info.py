@@ -66,11 +66,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 session:
-  description: The session, with the keys of RV(backupops.veeam.veeam_vbr_job_state#module:session).
+  description:
+    - The session, with the keys of RV(backupops.veeam.veeam_vbr_job_state#module:session) (the collection's
+      vocabulary, docs/vocabulary.md) - but C(job_name) is null here (VBR's session does not name its job; its
+      C(name) is the job's name).
+    - On failure (the session failed, or the wait timed out) as last read.
   returned: always
   type: dict
-  sample: {"id": "c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11", "name": "VBR Daily Backup", "state": "Stopped",
-           "result": "Success", "progress_percent": 100}
+  sample: {"id": "c5b4f2b4-8d5e-4b7e-a1cf-6c7f0d7a2e11", "name": "VBR Daily Backup",
+           "job_id": "9b2e4d70-1c3a-4f5e-8d90-000000000001", "job_name": null, "state": "Stopped",
+           "result": "Success", "message": null, "canceled": false, "progress_percent": 100,
+           "processed_objects": null, "veeam_type": "BackupJob"}
 elapsed:
   description: Seconds waited.
   returned: with O(wait)
@@ -81,6 +87,7 @@ history:
   returned: with O(wait)
   type: list
   elements: dict
+  sample: [{"state": "Working", "elapsed": 0.0}, {"state": "Stopped", "elapsed": 12.4}]
 api_version:
   description: The REST API revision used.
   returned: always
@@ -91,6 +98,12 @@ msg:
   returned: always
   type: str
   sample: "Session VBR Daily Backup is Stopped: Success"
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": 404, "method": "GET", "path": "/api/v1/sessions/{id}", "veeam_message": null, "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr

@@ -107,12 +107,12 @@ _TYPE_ALIASES = {
 _DEFAULT_PLATFORM = {"vm": "VMware", "nas": "", "agent": "AgentForWindows"}
 
 
-
 def _xml_body_asking_json(req: Request) -> bool:
     """A request with an XML body that lists ``application/json`` in its ``Accept`` header."""
     body = (req.body or b"").lstrip()
     xml = body.startswith(b"<") or "xml" in (req.header("content-type") or "").lower()
     return bool(body) and xml and "application/json" in (req.header("accept") or "").lower()
+
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:

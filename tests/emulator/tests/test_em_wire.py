@@ -319,9 +319,8 @@ def test_an_xml_body_with_json_in_accept_is_refused(caller: EmCaller) -> None:
     with 400 "Node [root] does not exist." (docs/emulator.md, assumptions)."""
     body = b'<?xml version="1.0" encoding="utf-8"?><JobStartSpec xmlns="http://www.veeam.com/ent/v1.0"/>'
     for accept in ("application/json", "application/xml, application/json", "*/*;q=0.1, application/json"):
-        resp = caller.call("POST", f"/api/jobs/{JOB_BACKUP}", "action=start", {"Accept": accept,
-                                                                              "Content-Type": "application/xml"},
-                           body=body)
+        headers = {"Accept": accept, "Content-Type": "application/xml"}
+        resp = caller.call("POST", f"/api/jobs/{JOB_BACKUP}", "action=start", headers, body=body)
         assert resp.status == 400, accept
         assert "Node [root] does not exist." in resp.body.decode("utf-8")
     # The same body asking for XML, and a JSON Accept without a body, are fine.

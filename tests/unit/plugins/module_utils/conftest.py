@@ -91,7 +91,7 @@ def make_em(make_transport, journal):
     """``make_em(**params)``: the Enterprise Manager client of a module run (``logoff`` as ``connect`` takes it)."""
     def make(logoff=None, **params):
         given = {"username": USERNAME, "password": PASSWORD, "api_version": "latest", "session_token": None,
-                 "session_id": None}
+                 "logon_session_id": None}
         given.update(params)
         return _em.connect(make_transport(), given, journal, logoff=logoff)
     return make

@@ -278,9 +278,9 @@ def test_a_handed_in_token_is_logged_off_when_asked(server, make_em):
         ("GET", "/api/logonSessions"), ("DELETE", "/api/logonSessions/%s" % EM_SESSION_ID)]
 
 
-def test_a_handed_in_token_with_its_session_id(server, make_em):
+def test_a_handed_in_token_with_its_logon_session_id(server, make_em):
     server.on("DELETE", ANY_LOGOFF, Reply(204))
-    with make_em(username=None, password=None, session_token=EM_TOKEN, session_id=SECOND_SESSION_ID, logoff=True):
+    with make_em(username=None, password=None, session_token=EM_TOKEN, logon_session_id=SECOND_SESSION_ID, logoff=True):
         pass
     assert [(c.method, c.path) for c in server.calls] == [("DELETE", "/api/logonSessions/%s" % SECOND_SESSION_ID)]
 
@@ -292,7 +292,7 @@ def test_a_token_whose_session_cannot_be_told_apart_is_a_warning_at_logoff(serve
     with make_em(username=None, password=None, session_token=EM_TOKEN, logoff=True):
         pass
     assert warnings == ["Could not log off from Enterprise Manager (Cannot tell which of the 2 logon sessions of this "
-                        "account the session token belongs to; pass session_id as well (veeam_em_session state=present "
+                        "account the session token belongs to; pass logon_session_id as well (veeam_em_session state=present "
                         "returns it, and its session_token carries it)); EM ends idle logon sessions after 15 minutes"]
     assert server.count("DELETE") == 0
 
@@ -355,7 +355,7 @@ def test_em_sessions_are_not_refreshed_ahead(make_transport, server):
 
 def test_the_em_logon_of_connect(make_transport, journal):
     em = _em.connect(make_transport(), {"username": USERNAME, "password": PASSWORD, "api_version": "v1_7",
-                                        "session_token": EM_TOKEN, "session_id": EM_SESSION_ID}, journal, logoff=True)
+                                        "session_token": EM_TOKEN, "logon_session_id": EM_SESSION_ID}, journal, logoff=True)
     assert isinstance(em, _em.EnterpriseManager) and em.journal is journal
     assert (em.auth.username, em.auth.api_version, em.auth.token, em.auth.session_id, em.auth.logoff_on_end) == (
         USERNAME, "v1_7", EM_TOKEN, EM_SESSION_ID, True)
@@ -883,7 +883,7 @@ def test_other_operators_sessions_are_never_taken_for_ours(server, make_transpor
     with expect_error("usage") as caught:
         EmLogon(make_transport(), token=EM_TOKEN).current_session_id()
     assert str(caught.error) == ("Cannot tell which of the %d logon sessions of this account the session token belongs "
-                                 "to; pass session_id as well (veeam_em_session state=present returns it, and its "
+                                 "to; pass logon_session_id as well (veeam_em_session state=present returns it, and its "
                                  "session_token carries it)" % len(ids))
 
 

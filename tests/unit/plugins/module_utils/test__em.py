@@ -19,9 +19,10 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     EM_TOKEN, EM_TOKEN2, PASSWORD, Reply, assert_no_secrets, dropped, em_error, expect_error,
     fixture_bytes, jsonr, path_re, read_timeout, refused, xml)
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
     AGENT, ANY_LOGOFF, COPY, DB_BACKUP, DB_SESSIONS, LOGON, NAS, OTHER_SERVER_JOB, REPLICA, SECOND, SECOND_SESSION_ID,
-    SESSION,
+    FILESERVER, SESSION,
     empty_query, entity, job_of, logon_reply, query_result, session_xml, sessions_list, start_task_of, task_xml,
     tasks_list)
 
@@ -612,7 +613,8 @@ def test_a_running_job_is_not_started_again(em_server, em_run, journal):
     assert result["msg"] == ("Job 'DB Backup' is already running (session %s, Working, 42%% done); not started again"
                              % SESSION_NAME)
     assert result["session"]["state"] == "Working" and "task" not in result
-    assert not set(result["session"]) & {"href", "job_uid", "job_name"}
+    assert not set(result["session"]) & {"href", "job_uid"}
+    assert (result["session"]["job_id"], result["session"]["job_name"]) == (FILESERVER, "Fileserver Backup")  # the fixture's
     assert journal.changes == []
 
 
@@ -737,7 +739,7 @@ def test_the_start_task_of_another_job_of_this_run_does_not_settle_a_lost_start(
     msg, changed = journal.annotate(caught.error)
     assert changed and msg.startswith("Started job 'SQL Replication' (task task-1), then: The start request for job "
                                       "'DB Backup' got no response")
-    assert [r["changed"] for r in caught.error.details["results"]] == [True, False]
+    assert [r["changed"] for r in caught.error.details["jobs"]] == [True, False]
 
 
 def test_one_task_settles_one_lost_start_only(em_server, em_run, warnings, journal):
@@ -1060,10 +1062,18 @@ def test_how_a_session_ended_is_judged(em_server, em_run, warnings, result, fail
         assert str(caught.error) == "Started job 'DB Backup': session %s ended %s after 1.0 s: %s" % (
             SESSION_NAME, result, failure)
         assert caught.error.details["session"]["failure_message"] == failure
+        assert caught.error.details["session"]["message"] == failure
     else:
         done = em_run(by_id(DB_BACKUP), wait_for="session")
         assert done["changed"] is True and done["msg"].endswith("ended Warning after 1.0 s: %s" % failure)
         assert warnings == ["Job 'DB Backup' ended with a warning: %s" % failure]
+        # the session of a job's run names that job, and has the vocabulary's keys (docs/vocabulary.md)
+        session = done["session"]
+        assert (session["job_id"], session["job_name"]) == (done["job"]["id"], done["job"]["name"]) == (
+            DB_BACKUP, "DB Backup")
+        assert (session["state"], session["result"], session["message"]) == ("Stopped", "Warning", failure)
+        assert (session["progress_percent"], session["processed_objects"], session["canceled"]) == (100, None, None)
+        assert set(session) == V.session_keys("EM") and set(done["job"]) == V.job_keys("EM")
 
 
 # ------------------------------------------------------------------------------------------------ sessions (client)
@@ -1100,7 +1110,7 @@ def test_sessions_without_a_link_use_the_documented_route(em_server, make_em):
     em_server.on("GET", "/api/nas/jobs/%s/backupSessions" % NAS, sessions_list(STOPPED))
     with make_em() as em:
         latest = em.latest_session(dict(job_of("em_nas_job_entity.xml", "nas"), _links=[]))
-    assert latest["state"] == "Stopped" and latest["result"] == "Success" and latest["progress"] == 100
+    assert latest["state"] == "Stopped" and latest["result"] == "Success" and latest["progress_percent"] == 100
 
 
 def test_a_session_without_its_href_is_read_by_id(em_server, make_em):

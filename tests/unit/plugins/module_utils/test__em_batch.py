@@ -59,7 +59,7 @@ def test_several_tasks_are_read_with_one_list_per_round(three_jobs, start_jobs, 
     assert three_jobs.count("GET", "/api/tasks/task-3") == 1  # the last one alone: read on its own
     assert str(caught.error) == ("3 jobs: 2 started, 0 already running, 1 failed: Enterprise Manager did not start job "
                                  "'SQL Replication': task task-2 finished with 'Cannot start job'")
-    results = caught.error.details["results"]
+    results = caught.error.details["jobs"]
     assert [r["task"]["state"] for r in results] == ["Finished", "Finished", "Finished"]
     assert [r["task"]["success"] for r in results] == [True, False, True]
     assert [r["elapsed"] for r in results] == [1.0, 2.0, 3.0]
@@ -71,7 +71,7 @@ def test_a_task_missing_from_the_list_is_read_on_its_own(three_jobs, start_jobs)
     three_jobs.on("GET", "/api/tasks", tasks_reply(task_xml(1, "Finished", True)))
     three_jobs.on("GET", "/api/tasks/task-2", xml(200, task_xml(2, "Finished", True)))
     result = start_jobs(DB_BACKUP, REPLICA)
-    assert [r["task"]["state"] for r in result["results"]] == ["Finished", "Finished"]
+    assert [r["task"]["state"] for r in result["jobs"]] == ["Finished", "Finished"]
     assert result["msg"] == "2 jobs: 2 started, 0 already running, 0 failed"
     assert three_jobs.count("GET", "/api/tasks") == 1 and three_jobs.count("GET", "/api/tasks/task-2") == 1
 

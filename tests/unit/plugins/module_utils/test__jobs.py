@@ -62,26 +62,26 @@ def test_a_list_takes_the_same_path_as_one_job(go, clock):
     listed = go(many, "started", ["A", "B"])
     assert many.sent == [("A", "start"), ("B", "start")]  # every start first, then the runs awaited together
     assert many.polled == ["A", "B", "B"] and many.watched == ["A", "B"] == sorted(many.watched)
-    first = dict(listed["results"][0])
+    first = dict(listed["jobs"][0])
     assert first.pop("failed") is False
     assert first == {k: v for k, v in single.items() if k != "api_version"}
     assert listed["msg"] == "2 jobs: 2 started, 0 already running, 0 failed"
     assert listed["changed"] is True and listed["elapsed"] == 2.0 and listed["api_version"] == "f1"
-    assert [r["msg"] for r in listed["results"]] == ["Started job 'A': run ended Success after 1.0 s",
-                                                     "Started job 'B': run ended Success after 2.0 s"]
+    assert [r["msg"] for r in listed["jobs"]] == ["Started job 'A': run ended Success after 1.0 s",
+                                                  "Started job 'B': run ended Success after 2.0 s"]
 
 
 def test_one_entry_of_jobs_is_reported_as_a_list(go):
     result = go([fake_job("A")], "started", ["A"], many=True)
     assert result["msg"] == "1 job: 1 started, 0 already running, 0 failed"
-    assert len(result["results"]) == 1 and "job" not in result
+    assert len(result["jobs"]) == 1 and "job" not in result
 
 
 def test_report_counts(go):
     result = go([fake_job("A"), fake_job("B", running=True, runs=[["Working", "Warning"]]), fake_job("C")],
                 "started", ["A", "B", "C"])
     assert result["msg"] == "3 jobs: 2 started, 1 already running, 0 failed"
-    assert [r["changed"] for r in result["results"]] == [True, False, True]
+    assert [r["changed"] for r in result["jobs"]] == [True, False, True]
 
 
 def test_a_job_given_twice(go):
@@ -207,8 +207,8 @@ def test_check_mode_of_a_list(go, clock):
     fake = FakeJobs([fake_job("A"), fake_job("B", running=True), fake_job("C")], clock=clock)
     result = go(fake, "started", ["A", "B", "C"], check_mode=True)
     assert result["msg"] == "3 jobs: 2 would be started, 1 already running, 0 failed"
-    assert [r["msg"] for r in result["results"]] == ["Would start job 'A'", "Job 'B' is already running; not started "
-                                                     "again", "Would start job 'C'"]
+    assert [r["msg"] for r in result["jobs"]] == ["Would start job 'A'", "Job 'B' is already running; not started "
+                                                  "again", "Would start job 'C'"]
     assert fake.sent == [] and fake.polled == []
 
 
@@ -277,7 +277,7 @@ def test_a_lost_answer_in_a_list_stops_the_list_and_says_what_changed(go, clock,
     msg, changed = journal.annotate(caught.error)
     assert changed is True and msg.startswith("Started job 'A' (receipt r-id-a-1), then: The start request for job 'B' "
                                               "got no response")
-    assert [r["changed"] for r in caught.error.details["results"]] == [True, False, False]
+    assert [r["changed"] for r in caught.error.details["jobs"]] == [True, False, False]
     assert caught.error.details["api_version"] == "f1"
 
 
@@ -356,7 +356,7 @@ def test_other_errors_are_not_refusals(go, clock, error):
     with pytest.raises(type(error)) as info:
         go(fake, "started", ["A", "B"])
     assert info.value is error and len(fake.surveys) == 1 and fake.sent == [("A", "start")]
-    assert [r["failed"] for r in error.details["results"]] == [False, False]
+    assert [r["failed"] for r in error.details["jobs"]] == [False, False]
 
 
 def test_in_a_list_a_refusal_fails_that_job_only(go, clock, journal):
@@ -368,7 +368,7 @@ def test_in_a_list_a_refusal_fails_that_job_only(go, clock, journal):
     assert fake.watched == ["A", "C"]  # the others are awaited
     assert str(caught.error) == ("3 jobs: 2 started, 0 already running, 1 failed: Fake refused to start job 'A': Not "
                                  "enough licenses (HTTP 409 on POST /fake/jobs/{id}/start)")
-    results = caught.error.details["results"]
+    results = caught.error.details["jobs"]
     assert [(r["changed"], r["failed"]) for r in results] == [(True, False), (False, True), (True, False)]
     assert caught.error.details["changed"] is True
     assert journal.annotate(caught.error) == (str(caught.error), True)
@@ -378,9 +378,9 @@ def test_in_a_list_a_refusal_meanwhile_with_if_running_fail_fails_that_job(go, c
     fake = FakeJobs([fake_job("A"), fake_job("B", send=[("refuse", conflict(), True)])], clock=clock)
     with expect_error("job_failed") as caught:
         go(fake, "started", ["A", "B"], if_running="fail")
-    assert caught.error.details["results"][1]["msg"] == ("Job 'B' is already running. Use if_running: skip to leave "
-                                                         "it running and report its session")
-    assert caught.error.details["results"][0]["changed"] is True
+    assert caught.error.details["jobs"][1]["msg"] == ("Job 'B' is already running. Use if_running: skip to leave "
+                                                      "it running and report its session")
+    assert caught.error.details["jobs"][0]["changed"] is True
 
 
 # ------------------------------------------------------------------------------------------------ judging
@@ -425,7 +425,7 @@ def test_in_a_list_a_failed_run_fails_the_task_with_every_result(go):
         go([fake_job("A"), fake_job("B", runs=[["Working", "Working", "Failed"]])], "started", ["A", "B"])
     assert str(caught.error) == ("2 jobs: 2 started, 0 already running, 1 failed: Started job 'B': run ended Failed "
                                  "after 2.0 s")
-    assert [r["failed"] for r in caught.error.details["results"]] == [False, True]
+    assert [r["failed"] for r in caught.error.details["jobs"]] == [False, True]
 
 
 def test_a_stop_that_ended_stopped(go, journal):
@@ -468,7 +468,7 @@ def test_timeout_of_one_job(go, clock, journal):
     assert details["changed"] is True and details["elapsed"] == 10.0
     assert details["job"] == {"id": "id-a", "name": "A"} and details["receipt"] == {"id": "r-id-a-1"}
     assert details["last_state"] == "Working" and details["history"] == [{"state": "Working", "elapsed": 0.0}]
-    assert details["api_version"] == "f1" and "results" not in details
+    assert details["api_version"] == "f1" and "jobs" not in details
     assert journal.annotate(caught.error) == (str(caught.error), True)  # the message says what changed itself
 
 
@@ -486,7 +486,7 @@ def test_a_timeout_keeps_what_the_watch_last_read(go, clock):
     with expect_error("wait_timeout") as caught:
         go(fake, "started", ["A", "B"], wait_timeout=10)
     assert fake.kept == {"A": "Working"}  # only what did not end
-    assert [r.get("kept") for r in caught.error.details["results"]] == ["Working", None]
+    assert [r.get("kept") for r in caught.error.details["jobs"]] == ["Working", None]
 
 
 def test_the_default_keep_changes_nothing():
@@ -521,8 +521,8 @@ def test_a_timeout_of_a_list_says_which_jobs_last_poll_failed(go, clock):
         go(fake, "started", ["A", "B"], wait_timeout=3)
     assert ("job 'A': run of A still Working (the last poll failed: Fake could not return the run (HTTP 503 on GET "
             "/fake/runs/{id})); job 'B': run of B still Queued. " in str(caught.error))
-    assert caught.error.details["results"][0]["msg"].startswith("Started job 'A': run of A still Working (the last poll "
-                                                                "failed: ")
+    assert caught.error.details["jobs"][0]["msg"].startswith("Started job 'A': run of A still Working (the last poll "
+                                                             "failed: ")
 
 
 def test_timeout_of_a_list_names_each_job(go, clock):
@@ -532,7 +532,7 @@ def test_timeout_of_a_list_names_each_job(go, clock):
         go(fake, "started", ["A", "B", "C"], wait_timeout=10)
     assert str(caught.error).startswith("Gave up waiting after 10 s (wait_timeout 10 s): job 'A': run of A still "
                                         "Working; job 'C': run of C still Queued. The job keeps running")
-    results = caught.error.details["results"]
+    results = caught.error.details["jobs"]
     assert [r["msg"] for r in results] == ["Started job 'A': run of A still Working after 10 s",
                                            "Started job 'B': run ended Success after 1.0 s",
                                            "Started job 'C': run of C still Queued after 10 s"]
@@ -816,7 +816,7 @@ def test_a_job_being_stopped_among_others_counts_as_not_sent(go, clock):
     result = go(fake, "stopped", ["A", "B", "C"])
     assert fake.sent == [("B", "stop")] and sorted(fake.watched) == ["A", "B"]
     assert result["msg"] == "3 jobs: 1 stopped, 2 not running, 0 failed"
-    assert [r["changed"] for r in result["results"]] == [False, True, False]
+    assert [r["changed"] for r in result["jobs"]] == [False, True, False]
 
 
 def test_a_job_being_stopped_that_ends_otherwise_warns(go, clock, journal):

@@ -23,6 +23,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils._m365 import Route
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     USERNAME, Reply, assert_no_secrets, dropped, expect_error, fixture_bytes, jsonr, path_re, read_timeout, refused,
     wrong_tls_version)
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
     ANY_VERSION, JOB, NEW_SESSION, ORG, ORG2, job, page, session_body, sessions_page, token_body)
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import M365_SESSION as SESSION
@@ -445,6 +446,13 @@ def test_a_v8_start_is_awaited_through_the_session_it_answered_with(vb_server, v
     assert result["msg"] == "Started job 'Backup Job ABC': session %s ended Success after 1.0 s" % SESSION
     assert result["session"]["status"] == "Success" and result["job"]["name"] == "Backup Job ABC"
     assert result["history"] == [{"state": "Running", "elapsed": 0.0}, {"state": "Success", "elapsed": 1.0}]
+    # the vocabulary (docs/vocabulary.md): state and result from the status, the session names its job
+    session = result["session"]
+    assert (session["state"], session["result"], session["canceled"]) == ("Stopped", "Success", False)
+    assert (session["job_id"], session["job_name"]) == (JOB, "Backup Job ABC")
+    assert (session["job_id"], session["job_name"]) == (result["job"]["id"], result["job"]["name"])
+    assert session["processed_objects"] == session_body()["progress"] and session["progress_percent"] is None
+    assert set(session) == V.session_keys("VB365") and set(result["job"]) == V.job_keys("VB365")
     assert clock.sleeps == [1.0]  # Vb365Jobs is not fresh: the first poll comes at once
     assert journal.changes == ["Started job 'Backup Job ABC' (session %s)" % SESSION]
     assert vb_server.count("GET", "/v8/JobSessions") == 0  # no session read before a v8 start
@@ -461,6 +469,8 @@ def test_a_v7_start_is_awaited_through_the_new_session(vb_server, vb_run):
     assert result["msg"] == "Started job 'Backup Job ABC': session %s ended Success after 2.0 s" % SESSION
     assert [h["state"] for h in result["history"]] == ["waiting for the new job session to appear", "Running",
                                                        "Success"]
+    # a v7 session names its job too (jobId, or the job it was read for)
+    assert (result["session"]["job_id"], result["session"]["job_name"]) == (JOB, "Backup Job ABC")
     post = [c for c in vb_server.calls if c.method == "POST" and c.path.endswith("/start")][0]
     assert post.json == {"full": False}
 
@@ -707,7 +717,7 @@ def test_in_a_list_a_refused_start_fails_that_job_only(vb_server, vb_run):
         vb_run("started", by_id(JOB, OTHER))
     assert str(caught.error) == ("2 jobs: 1 started, 0 already running, 1 failed: VB365 refused to start job 'Other': "
                                  "Access denied (HTTP 403 on POST /v8/Jobs/{id}/start)")
-    results = caught.error.details["results"]
+    results = caught.error.details["jobs"]
     assert [(r["changed"], r["failed"]) for r in results] == [(True, False), (False, True)]
     assert caught.error.details["api_version"] == "v8"
 
@@ -771,7 +781,7 @@ def test_a_timeout_of_several_jobs_returns_each_session_as_last_read(vb_server, 
     vb_server.on("GET", "/v8/JobSessions/%s" % NEW_SESSION, jsonr(200, session_body("Success", id=NEW_SESSION)))
     with expect_error("wait_timeout") as caught:
         vb_run("started", by_id(JOB, OTHER), wait_timeout=20)
-    results = caught.error.details["results"]
+    results = caught.error.details["jobs"]
     assert [r["session"]["status"] for r in results] == ["Running", "Success"]
 
 
@@ -831,7 +841,7 @@ def test_several_jobs_are_started_first_and_awaited_together(vb_server, vb_run, 
     assert len(posts) == 2 and all(c.method != "POST" or not c.path.endswith("/start")
                                    for c in vb_server.calls[first_poll:])
     assert result["msg"] == "2 jobs: 2 started, 0 already running, 0 failed"
-    assert [r["elapsed"] for r in result["results"]] == [1.0, 0.0] and clock.sleeps == [1.0]
+    assert [r["elapsed"] for r in result["jobs"]] == [1.0, 0.0] and clock.sleeps == [1.0]
 
 
 # ------------------------------------------------------------------------------------------------ views and reads
@@ -1237,7 +1247,7 @@ def test_get_restore_session(vb_server, make_vb):
         assert vb.get_restore_session(" %s " % NEW)["state"] == "Working"
         with expect_error("not_found", "No VB365 restore session with id %s" % NEW):
             vb.get_restore_session(NEW)
-    with expect_error("usage", "session_id 'abc' is not a restore session id (a GUID)"):
+    with expect_error("usage", "restore_session_id 'abc' is not a restore session id (a GUID)"):
         make_vb().get_restore_session("abc")
 
 

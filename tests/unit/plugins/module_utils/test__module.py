@@ -466,16 +466,16 @@ def test_bring_jobs_brings_one_job_through_the_lifecycle(run_module, fake_api):
     exit_ = run_bring(run_module, fake_api, {"job_name": "A"})
     assert not exit_.failed and exit_.result["changed"] is True
     assert exit_.result["msg"] == "Started job 'A': run ended Success after 1.0 s"
-    assert exit_.result["api_version"] == "f1" and "results" not in exit_.result
+    assert exit_.result["api_version"] == "f1" and "jobs" not in exit_.result
     (given, adapter), = fake_api.made
     assert given is fake_api.client and fake_api.client.entered == 1 and fake_api.client.exited == 1
     assert adapter.wanted == [{"job_id": None, "job_name": "A"}] and adapter.sent == [("A", "start")]
 
 
-def test_bring_jobs_with_a_list_reports_results_even_for_one(run_module, fake_api):
+def test_bring_jobs_with_a_list_reports_jobs_even_for_one(run_module, fake_api):
     exit_ = run_bring(run_module, fake_api, {"jobs": [{"job_name": "B"}]})
     assert not exit_.failed and exit_.result["msg"] == "1 job: 1 started, 0 already running, 0 failed"
-    assert [r["job"]["name"] for r in exit_.result["results"]] == ["B"]
+    assert [r["job"]["name"] for r in exit_.result["jobs"]] == ["B"]
 
 
 def test_bring_jobs_passes_inherited_options_to_the_entries_that_do_not_set_them(run_module, fake_api):

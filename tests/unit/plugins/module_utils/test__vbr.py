@@ -18,6 +18,7 @@ import pytest
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import UnsupportedRevision, VbrToken
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import UsageError
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     PASSWORD, USERNAME, Reply, assert_no_secrets, dropped, expect_error, jsonr, read_timeout, reset)
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import token_body
@@ -531,9 +532,10 @@ def test_session_ended_of_nothing():
 def test_session_view_has_the_same_keys_in_every_revision(revision):
     view = _vbr.session_view(session(state="Stopped", result="Warning", message="1 VM skipped", revision=revision,
                                      progress=100))
-    assert view == {"id": S_NEW, "name": NAME_A, "job_id": JOB_A, "type": "Job" if revision == "1.1-rev0" else "BackupJob",
+    assert view == {"id": S_NEW, "name": NAME_A, "job_id": JOB_A, "job_name": None,
+                    "veeam_type": "Job" if revision == "1.1-rev0" else "BackupJob",
                     "state": "Stopped", "result": "Warning", "message": "1 VM skipped", "canceled": False,
-                    "progress_percent": 100, "creation_time": "2026-11-22T19:00:00.5+01:00",
+                    "progress_percent": 100, "processed_objects": None, "creation_time": "2026-11-22T19:00:00.5+01:00",
                     "end_time": "2026-11-22T19:05:00.5+01:00"}
     assert _vbr.session_view(session(message=""))["message"] is None
     assert _vbr.session_view(None) is None and _vbr.session_view({}) is None
@@ -585,6 +587,8 @@ def test_a_start_in_every_revision(vbr_server, vbr_run, journal, revision):
     assert result["msg"] == "Started job 'VBR Daily Backup': session VBR Daily Backup ended Success after 2.0 s"
     assert [h["state"] for h in result["history"]] == ["Starting", "Working", "Stopped"]
     assert result["session"]["job_id"] == JOB_A and result["session"]["result"] == "Success"
+    assert result["session"]["job_name"] == NAME_A == result["job"]["name"]
+    assert set(result["session"]) == V.session_keys("VBR") and set(result["job"]) == V.job_keys("VBR")
     assert result["job"]["last_session_id"] == S_NEW and result["job"]["status"] == cased(revision, "Inactive")
     assert result["job"]["running"] is False and result["job"]["enabled"] is True
     assert journal.changes == ["Started job 'VBR Daily Backup' (session VBR Daily Backup)"]
@@ -737,7 +741,7 @@ def test_several_jobs_at_once(vbr_server, vbr_run):
     listed = [c for c in vbr_server.calls if c.path == SESSIONS][0]
     assert listed.params["orderColumn"] == ["CreationTime"] and listed.params["orderAsc"] == ["false"]
     assert listed.params["createdAfterFilter"] == ["2026-11-22T17:59:59.500Z"]
-    assert [(r["changed"], r["session"]["id"]) for r in result["results"]] == [(True, S_NEW), (False, S_B)]
+    assert [(r["changed"], r["session"]["id"]) for r in result["jobs"]] == [(True, S_NEW), (False, S_B)]
     assert len(posts(vbr_server)) == 1
 
 
@@ -1007,7 +1011,7 @@ def test_a_refused_job_in_a_list_fails_that_job_only(vbr_server, vbr_run):
         vbr_run("started", by_name(NAME_A, NAME_B))
     assert str(caught.error) == ("2 jobs: 1 started, 0 already running, 1 failed: VBR refused to start job 'VBR SQL "
                                  "Backup': License limit reached (HTTP 400 on POST /api/v1/jobs/{id}/start)")
-    assert [(r["changed"], r["failed"]) for r in caught.error.details["results"]] == [(True, False), (False, True)]
+    assert [(r["changed"], r["failed"]) for r in caught.error.details["jobs"]] == [(True, False), (False, True)]
 
 
 # ------------------------------------------------------------------------------------------------ timeouts

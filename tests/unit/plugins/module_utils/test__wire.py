@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import (
     expect_error, fixture_bytes, fixture_names)
 
@@ -115,11 +116,16 @@ def test_session_views_agree():
         "id": "d46e39e0-1131-4585-91a7-e828ce7eafae",
         "uid": "urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae",
         "name": "Fileserver Backup@2014-10-19 05:22:52",
-        "job_uid": "urn:veeam:Job:4856ab37-2235-45e8-affe-d515878b01a9", "job_name": "Fileserver Backup",
-        "job_type": "Backup", "state": "Stopped", "result": "Success", "progress": 100,
+        "job_id": "4856ab37-2235-45e8-affe-d515878b01a9", "job_name": "Fileserver Backup",
+        "veeam_job_type": "Backup", "state": "Stopped", "result": "Success", "message": None, "canceled": None,
+        "progress_percent": 100, "processed_objects": None,
         "creation_time": "2014-10-19T05:22:52Z", "end_time": "2014-10-19T05:40:48Z", "failure_message": None,
         "is_retry": False,
+        "job_uid": "urn:veeam:Job:4856ab37-2235-45e8-affe-d515878b01a9",
         "href": "https://localhost:9398/api/backupSessions/d46e39e0-1131-4585-91a7-e828ce7eafae?format=Entity"}
+    # what modules return: the vocabulary's session keys and EM's own (docs/vocabulary.md), not the client's
+    assert set(_em.public_session(view)) == V.session_keys("EM") == set(view) - set(_em.SESSION_PRIVATE)
+    assert V.SESSION <= set(_em.public_session(view))
 
 
 def test_job_views_agree():
@@ -130,8 +136,10 @@ def test_job_views_agree():
         "id": "5658281f-625e-4627-89dd-d2a0c48be99e", "uid": "urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e",
         "name": "DB Backup", "type": "backup", "veeam_type": "Backup", "platform": "HyperV",
         "backup_server": "srv12.tech.local", "backup_server_id": "d1444f74-27e6-4399-81a9-d28ba98913f0",
-        "description": "Backup of MS SQL Server DB", "schedule_configured": True, "schedule_enabled": True,
-        "next_run": "2020-02-01T17:00:00Z"}
+        "description": "Backup of MS SQL Server DB", "enabled": True, "running": None, "last_result": None,
+        "last_run": None, "schedule_configured": True, "schedule_enabled": True, "next_run": "2020-02-01T17:00:00Z"}
+    # the vocabulary's job keys and EM's own (docs/vocabulary.md)
+    assert set(_em.public(xml_job)) == V.job_keys("EM") and V.JOB <= set(_em.public(xml_job))
     assert [link["rel"] for link in xml_job["_links"]] == [link["rel"] for link in json_job["_links"]]
 
 

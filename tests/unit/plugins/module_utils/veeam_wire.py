@@ -22,6 +22,7 @@ COPY = "5adf6525-51d9-48b9-a72d-7f80701c714b"           # em_job_entity_immediat
 NAS = "93dfbb3e-f420-45cf-addc-4ee9297113f2"            # em_nas_job_entity.xml
 AGENT = "a6deb158-b26c-4140-8b26-5a3cc344e8ec"          # em_agent_backup_job_entity.xml
 SESSION = "d46e39e0-1131-4585-91a7-e828ce7eafae"        # em_backup_session_*.xml
+FILESERVER = "4856ab37-2235-45e8-affe-d515878b01a9"     # the job of the sessions of em_backup_session_*.xml
 OTHER_SESSION = "11111111-1111-4111-8111-111111111111"
 SECOND_SESSION_ID = "2c1e0c55-6f7a-4b0e-9d61-0f6b7a8c9d10"
 OTHER_SERVER_JOB = "0e4b4c6e-1f0a-4d37-9b7b-3f1d2b6c8a90"
@@ -88,8 +89,10 @@ def tasks_list(*names):
 
 def session_xml(state="Working", result="None", session_id=SESSION, created="2026-11-22T18:00:02Z", failure="",
                 progress=42):
-    """A backup session of 'DB Backup' (the working session fixture, restated)."""
+    """A backup session of 'DB Backup' (the working session fixture, restated: its job is DB Backup)."""
     text = fixture_bytes("em_backup_session_working_reconstructed.xml").decode("utf-8")
+    text = text.replace("urn:veeam:Job:%s" % FILESERVER, "urn:veeam:Job:%s" % DB_BACKUP)
+    text = text.replace("<JobName>Fileserver Backup</JobName>", "<JobName>DB Backup</JobName>")
     text = text.replace(SESSION, session_id).replace("<State>Working</State>", "<State>%s</State>" % state)
     text = text.replace("<Result>None</Result>", "<Result>%s</Result>" % result)
     text = text.replace("<CreationTimeUTC>2014-10-19T05:22:52Z", "<CreationTimeUTC>%s" % created)

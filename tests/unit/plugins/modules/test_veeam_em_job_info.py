@@ -2,8 +2,9 @@
 # Copyright (c) backupops.veeam contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""veeam_em_job_info: filters, the entries it builds (named like veeam_em_job_start's options), an unknown id as an
-empty list, check mode; the Enterprise Manager client is a fake holding real-shaped jobs (no network)."""
+"""veeam_em_job_info: filters, the entries it builds (the job in the collection's vocabulary, docs/vocabulary.md, with
+its latest session), an unknown id as an empty list, check mode; the Enterprise Manager client is a fake holding
+real-shaped jobs (no network)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ import pytest
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.modules import veeam_em_job_info
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import (
     DB_BACKUP, REPLICA, job_of)
 from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import (
     EM_ARGS, patch_client, traceback_of)
 
-WORKING = {"id": "s-1", "uid": "urn:veeam:BackupJobSession:s-1", "name": "DB Backup@1", "state": "Working",
-           "result": "None", "progress": 40, "creation_time": "2026-11-22T18:00:02Z", "end_time": None,
-           "failure_message": None, "is_retry": False, "href": "https://em/api/backupSessions/s-1", "job_uid": "x",
-           "job_name": "DB Backup"}
+#: A session as EnterpriseManager.latest_session gives it (``_em.session_view``: with the client's href and job_uid).
+WORKING = {"id": "s-1", "uid": "urn:veeam:BackupJobSession:s-1", "name": "DB Backup@1", "job_id": DB_BACKUP,
+           "job_name": "DB Backup", "veeam_job_type": "Backup", "state": "Working", "result": "None", "message": None,
+           "canceled": None, "progress_percent": 40, "processed_objects": None, "creation_time": "2026-11-22T18:00:02Z",
+           "end_time": None, "failure_message": None, "is_retry": False, "job_uid": "urn:veeam:Job:%s" % DB_BACKUP,
+           "href": "https://em/api/backupSessions/s-1"}
+FAILED = dict(WORKING, state="Stopped", result="Failed", message="No space", failure_message="No space",
+              progress_percent=100, end_time="2026-11-22T18:10:02Z")
 
 
 class FakeEm:
@@ -76,25 +82,37 @@ def test_every_job_sorted_by_name_then_backup_server(info):
     result, client = info()
     assert not result.failed and result.result["changed"] is False and result.result["msg"] == "4 jobs"
     entries = result.result["jobs"]
-    assert [(e["job_name"], e["backup_server"]) for e in entries] == [
+    assert [(e["name"], e["backup_server"]) for e in entries] == [
         ("DB Backup", "srv12.tech.local"), ("DB BACKUP", "srv12.tech.local"), ("DB Backup", "vbr02.lab.local"),
         ("SQL Replication", "srv02.tech.local")]
     assert client.calls[0] == ("list_jobs", None, "auto", None)
 
 
-def test_an_entry_is_named_like_the_start_modules_options(info):
+def test_an_entry_is_the_job_in_the_vocabulary_with_its_latest_session(info):
     result, _client = info(job_name="DB Backup", backup_server="SRV12.tech.local")
-    assert [e["job_id"] for e in result.result["jobs"]] == [DB_BACKUP]
+    assert [e["id"] for e in result.result["jobs"]] == [DB_BACKUP]
     entry = result.result["jobs"][0]
-    assert (entry["job_name"], entry["job_type"], entry["backup_server"]) == ("DB Backup", "backup", "srv12.tech.local")
+    assert (entry["name"], entry["type"], entry["backup_server"]) == ("DB Backup", "backup", "srv12.tech.local")
     assert entry["uid"] == "urn:veeam:Job:%s" % DB_BACKUP and entry["running"] is True
-    assert not [k for k in entry if k.startswith("_")] and "id" not in entry and "name" not in entry
-    assert entry["latest_session"] == {k: WORKING[k] for k in veeam_em_job_info.SESSION_KEYS}
+    assert entry["last_result"] is None  # it runs: no finished run to tell
+    assert entry["enabled"] is True and entry["enabled"] == entry["schedule_enabled"]
+    assert not [k for k in entry if k.startswith("_")] and not {"job_id", "job_name", "job_type"} & set(entry)
+    assert set(entry) == V.job_keys("EM") | {"latest_session"}
+    assert entry["latest_session"] == {k: v for k, v in WORKING.items() if k not in ("href", "job_uid")}
+    assert set(entry["latest_session"]) == V.session_keys("EM")
+    assert entry["latest_session"]["job_id"] == entry["id"] and entry["latest_session"]["progress_percent"] == 40
+
+
+def test_the_last_result_is_the_result_of_the_latest_finished_session(info):
+    result, _client = info(client=FakeEm(jobs(), {DB_BACKUP: FAILED}), job_id=DB_BACKUP)
+    entry = result.result["jobs"][0]
+    assert (entry["running"], entry["last_result"]) == (False, "Failed")
+    assert entry["latest_session"]["message"] == entry["latest_session"]["failure_message"] == "No space"
 
 
 def test_the_name_is_matched_exactly(info):
     result, client = info(job_name="DB Backup")
-    assert [e["job_name"] for e in result.result["jobs"]] == ["DB Backup", "DB Backup"]
+    assert [e["name"] for e in result.result["jobs"]] == ["DB Backup", "DB Backup"]
     assert client.calls[0] == ("list_jobs", "DB Backup", "auto", None)
 
 
@@ -107,17 +125,19 @@ def test_job_type_is_handed_to_the_query(info):
 def test_without_latest_session_no_session_is_read(info):
     result, client = info(job_name="DB Backup", latest_session=False)
     assert all(call[0] != "latest_session" for call in client.calls)
-    assert {(e["latest_session"], e["running"]) for e in result.result["jobs"]} == {(None, None)}
+    assert {(e["latest_session"], e["running"], e["last_result"]) for e in result.result["jobs"]} == {(None, None, None)}
 
 
 def test_a_job_without_sessions(info):
     result, _client = info(job_name="SQL Replication")
     assert result.result["jobs"][0]["latest_session"] is None and result.result["jobs"][0]["running"] is False
+    assert result.result["jobs"][0]["last_result"] is None
 
 
 def test_by_id(info):
     result, client = info(job_id=REPLICA, job_type="replica")
-    assert [e["job_name"] for e in result.result["jobs"]] == ["SQL Replication"] and result.result["msg"] == "1 job"
+    assert [e["name"] for e in result.result["jobs"]] == ["SQL Replication"] and result.result["msg"] == "1 job"
+    assert result.result["jobs"][0]["type"] == "replica"
     assert client.calls[0] == ("find_job", REPLICA, "replica")
 
 
@@ -145,6 +165,4 @@ def test_a_bug_fails_with_its_traceback(info, fail_calls):
 
 
 def test_the_job_types_are_the_start_modules():
-    assert veeam_em_job_info.SESSION_KEYS == ("id", "uid", "name", "state", "result", "progress", "creation_time",
-                                              "end_time", "failure_message", "is_retry")
     assert _em.JOB_TYPES == ("backup", "replica", "backup_copy", "file_share", "agent")

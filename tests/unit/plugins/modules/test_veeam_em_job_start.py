@@ -90,7 +90,7 @@ def test_one_job_by_name(em, start, fail_calls):
     result = start(job_name="Daily")
     assert not result.failed and result.result["changed"] is True
     assert result.result["msg"] == "Started job 'Daily': run ended Success after 1.0 s"
-    assert result.result["job"] == {"id": "id-daily", "name": "Daily"} and "results" not in result.result
+    assert result.result["job"] == {"id": "id-daily", "name": "Daily"} and "jobs" not in result.result
     assert started.adapter.sent == [("Daily", "start")] and fail_calls == []
     assert started.asked == [{}]
     assert started.made[0][1] == {"wait_for": "task", "wait": True, "handed_token": False}
@@ -196,14 +196,14 @@ def test_several_jobs(em, start):
     result = start(jobs=[{"job_name": "A"}, {"job_name": "B"}, {"job_id": "id-c"}], wait=False)
     assert not result.failed and result.result["changed"] is True
     assert result.result["msg"] == "3 jobs: 2 started, 1 already running, 0 failed"
-    assert [r["job"]["name"] for r in result.result["results"]] == ["A", "B", "C"]
+    assert [r["job"]["name"] for r in result.result["jobs"]] == ["A", "B", "C"]
     assert "job" not in result.result and started.adapter.sent == [("A", "start"), ("C", "start")]
 
 
 def test_one_entry_of_jobs_is_a_list_of_one(em, start):
     em(fake_job("A"))
     result = start(jobs=[{"job_name": "A"}], wait=False)
-    assert result.result["msg"] == "1 job: 1 started, 0 already running, 0 failed" and len(result.result["results"]) == 1
+    assert result.result["msg"] == "1 job: 1 started, 0 already running, 0 failed" and len(result.result["jobs"]) == 1
 
 
 def test_jobs_inherit_job_type_and_backup_server(em, start, monkeypatch):
@@ -222,7 +222,7 @@ def test_an_error_after_a_start_says_what_was_started(em, start, fail_calls):
     result = start(jobs=[{"job_name": "A"}, {"job_name": "B"}], wait=False)
     assert result.failed and result.result["changed"] is True
     assert result.result["msg"] == "Started job 'A' (receipt r-id-a-1), then: rejected (HTTP 401)"
-    assert [r["changed"] for r in result.result["results"]] == [True, False]
+    assert [r["changed"] for r in result.result["jobs"]] == [True, False]
     assert traceback_of(result, fail_calls) == ""
 
 

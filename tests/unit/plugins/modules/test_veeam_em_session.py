@@ -53,7 +53,7 @@ def test_log_on(session):
     assert not result.failed and result.result["changed"] is True
     # the hand-off: the token and its logon session's id, so that a later task ends exactly that session
     assert result.result["session_token"] == "%s|%s" % (EM_TOKEN, EM_SESSION_ID)
-    assert result.result["session_id"] == EM_SESSION_ID
+    assert result.result["logon_session_id"] == EM_SESSION_ID and "session_id" not in result.result
     assert (result.result["user_name"], result.result["api_version"]) == ("SRV12\\Administrator", "latest")
     assert result.result["msg"] == "Logged on to Enterprise Manager as SRV12\\Administrator (session %s)" % EM_SESSION_ID
     assert asked == [{"logoff": False}] and client.entered == client.exited == 1 and client.auth.logoffs == 0
@@ -80,11 +80,18 @@ def test_a_token_is_not_for_state_present(session, fail_calls):
 
 
 def test_log_off(session):
-    result, client, asked = session(state="absent", session_token=EM_TOKEN, session_id=EM_SESSION_ID)
+    result, client, asked = session(state="absent", session_token=EM_TOKEN, logon_session_id=EM_SESSION_ID)
     assert not result.failed and result.result["changed"] is True
     assert result.result["msg"] == "Logged off from Enterprise Manager (session %s)" % EM_SESSION_ID
     assert asked == [{"logoff": False}] and client.auth.logoffs == 1
     assert "session_token" not in result.result
+
+
+def test_session_id_is_an_alias_of_logon_session_id(session):
+    """The option's name before 0.2.0 still works (docs/vocabulary.md: session_id alone names nothing any more)."""
+    result, client, _asked = session(state="absent", session_token=EM_TOKEN, session_id=EM_SESSION_ID)
+    assert not result.failed and result.result["changed"] is True and client.auth.logoffs == 1
+    assert result.result["invocation"]["module_args"]["logon_session_id"] == EM_SESSION_ID
 
 
 @pytest.mark.parametrize("gone", [True, E.AuthError("expired", status=401), E.NotFoundError("gone", status=404)])

@@ -203,7 +203,7 @@ def test_a_failure_in_a_list_reports_every_job(vb, state, fail_calls):
     result = state(state="started", jobs=[{"job_name": "A"}, {"job_name": "B"}])
     assert result.failed and result.result["changed"] is True
     assert result.result["msg"].startswith("2 jobs: 2 started, 0 already running, 1 failed: Started job 'B': ")
-    assert [r["failed"] for r in result.result["results"]] == [False, True]
+    assert [r["failed"] for r in result.result["jobs"]] == [False, True]
     assert traceback_of(result, fail_calls) == ""
 
 

@@ -81,7 +81,7 @@ def restore_session(run_module, monkeypatch, clock):
 # ------------------------------------------------------------------------------------------------ options
 @pytest.mark.parametrize("args,message", [
     ({}, "state is present but any of the following are missing: job_id, job_name"),
-    ({"state": "absent"}, "state is absent but all of the following are missing: session_id"),
+    ({"state": "absent"}, "state is absent but all of the following are missing: restore_session_id"),
     ({"job_id": JOB, "job_name": "Mail"}, "parameters are mutually exclusive: job_id|job_name"),
     ({"job_id": JOB, "organization": "contoso"}, "parameters are mutually exclusive: job_id|organization"),
     ({"job_name": "Mail", "type": "vem"}, "value of type must be one of: vex, veod, vesp, vet, got: vem"),
@@ -92,14 +92,17 @@ def test_option_checks(restore_session, args, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    ({"job_name": "Mail", "session_id": SESSION},
-     "session_id is for state: absent; state: present opens a new restore session on the backup of job_id or job_name"),
+    ({"job_name": "Mail", "restore_session_id": SESSION},
+     "restore_session_id is for state: absent; state: present opens a new restore session on the backup of job_id or job_name"),
+    ({"job_name": "Mail", "session_id": SESSION},  # the alias
+     "restore_session_id is for state: absent; state: present opens a new restore session on the backup of job_id or "
+     "job_name"),
     ({"job_name": "Mail", "point_in_time": "yesterday"},
      "point_in_time 'yesterday' is not an ISO 8601 date and time such as 2026-11-20T22:00:00Z"),
-    ({"state": "absent", "session_id": SESSION, "job_name": "Mail"},
-     "job_name is for state: present; state: absent stops the restore session session_id"),
-    ({"state": "absent", "session_id": SESSION, "job_id": JOB, "point_in_time": "2026-11-20T22:00:00Z"},
-     "job_id, point_in_time are for state: present; state: absent stops the restore session session_id"),
+    ({"state": "absent", "restore_session_id": SESSION, "job_name": "Mail"},
+     "job_name is for state: present; state: absent stops the restore session restore_session_id"),
+    ({"state": "absent", "restore_session_id": SESSION, "job_id": JOB, "point_in_time": "2026-11-20T22:00:00Z"},
+     "job_id, point_in_time are for state: present; state: absent stops the restore session restore_session_id"),
 ])
 def test_options_of_the_other_state_are_refused_before_anything_is_sent(restore_session, fail_calls, args, message):
     result, _client, asked = restore_session(**args)
@@ -156,7 +159,7 @@ def test_an_unknown_job(restore_session, fail_calls):
 # ------------------------------------------------------------------------------------------------ absent
 def test_stop_and_await(restore_session, clock):
     client = FakeVb(sessions=[restore(), restore("Stopping"), restore("Stopped")])
-    result, client, _asked = restore_session(client, state="absent", session_id=SESSION)
+    result, client, _asked = restore_session(client, state="absent", restore_session_id=SESSION)
     assert not result.failed and result.result["changed"] is True and client.stops == [SESSION]
     assert result.result["msg"] == "Stopped restore session %s (Restore Session (Exchange)); it is Stopped" % SESSION
     assert [h["state"] for h in result.result["history"]] == ["Stopping", "Stopped"]
@@ -164,28 +167,36 @@ def test_stop_and_await(restore_session, clock):
     assert clock.sleeps == [1.0]
 
 
+def test_session_id_is_an_alias_of_restore_session_id(restore_session):
+    """The option's name before 0.2.0 still works (docs/vocabulary.md: session_id alone names nothing any more)."""
+    client = FakeVb(sessions=[restore(), restore("Stopped")])
+    result, client, _asked = restore_session(client, state="absent", session_id=SESSION)
+    assert not result.failed and result.result["changed"] is True and client.stops == [SESSION]
+    assert result.result["invocation"]["module_args"]["restore_session_id"] == SESSION
+
+
 def test_stop_without_waiting(restore_session):
     client = FakeVb(sessions=[restore(), restore("Stopping")])
-    result, client, _asked = restore_session(client, state="absent", session_id=SESSION, wait=False)
+    result, client, _asked = restore_session(client, state="absent", restore_session_id=SESSION, wait=False)
     assert result.result["changed"] is True and result.result["restore_session"]["state"] == "Stopping"
     assert "history" not in result.result
 
 
 def test_a_stopped_session_is_left_alone(restore_session):
-    result, client, _asked = restore_session(FakeVb(sessions=[restore("Stopped")]), state="absent", session_id=SESSION)
+    result, client, _asked = restore_session(FakeVb(sessions=[restore("Stopped")]), state="absent", restore_session_id=SESSION)
     assert not result.failed and result.result["changed"] is False and client.stops == []
     assert result.result["msg"] == "Restore session %s is already stopped" % SESSION
 
 
 def test_stop_in_check_mode(restore_session):
-    result, client, _asked = restore_session(state="absent", session_id=SESSION, _ansible_check_mode=True)
+    result, client, _asked = restore_session(state="absent", restore_session_id=SESSION, _ansible_check_mode=True)
     assert result.result["changed"] is True and client.stops == []
     assert result.result["msg"] == "Would stop restore session %s (Restore Session (Exchange))" % SESSION
 
 
 def test_a_session_stopped_meanwhile(restore_session):
     client = FakeVb(sessions=[restore(), restore("Stopped")], stopped=False)
-    result, client, _asked = restore_session(client, state="absent", session_id=SESSION)
+    result, client, _asked = restore_session(client, state="absent", restore_session_id=SESSION)
     assert not result.failed and result.result["changed"] is False and client.stops == [SESSION]
     assert result.warnings == ["VB365 refused to stop restore session %s because it was stopped meanwhile" % SESSION]
     assert result.result["msg"] == "Restore session %s is already stopped" % SESSION
@@ -193,7 +204,7 @@ def test_a_session_stopped_meanwhile(restore_session):
 
 def test_a_stop_that_is_not_done_in_time(restore_session, fail_calls):
     client = FakeVb(sessions=[restore(), restore("Stopping")])
-    result, _client, _asked = restore_session(client, state="absent", session_id=SESSION, wait_timeout=20)
+    result, _client, _asked = restore_session(client, state="absent", restore_session_id=SESSION, wait_timeout=20)
     assert result.failed and result.result["error"]["kind"] == "wait_timeout" and result.result["changed"] is True
     assert result.result["msg"] == (
         "Restore session %s was still Stopping after 20 s (wait_timeout 20 s). Run the task again to go on waiting "
@@ -205,6 +216,6 @@ def test_a_stop_that_is_not_done_in_time(restore_session, fail_calls):
 
 def test_a_bug_fails_with_its_traceback(restore_session, fail_calls):
     client = FakeVb(sessions=[None])
-    result, _client, _asked = restore_session(client, state="absent", session_id=SESSION)
+    result, _client, _asked = restore_session(client, state="absent", restore_session_id=SESSION)
     assert result.failed and "(please report this as a bug)" in result.result["msg"]
     assert "Traceback" in traceback_of(result, fail_calls)

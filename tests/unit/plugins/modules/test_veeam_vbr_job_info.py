@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.modules import veeam_vbr_job_info
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import (
     VBR_ARGS, patch_client, traceback_of)
 
@@ -83,9 +84,12 @@ def test_an_entry_is_the_job_view_with_its_running_session(info):
     sql = jobs[SQL]
     assert (sql["type"], sql["veeam_type"], sql["running"], sql["enabled"]) == ("backup", "VSphereBackup", True, None)
     assert sql["running_session"] == {"id": RUNNING_SESSION, "name": "vbr SQL Backup", "job_id": SQL,
-                                      "type": "BackupJob", "state": "Working", "result": "None", "message": None,
-                                      "canceled": False, "progress_percent": 40, "creation_time": None,
-                                      "end_time": None}
+                                      "job_name": "vbr SQL Backup", "veeam_type": "BackupJob", "state": "Working",
+                                      "result": "None", "message": None, "canceled": False, "progress_percent": 40,
+                                      "processed_objects": None, "creation_time": None, "end_time": None}
+    # the vocabulary's keys (docs/vocabulary.md): the job's, VBR's own, and the running session
+    assert set(sql) == V.job_keys("VBR") | {"running_session"}
+    assert set(sql["running_session"]) == V.session_keys("VBR")
     assert jobs[DAILY]["running_session"] is None and jobs[DAILY]["enabled"] is True
     assert jobs[COPY]["type"] == "backup_copy" and jobs[COPY]["enabled"] is False
     # a status this module does not know: not running (no session read), enabled not known
