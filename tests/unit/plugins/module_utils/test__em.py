@@ -440,11 +440,14 @@ def test_query_reads_every_page_with_the_page_number_last(em_server, make_em):
         "type=Job&format=Entities&pageSize=1&page=%d" % n for n in (1, 2, 3)]
 
 
-def test_query_stops_at_a_page_that_brings_nothing_new(em_server, make_em):
-    """A server that ignores the page number sends page 1 again: it is kept once, and not read for ever."""
+def test_query_refuses_a_page_that_brings_nothing_new(em_server, make_em):
+    """A server that ignores the page number sends page 1 again: reading stops at page 2 with an error, since the
+    rest of the list (where a job looked for may be) cannot be read."""
     em_server.on("GET", "/api/query", xml(200, query_result(entity("em_job_entity.xml"), page=1, pages=5)))
-    with make_em() as em:
-        assert [e["name"] for e in em.query("type=Job&format=Entities", "list of jobs")] == ["DB Backup"]
+    with expect_error("parse") as caught:
+        with make_em() as em:
+            em.query("type=Job&format=Entities", "list of jobs")
+    assert str(caught.error).startswith("The server sent page 2 of list of jobs with nothing new")
     assert len([c for c in em_server.calls if c.path == "/api/query"]) == 2
 
 

@@ -215,7 +215,7 @@ def test_a_vb365_restore_session_has_the_vocabularys_keys_and_capitalised_enums(
 def test_an_em_task_as_the_job_modules_return_it():
     """veeam_em_job_start (the adapter's view) and veeam_task_info return a task's keys of the page."""
     task = _em.task_view(em_body("em_task_finished_start_job.xml"))
-    assert set(veeam_task_info.public_task(task)) == V.TASK
+    assert set(_em.public_task(task)) == V.TASK
 
     class Run:  # what EmJobs.view reads of a run
         job, receipt, session, current = job_of("em_job_entity.xml"), task, None, None
