@@ -41,6 +41,18 @@ API_VERSIONS = ("latest", "v1_5", "v1_6", "v1_7")
 #: vm jobs: POST /api/jobs/{id}?action=start (backup copy: ?action=sync); file share (NAS) jobs:
 #: POST /api/nas/jobs/{id}/start; agent jobs: POST /api/agents/jobs/{id}?action=start.
 JOB_TYPES = ("backup", "replica", "backup_copy", "file_share", "agent")
+#: The job options of the job-state modules (veeam_em_job_start, veeam_em_job_state), but ``jobs``, whose entries
+#: take ``JOB_ENTRY_OPTIONS``; documented in the doc fragment ``backupops.veeam.em.jobs``.
+_TYPE_CHOICES = ["auto"] + list(JOB_TYPES)
+JOB_ENTRY_OPTIONS = {"job_type": {"type": "str", "choices": _TYPE_CHOICES}, "backup_server": {"type": "str"}}
+JOB_OPTIONS = {
+    "job_id": {"type": "str"},
+    "job_name": {"type": "str"},
+    "job_type": {"type": "str", "default": "auto", "choices": _TYPE_CHOICES},
+    "backup_server": {"type": "str"},
+    "if_running": {"type": "str", "default": "skip", "choices": ["skip", "fail"]},
+    "fail_on_warning": {"type": "bool", "default": False},
+}
 _KIND_OF_TYPE = {"backup": "vm", "replica": "vm", "backup_copy": "vm", "file_share": "nas", "agent": "agent"}
 _COLLECTION = {"vm": "/api/jobs", "nas": "/api/nas/jobs", "agent": "/api/agents/jobs"}
 _QUERY_TYPE = {"vm": "Job", "nas": "NasJob", "agent": "AgentBackupJob"}
