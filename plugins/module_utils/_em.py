@@ -651,14 +651,6 @@ class EmJobs(JobAdapter):
         self._listed = {}
         self._surveyed = set()
 
-    @classmethod
-    def for_params(cls, client, params, state):
-        """The adapter of a job-state task: ``wait_for`` defaults to ``task`` for a start and to ``session`` for a
-        stop or retry (until the stop took effect, the retry's session ended)."""
-        wait_for = params.get("wait_for") or ("task" if state == "started" else "session")
-        return cls(client, wait_for=wait_for, wait=params.get("wait", True),
-                   handed_token=bool(params.get("session_token")))
-
     def find(self, wanted):
         return self.client.find_jobs([{k: w.get(k) for k in ("job_id", "job_name", "job_type", "backup_server")}
                                       for w in wanted])
@@ -900,6 +892,13 @@ class EmJobs(JobAdapter):
         if session:
             out["session"] = public_session(session)
         return out
+
+
+def jobs_adapter(client, params, state):
+    """The EmJobs of a job-state task (veeam_em_job_start, veeam_em_job_state): ``wait_for`` defaults to ``task`` for
+    a start and to ``session`` for a stop or retry (until the stop took effect, the retry's session ended)."""
+    wait_for = params.get("wait_for") or ("task" if state == "started" else "session")
+    return EmJobs(client, wait_for=wait_for, wait=params.get("wait", True), handed_token=bool(params.get("session_token")))
 
 
 def connect(transport, params, journal, logoff=None):

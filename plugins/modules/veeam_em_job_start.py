@@ -327,7 +327,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils._module import Vee
 def start_jobs(module):
     """veeam_em_job_state with state: started - find the jobs, start those that do not run, and await their tasks or
     backup sessions."""
-    return module.bring_jobs(lambda em: _em.EmJobs.for_params(em, module.params, "started"), "started",
+    return module.bring_jobs(lambda em: _em.jobs_adapter(em, module.params, "started"), "started",
                              inherited=("job_type", "backup_server"))
 
 

@@ -346,7 +346,7 @@ from ansible_collections.backupops.veeam.plugins.module_utils._module import Vee
 def bring_jobs(module):
     """Find the jobs and bring each into ``state``; await what the actions made."""
     state = module.params["state"]
-    return module.bring_jobs(lambda em: _em.EmJobs.for_params(em, module.params, state), state,
+    return module.bring_jobs(lambda em: _em.jobs_adapter(em, module.params, state), state,
                              inherited=("job_type", "backup_server"))
 
 
