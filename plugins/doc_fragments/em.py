@@ -82,3 +82,69 @@ requirements:
   - requests >= 2.25
   - xmltodict >= 0.12
 """
+
+    # The job options of veeam_em_job_start and veeam_em_job_state.
+    JOBS = r"""
+options:
+  job_id:
+    description:
+      - The id of the job, as a GUID (V(5658281f-625e-4627-89dd-d2a0c48be99e)) or a UID
+        (V(urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e), also C(NasJob) and C(AgentBackupJob) UIDs).
+      - Mutually exclusive with O(job_name) and O(jobs).
+    type: str
+  job_name:
+    description:
+      - The exact name of the job (case and spaces matter). Found with the Enterprise Manager query service, with
+        the name quoted so that characters such as C("), C(;), C(,) or C(==) are part of the name.
+      - When several jobs on different backup servers have this name, the module fails and lists them; choose
+        with O(backup_server) or O(job_id).
+    type: str
+  jobs:
+    description:
+      - Several jobs in one task, each given like the single-job options. They are all found and checked before
+        the first action is sent, acted on one after the other, then awaited together.
+      - The result has one entry per job in RV(jobs); the task fails if any job fails.
+    type: list
+    elements: dict
+    suboptions:
+      job_id:
+        description: The id of the job, as for the module's O(job_id).
+        type: str
+      job_name:
+        description: The exact name of the job, as for the module's O(job_name).
+        type: str
+      job_type:
+        description: The job's type, as for the module's O(job_type); defaults to the module's O(job_type).
+        type: str
+        choices: [auto, backup, replica, backup_copy, file_share, agent]
+      backup_server:
+        description: The backup server of the job, as for the module's O(backup_server).
+        type: str
+  job_type:
+    description:
+      - The type of the job. V(auto) finds it (one to three lookups); any other value looks only there and skips
+        the lookup of the type.
+    type: str
+    choices: [auto, backup, replica, backup_copy, file_share, agent]
+    default: auto
+  backup_server:
+    description:
+      - The name (or id) of the Veeam Backup & Replication server the job belongs to, to choose among jobs of the
+        same name on different backup servers connected to Enterprise Manager.
+    type: str
+  if_running:
+    description:
+      - What to do when the job already has a running backup session and is to be started.
+      - V(skip) does not start it again and returns C(changed=false) with that session (and, with
+        O(wait_for=session), awaits it).
+      - V(fail) fails before anything is started.
+    type: str
+    choices: [skip, fail]
+    default: skip
+  fail_on_warning:
+    description:
+      - With O(wait_for=session), fail when the session ends with the result C(Warning). Otherwise a warning
+        result is reported as a warning and the task succeeds.
+    type: bool
+    default: false
+"""

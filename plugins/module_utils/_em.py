@@ -14,7 +14,12 @@ ones, is in this file, and only here.
 
 Facts used (see docs/emulator.md and ../shared/veeam-api.md for the sources): the token also comes as a cookie,
 which EM prefers over the header, so no cookie is ever kept (``_http``); tasks belong to the logon session that
-created them; an idle session expires after 15 minutes (401).
+created them; an idle session expires after 15 minutes (401).  Stop, retry and ``toggleScheduleEnabled`` answer 202
+with a Task like a start (operations StopJob/StopNasJob/StopAgentJob, RetryJob/..., UpdateJob with the message
+"Ok"); backup copy jobs have no Start, Stop or Retry link (they are started with Sync, and a running one is stopped
+through its session's Stop link, ``POST /api/backupSessions/{id}?action=stop``); a retry is accepted only when the
+job's last session Failed; ``toggleScheduleEnabled`` toggles, so the schedule state (``ScheduleEnabled``) is read
+first and again right before the toggle, and a lost toggle is settled by reading it, never by toggling again.
 """
 
 from __future__ import annotations
@@ -36,6 +41,18 @@ API_VERSIONS = ("latest", "v1_5", "v1_6", "v1_7")
 #: vm jobs: POST /api/jobs/{id}?action=start (backup copy: ?action=sync); file share (NAS) jobs:
 #: POST /api/nas/jobs/{id}/start; agent jobs: POST /api/agents/jobs/{id}?action=start.
 JOB_TYPES = ("backup", "replica", "backup_copy", "file_share", "agent")
+#: The job options of the job-state modules (veeam_em_job_start, veeam_em_job_state), but ``jobs``, whose entries
+#: take ``JOB_ENTRY_OPTIONS``; documented in the doc fragment ``backupops.veeam.em.jobs``.
+_TYPE_CHOICES = ["auto"] + list(JOB_TYPES)
+JOB_ENTRY_OPTIONS = {"job_type": {"type": "str", "choices": _TYPE_CHOICES}, "backup_server": {"type": "str"}}
+JOB_OPTIONS = {
+    "job_id": {"type": "str"},
+    "job_name": {"type": "str"},
+    "job_type": {"type": "str", "default": "auto", "choices": _TYPE_CHOICES},
+    "backup_server": {"type": "str"},
+    "if_running": {"type": "str", "default": "skip", "choices": ["skip", "fail"]},
+    "fail_on_warning": {"type": "bool", "default": False},
+}
 _KIND_OF_TYPE = {"backup": "vm", "replica": "vm", "backup_copy": "vm", "file_share": "nas", "agent": "agent"}
 _COLLECTION = {"vm": "/api/jobs", "nas": "/api/nas/jobs", "agent": "/api/agents/jobs"}
 _QUERY_TYPE = {"vm": "Job", "nas": "NasJob", "agent": "AgentBackupJob"}
@@ -47,6 +64,16 @@ NAMES_PER_QUERY = 25
 _MAX_FILTER = 2000
 _START_ACTION = {"backup": "start", "replica": "start", "backup_copy": "sync", "file_share": "start",
                  "agent": "start"}
+#: Lifecycle actions other than start -> the job's link (Rel) and the action word of the documented route.
+_ACTION_LINK = {"stop": ("Stop", "stop"), "retry": ("Retry", "retry"),
+                "enable": ("ToggleScheduleEnabled", "toggleScheduleEnabled"),
+                "disable": ("ToggleScheduleEnabled", "toggleScheduleEnabled")}
+#: Lifecycle actions -> how the operation of their task begins (StartJob/StartJobSync/StartNasJob, StopJob/
+#: StopJobSession/..., RetryJob/..., UpdateJob for a toggle).
+_TASK_OPERATION = {"start": "start", "stop": "stop", "retry": "retry", "enable": "updatejob", "disable": "updatejob"}
+#: Lifecycle actions -> words for "to <...> job 'X'" in messages.
+_ACTION_WORDS = {"start": "start", "stop": "stop", "retry": "retry", "enable": "enable the schedule of",
+                 "disable": "disable the schedule of"}
 #: Veeam's JobType values -> our job_type names.
 _TYPE_OF_JOBTYPE = {"backup": "backup", "replica": "replica", "replication": "replica", "backupcopy": "backup_copy",
                     "immediatebackupcopy": "backup_copy", "nasbackup": "file_share", "agentbackup": "agent",
@@ -60,8 +87,9 @@ _URN = re.compile(r"^urn:veeam:([A-Za-z]+):(.+)$")
 #: Backup session states; anything but Stopped counts as running (the docs list Starting, Stopping, Working,
 #: Pausing, Resuming, Stopped; VBR adds more, such as WaitingTape or Postprocessing).
 SESSION_DONE = "stopped"
-#: Task messages that are a task state, not a text that names the job (a started task says "OperationFinished").
-_TASK_STATE_WORDS = frozenset(("running", "operationfinished", "finished"))
+#: Task messages that do not name the job: task states (a started task says "OperationFinished") and the "Ok" of
+#: toggles and backup copy syncs.
+_TASK_STATE_WORDS = frozenset(("running", "operationfinished", "finished", "ok"))
 #: Task states: Running -> OperationFinished (done on the backup server) -> Finished (EM collected the data).
 TASK_DONE = "finished"
 
@@ -287,7 +315,7 @@ class EnterpriseManager(Client):
 
     def __init__(self, transport, auth, journal):
         super().__init__(transport, auth, journal)
-        self.started_tasks = set()  # ids of the start tasks this client made or already accounted for
+        self.started_tasks = set()  # ids of the action tasks this client made or already accounted for
 
     def hint(self, resp):
         if resp.status == 401 and not self.auth.owns_session:
@@ -510,13 +538,45 @@ class EnterpriseManager(Client):
             return "/api/nas/jobs/%s/%s" % (job["id"], action)
         return "%s/%s?action=%s" % (_COLLECTION[job["_kind"]], job["id"], action)
 
-    def start(self, job):
-        """Start the job: its Task (202).  Sent once: a lost answer raises LostAnswerError."""
-        resp = self.call("POST", self.start_path(job), expect=(200, 201, 202), what="to start job %r" % job["name"],
-                         safe=False)
+    def action_path(self, job, action, session=None):
+        """The route of a lifecycle action: the job's link (Start/Sync, Stop, Retry, ToggleScheduleEnabled), else the
+        documented route; a backup copy job, which has no Stop link, is stopped through its running ``session``."""
+        if action == "start":
+            return self.start_path(job)
+        rel, word = _ACTION_LINK[action]
+        link = _link({"links": job["_links"]}, rel)
+        if link and isinstance(link.get("href"), str) and link["href"]:
+            return link["href"]
+        if job["type"] == "backup_copy" and action in ("stop", "retry"):
+            if action == "stop" and session and session.get("href"):
+                return str(session["href"]).split("?", maxsplit=1)[0] + "?action=stop"
+            if action == "stop" and session:
+                return "/api/backupSessions/%s?action=stop" % session["id"]
+            raise E.UsageError("Enterprise Manager cannot %s backup copy job %r: such jobs have no %s action"
+                               % (action, job["name"], rel))
+        if job["_kind"] == "nas":
+            return "/api/nas/jobs/%s/%s" % (job["id"], word)
+        return "%s/%s?action=%s" % (_COLLECTION[job["_kind"]], job["id"], word)
+
+    def act(self, job, action, session=None):
+        """Send a lifecycle action (start, stop, retry, or a toggle of the schedule for enable/disable): its Task
+        (202).  Sent once: a lost answer raises LostAnswerError."""
+        resp = self.call("POST", self.action_path(job, action, session), expect=(200, 201, 202),
+                         what="to %s job %r" % (_ACTION_WORDS[action], job["name"]), safe=False)
         task = task_view(W.root(document(resp, "task", self.product))[1])
         self.started_tasks.add(str(task["id"]))
         return task
+
+    def start(self, job):
+        """Start the job: its Task (202).  Sent once: a lost answer raises LostAnswerError."""
+        return self.act(job, "start")
+
+    def read_job(self, job):
+        """The job's entity read again (its ``ScheduleEnabled`` now), from its own collection."""
+        resp = self.call("GET", "%s/%s?format=Entity" % (_COLLECTION[job["_kind"]], job["id"]), what="job %r"
+                         % job["name"])
+        root_name, entity = W.root(document(resp, "job", self.product))
+        return _job(entity, job["_kind"], root_name)
 
     def tasks(self):
         """The tasks of this logon session (tasks belong to the session that created them)."""
@@ -525,12 +585,19 @@ class EnterpriseManager(Client):
     def unknown_start_task(self, job):
         """A start task of this logon session for ``job`` that no start of this client accounted for yet (several
         jobs are started in one session)."""
+        return self.unknown_task(job, "start")
+
+    def unknown_task(self, job, action):
+        """A task of this logon session of ``action`` (start, stop, retry, enable/disable: the toggle's UpdateJob)
+        for ``job`` that no action of this client accounted for yet; a task whose message does not name a job
+        (a task state, "Ok") may be the job's."""
+        prefix = _TASK_OPERATION[action]
         for task in self.tasks():
             message = str(task.get("message") or "")
             if message.lower() in _TASK_STATE_WORDS:  # "OperationFinished": the task's state, not a job's name
                 message = ""
             if str(task["id"]) not in self.started_tasks and str(task.get("operation") or "").lower().startswith(
-                    "start") and (not message or job["name"] in message):
+                    prefix) and (not message or job["name"] in message):
                 self.started_tasks.add(str(task["id"]))
                 return task
         return None
@@ -571,12 +638,15 @@ class EnterpriseManager(Client):
 
 
 class EmJobs(JobAdapter):
-    """The job lifecycle in Enterprise Manager terms: a start answers with a task of this logon session, and the run
-    is the job's backup session.  ``wait_for``: ``task`` awaits the start task (until the backup server took the
-    start), ``session`` the backup session (until the job stopped).  ``handed_token``: the logon session came
-    from ``veeam_em_session``, so its tasks can be read by later tasks."""
+    """The job lifecycle in Enterprise Manager terms: every action (start, stop, retry, and the schedule toggle of
+    enable/disable) answers with a task of this logon session, and a run is the job's backup session.
+    ``wait_for``: ``task`` awaits the action's task (until the backup server took it), ``session`` the backup
+    session (a start's or retry's new one until it stopped; for a stop, the running one until it stopped).  A
+    toggle's task is always awaited (``awaited``), so that the schedule state read next is the toggled one.
+    ``handed_token``: the logon session came from ``veeam_em_session``, so its tasks can be read by later tasks."""
 
     product = "Enterprise Manager"
+    awaited = ("start", "stop", "retry", "enable", "disable")
 
     def __init__(self, client, wait_for="task", wait=True, handed_token=False):
         super().__init__(client)
@@ -584,6 +654,7 @@ class EmJobs(JobAdapter):
         self.need_before = wait and wait_for == "session"
         self.handed_token = handed_token
         self._listed = {}
+        self._surveyed = set()
 
     def find(self, wanted):
         return self.client.find_jobs([{k: w.get(k) for k in ("job_id", "job_name", "job_type", "backup_server")}
@@ -591,9 +662,23 @@ class EmJobs(JobAdapter):
 
     # ------------------------------------------------------------------ state
     def survey(self, runs, action, acting):
-        """The newest session of each job (the new session of a start is told apart from it), or, for several jobs
-        whose new sessions need not be told apart, their running sessions with one query."""
-        if len(runs) > 1 and not self.need_before:
+        """For a toggle, the job's schedule state (the job read again after the first time); otherwise the newest
+        session of each job (a start's or retry's new session is told apart from it; a retry needs its result),
+        or, for several jobs whose new sessions need not be told apart, their running sessions with one query."""
+        if action == "retry":
+            copies = [run.name for run in runs if run.job["type"] == "backup_copy"]
+            if copies:
+                raise E.UsageError("Enterprise Manager cannot retry backup copy jobs (they have no Retry action): %s"
+                                   % ", ".join(repr(name) for name in copies),
+                                   hint="Start them again with state: started (a sync)")
+        if action in ("enable", "disable"):
+            for run in runs:
+                if run.index in self._surveyed:
+                    run.job = self.client.read_job(run.job)
+                self._surveyed.add(run.index)
+                run.before = run.current = None
+            return
+        if len(runs) > 1 and not self.need_before and action != "retry":
             running = self.client.running_sessions([run.job for run in runs])
             for run in runs:
                 run.before = run.current = running.get(run.job["id"])
@@ -605,6 +690,17 @@ class EmJobs(JobAdapter):
     def running(self, run):
         return run.current is not None
 
+    def enabled(self, run):
+        return run.job.get("schedule_enabled")
+
+    def failed_last(self, run):
+        """Enterprise Manager retries a job only when its last session ended Failed."""
+        last = run.before
+        return bool(last) and not session_running(last) and str(last.get("result") or "").lower() == "failed"
+
+    def stopping(self, run):
+        return str((run.current or {}).get("state") or "").lower() == "stopping"
+
     def running_label(self, run):
         session = run.current
         if not session:
@@ -612,14 +708,40 @@ class EmJobs(JobAdapter):
         done = ", %s%% done" % session["progress_percent"] if session.get("progress_percent") is not None else ""
         return "session %s, %s%s" % (session["name"], session["state"], done)
 
+    def idle_label(self, run):
+        last = run.before
+        if not last:
+            return None
+        return "last session %s ended %s" % (last.get("name"), last.get("result") or "without a result")
+
+    def kind(self, run, action):
+        return "the schedule of " if action in ("enable", "disable") else ""
+
+    def recheck(self, run, action):
+        """A toggle is sent only to a job whose schedule is not in the asked state: the job is read again right
+        before it (a toggle into the wrong state would do the opposite of what was asked)."""
+        if action not in ("enable", "disable"):
+            return False
+        run.job = self.client.read_job(run.job)
+        return True
+
     # ------------------------------------------------------------------ acting
     def send(self, run, action):
-        return self.client.start(run.job)
+        return self.client.act(run.job, action, session=run.current)
 
     def look(self, run, action):
-        """After a lost start: a start task of ours for the job, and whether EM shows the job started (that task,
-        or a running session that is not the one seen before)."""
-        task = self.client.unknown_start_task(run.job)
+        """After a lost answer, what EM shows: a task of ours for the job with the action's operation, and whether
+        the action took effect - a start or retry: that task, or a running session that is not the one seen
+        before; a stop: that task, or the job's session stopping or stopped; a toggle: that task, or the schedule
+        state read again (never a second toggle)."""
+        task = self.client.unknown_task(run.job, action)
+        if action in ("enable", "disable"):
+            run.job = self.client.read_job(run.job)
+            return task, task is not None or run.job.get("schedule_enabled") is (action == "enable")
+        if action == "stop":
+            session = self.client.get_session(run.current) if run.current else None
+            return task, task is not None or not session_running(session) or str(
+                session.get("state") or "").lower() == "stopping"
         latest = self.client.latest_session(run.job)
         before = (run.before or {}).get("id")
         return task, task is not None or bool(latest and session_running(latest) and latest["id"] != before)
@@ -629,14 +751,17 @@ class EmJobs(JobAdapter):
 
     # ------------------------------------------------------------------ waiting
     def watch(self, run, action):
-        if self.wait_for == "task":
-            return {"task": run.receipt} if run.changed and run.receipt else None
+        if action in ("enable", "disable") or self.wait_for == "task":
+            return {"task": run.receipt, "action": action} if run.changed and run.receipt else None
+        if action == "stop":
+            return {"job": run.job, "before": None, "task": None if run.skipped else run.receipt,
+                    "session": run.current, "refused": False, "action": action}
         return {"job": run.job, "before": (run.before or {}).get("id"), "task": None if run.skipped else run.receipt,
-                "session": run.current if run.skipped else None, "refused": False}
+                "session": run.current if run.skipped else None, "refused": False, "action": action}
 
     def prefetch(self, watches):
-        """With several start tasks pending, one ``GET /api/tasks`` a round reads them all (a logon session's tasks
-        are full Task entities: RestAPI.xsd ``TaskListType``); a task missing from it is read on its own."""
+        """With several tasks pending, one ``GET /api/tasks`` a round reads them all (a logon session's tasks are
+        full Task entities: RestAPI.xsd ``TaskListType``); a task missing from it is read on its own."""
         self._listed = {}
         if len([w for w in watches if "job" not in w]) > 1:
             self._listed = {str(task["id"]): task for task in self.client.tasks()}
@@ -656,8 +781,8 @@ class EmJobs(JobAdapter):
             return dict(watch, task=self._read_task(watch["task"]))
         task = watch["task"]
         if task and task.get("id") and not task.get("lost") and not task_done(task):
-            # Until our start task has finished, a new session may be another operator's (EM refuses our start
-            # then): the task is read on, and decides.
+            # Until our task has finished, a new session may be another operator's (EM refuses our start then),
+            # and a stop may be refused: the task is read on, and decides.
             try:
                 task = self.client.get_task(task["id"])
             except E.NotFoundError:
@@ -683,14 +808,14 @@ class EmJobs(JobAdapter):
     def state(self, watch):
         if "job" not in watch:
             return watch["task"].get("state") or "unknown"
-        return "start refused" if watch["refused"] else run_state(watch["session"])
+        return "%s refused" % watch.get("action", "start") if watch["refused"] else run_state(watch["session"])
 
     def waiting_for(self, watch):
         if "job" not in watch:
             return "task %s still %s" % (watch["task"].get("id"), watch["task"].get("state"))
         if watch["session"] is None:
             return run_state(None)
-        if not session_running(watch["session"]):  # it ended: the start task, not yet finished, decides if it is ours
+        if not session_running(watch["session"]):  # it ended: the task, not yet finished, decides if it is ours
             return "task %s still %s (session %s is %s)" % (watch["task"].get("id"), watch["task"].get("state"),
                                                             watch["session"]["name"], run_state(watch["session"]))
         return "session %s still %s" % (watch["session"]["name"], run_state(watch["session"]))
@@ -699,7 +824,10 @@ class EmJobs(JobAdapter):
         task = watch["task"]
         if task is not None:
             run.receipt = task
+        action = watch.get("action", "start")
         if "job" not in watch:
+            if action in ("enable", "disable"):
+                return self._toggled(run, task, action)
             if task.get("lost"):
                 self.client.warn("The Enterprise Manager logon session expired while waiting for task %s of job %r; "
                                  "the task belonged to it, so the job's backup session was read instead"
@@ -715,19 +843,37 @@ class EmJobs(JobAdapter):
                            refused=True)
         run.session = watch["session"]
         result = run.session.get("result") or ""
+        if action == "stop" and result.lower() == "failed":
+            # EM has no "canceled" flag: a run stopped by someone ends Failed ("Job has been stopped by user.")
+            return Outcome("session %s ended Failed (stopped)" % run.session["name"], result="Stopped")
         return Outcome("session %s ended %s" % (run.session["name"], result or "without a result"), result=result,
                        reason=run.session.get("failure_message"))
 
+    def _toggled(self, run, task, action):
+        """A toggle's task ended: the job is read again, and shows whether its schedule is in the asked state."""
+        run.job = self.client.read_job(run.job)
+        wanted = action == "enable"
+        if task.get("success") is False:
+            return Outcome("task %s finished with %r" % (task["id"], task.get("message") or "no message"),
+                           refused=True)
+        if run.job.get("schedule_enabled") is not wanted:
+            return Outcome("task %s %s, but the schedule is still %s" % (
+                task["id"], task.get("state"), "enabled" if run.job.get("schedule_enabled") else "disabled"),
+                refused=True)
+        if task.get("lost"):
+            return Outcome("the schedule is %s" % ("enabled" if wanted else "disabled"), timed=False)
+        return Outcome("task %s %s" % (task["id"], task["state"]))
+
     def keep(self, run, watch):
-        """The wait ran out: the failed result shows the start task and the backup session as last read (the
-        session's id is what a user needs to go on), not the task as the start answered it."""
+        """The wait ran out: the failed result shows the task and the backup session as last read (the session's
+        id is what a user needs to go on), not the task as the action answered it."""
         if watch.get("task") is not None:
             run.receipt = watch["task"]
         if "job" in watch and watch["session"] is not None:
             run.session = watch["session"]
 
     def resume_hint(self, action, runs):
-        if self.wait_for != "task":
+        if self.wait_for != "task" or action in ("enable", "disable"):
             return super().resume_hint(action, runs)
         task_ids = ", ".join(str(run.receipt["id"]) for run in runs if run.receipt and not task_done(run.receipt))
         if self.handed_token:
@@ -735,9 +881,14 @@ class EmJobs(JobAdapter):
                     "session_token" % task_ids)
         return ("The task (%s) belonged to this module's own logon session, which ended with it: to await a task "
                 "later, log on with backupops.veeam.veeam_em_session and pass its session_token to veeam_em_job_start "
-                "and backupops.veeam.veeam_task_info; or await the backup session with wait_for: session" % task_ids)
+                "(or veeam_em_job_state) and backupops.veeam.veeam_task_info; or await the backup session with wait_for: session" % task_ids)
 
     # ------------------------------------------------------------------ reporting
+    def conclude(self, run, action):
+        """After an action that was not awaited: a toggle's job as it is now (its task may still run)."""
+        if action in ("enable", "disable"):
+            run.job = self.client.read_job(run.job)
+
     def view(self, run):
         out = {"job": public(run.job)}
         if run.receipt:
@@ -746,6 +897,13 @@ class EmJobs(JobAdapter):
         if session:
             out["session"] = public_session(session)
         return out
+
+
+def jobs_adapter(client, params, state):
+    """The EmJobs of a job-state task (veeam_em_job_start, veeam_em_job_state): ``wait_for`` defaults to ``task`` for
+    a start and to ``session`` for a stop or retry (until the stop took effect, the retry's session ended)."""
+    wait_for = params.get("wait_for") or ("task" if state == "started" else "session")
+    return EmJobs(client, wait_for=wait_for, wait=params.get("wait", True), handed_token=bool(params.get("session_token")))
 
 
 def connect(transport, params, journal, logoff=None):

@@ -110,6 +110,8 @@ class JobAdapter:
     #: ``prefetch(watches)`` reads what every pending watch needs with one request per round (it is given the
     #: watches as they were when the wait began, to tell what they are), or None.
     prefetch = None
+    #: The actions whose result is awaited with ``wait`` (a schedule change, by default, is done when answered).
+    awaited = ("start", "stop", "retry")
 
     def __init__(self, client):
         self.client = client
@@ -150,6 +152,11 @@ class JobAdapter:
     def kind(self, run, action):  # pylint: disable=unused-argument
         """Words before "job" in messages ("an active full backup of ")."""
         return ""
+
+    def recheck(self, run, action):  # pylint: disable=unused-argument
+        """Read the job again right before ``action`` is sent, where sending it to a job already in the state would
+        do harm (Enterprise Manager's schedule toggle); True when it read, and the job is then decided anew."""
+        return False
 
     # ------------------------------------------------------------------ acting
     def send(self, run, action):
@@ -224,7 +231,7 @@ class Lifecycle:
         self.action = ACTIONS[state]
         self.journal = journal
         self.poller = poller
-        self.wait = wait and self.action not in ("enable", "disable")
+        self.wait = wait and self.action in adapter.awaited
         self.wait_timeout = wait_timeout
         self.if_running = if_running
         self.fail_on_warning = fail_on_warning
@@ -324,6 +331,16 @@ class Lifecycle:
     def act(self, run):
         """Send the action once.  A lost answer is settled by asking the server; a refusal by reading the job again
         (someone may have done it meanwhile); in a list, a refusal fails that job only."""
+        if self.adapter.recheck(run, self.action):
+            refusal = self.decide(run)
+            if refusal is not None or run.skipped:
+                meanwhile = _MEANWHILE[self.action]
+                self.journal.warn("%s: %s%s, so nothing was sent" % (run.msg, meanwhile[0].lower(), meanwhile[1:]))
+                if refusal is not None:
+                    if not self.many:
+                        raise refusal
+                    run.failed, run.msg = True, str(refusal)
+                return
         run.sent_at = self.clock()
         try:
             run.receipt = self.adapter.send(run, self.action)
@@ -446,21 +463,25 @@ class Lifecycle:
         return None
 
     def refused_later(self, run, outcome):
-        """The server took the request but refused the action (its task says so): the job did not change.  If it
-        runs anyway (another operator started it meanwhile), that run is reported as ``if_running`` says."""
+        """The server took the request but refused the action (its task says so): the job did not change.  When the
+        job is in the asked state now (another operator did it meanwhile: it runs, its run ended), that is reported
+        with a warning; a run another operator started is reported as ``if_running`` says (and awaited)."""
         run.changed = False
         self.journal.retract(run.change)
         self.adapter.survey([run], self.action, acting=True)
+        refusal = self.decide(run)
+        if refusal is None and not run.skipped:
+            run.failed = True
+            run.msg = "%s did not %s %sjob %r: %s" % (self.product, self.action, self.adapter.kind(run, self.action),
+                                                      run.name, outcome.ending)
+            return None
+        self.journal.warn("%s refused to %s job %r (%s). %s" % (self.product, self.action, run.name,
+                                                                outcome.ending, _MEANWHILE[self.action]))
+        if refusal is not None:
+            run.failed, run.msg = True, str(refusal)
+            return None
         if self.action in ("start", "retry") and self.adapter.running(run):
-            self.journal.warn("%s refused to %s job %r (%s). %s" % (self.product, self.action, run.name,
-                                                                    outcome.ending, _MEANWHILE[self.action]))
-            refusal = self.decide(run)
-            if refusal is not None:
-                run.failed, run.msg = True, str(refusal)
-                return None
             return self.adapter.watch(run, self.action) if self.wait else None
-        run.failed = True
-        run.msg = "%s did not %s job %r: %s" % (self.product, self.action, run.name, outcome.ending)
         return None
 
     def timeout_error(self, runs, pending, elapsed):

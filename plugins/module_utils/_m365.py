@@ -509,6 +509,17 @@ class Vb365(Client):
             raise E.AmbiguousError("%d VB365 jobs are named %r: %s" % (len(matches), job_name, listed), hint="Choose one with organization or job_id")
         return matches[0]
 
+    def job_views(self, organization=None):
+        """Every job (all pages), as the modules return them, with its organization (read with one request per
+        organization before v8, whose jobs do not name theirs); only the jobs of ``organization`` when given.  Jobs
+        VB365 lists without an id are left out (nothing can be done with them)."""
+        jobs = [job for job in self.list_jobs() if _has_id(job)]
+        wanted = self.match_organizations(organization) if organization else None
+        self.organizations()
+        if not self.routes.jobs_have_organization:
+            self._map_job_organizations(wanted)
+        return [self.job_view(job) for job in jobs if wanted is None or self.organization_of(job) in wanted]
+
     def job_view(self, raw):
         orgs = self._organizations if self._organizations is not None else {}
         return job_view(raw, orgs, self.organization_of(raw))

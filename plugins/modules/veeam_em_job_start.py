@@ -405,30 +405,19 @@ error:
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule, jobs_spec
 
-JOB_TYPES = ["auto"] + list(_em.JOB_TYPES)
-
 
 def start_jobs(module):
-    """Find the jobs, start those that do not run, and await their tasks or backup sessions."""
-    p = module.params
-    return module.bring_jobs(lambda em: _em.EmJobs(em, wait_for=p["wait_for"], wait=p["wait"],
-                                                   handed_token=bool(p["session_token"])),
-                             "started", inherited=("job_type", "backup_server"))
+    """veeam_em_job_state with state: started - find the jobs, start those that do not run, and await their tasks or
+    backup sessions."""
+    return module.bring_jobs(lambda em: _em.jobs_adapter(em, module.params, "started"), "started",
+                             inherited=("job_type", "backup_server"))
 
 
 def main():
     module = VeeamModule(
         _em.CONNECTION,
-        {
-            "job_id": {"type": "str"},
-            "job_name": {"type": "str"},
-            "jobs": jobs_spec(job_type={"type": "str", "choices": JOB_TYPES}, backup_server={"type": "str"}),
-            "job_type": {"type": "str", "default": "auto", "choices": JOB_TYPES},
-            "backup_server": {"type": "str"},
-            "if_running": {"type": "str", "default": "skip", "choices": ["skip", "fail"]},
-            "wait_for": {"type": "str", "default": "task", "choices": ["task", "session"]},
-            "fail_on_warning": {"type": "bool", "default": False},
-        },
+        dict(_em.JOB_OPTIONS, jobs=jobs_spec(**_em.JOB_ENTRY_OPTIONS),
+             wait_for={"type": "str", "default": "task", "choices": ["task", "session"]}),
         wait=True,
         mutually_exclusive=[["job_id", "job_name", "jobs"]],
         required_one_of=[["job_id", "job_name", "jobs"]],

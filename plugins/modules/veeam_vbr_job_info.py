@@ -40,6 +40,13 @@ options:
       - Read the session of each running job (one request per running job), returned as C(running_session).
     type: bool
     default: true
+  schedule_state:
+    description:
+      - Read the settings of each job whose status does not say whether it runs on its schedule (a running job, or
+        a status this module does not know) - one request per such job - so that C(enabled) is never null.
+      - Without it, C(enabled) of such a job is null.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - backupops.veeam.vbr
   - backupops.veeam.attributes.info_module
@@ -131,6 +138,10 @@ def list_jobs(module):
         jobs = [_vbr.job_view(state) for state in vbr.job_states(name=p["job_name"])]
         jobs = sorted((job for job in jobs if selected(job, p)), key=lambda job: str(job["name"]).lower())
         for job in jobs:
+            if p["schedule_state"] and job["enabled"] is None:  # a running job's status does not say; its settings do
+                disabled = vbr.job(job["id"]).get("isDisabled")
+                job["enabled"] = (not disabled) if isinstance(disabled, bool) else None
+        for job in jobs:
             running = p["running_session"] and job["running"] and job["last_session_id"]
             # the session names its job as every job module's does (docs/vocabulary.md): VBR's session does not
             job["running_session"] = dict(_vbr.session_view(vbr.session(job["last_session_id"])),
@@ -148,6 +159,7 @@ def main():
             "name_pattern": {"type": "str"},
             "job_type": {"type": "str"},
             "running_session": {"type": "bool", "default": True},
+            "schedule_state": {"type": "bool", "default": False},
         },
         mutually_exclusive=[["job_name", "job_id", "name_pattern"]],
         supports_check_mode=True,

@@ -127,6 +127,13 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     assert H.scan({"out": "cookie=" + urllib.parse.quote(token, safe="")})
     assert H.scan({"out": '"msg": "logon as ********"'})
     assert not H.scan({"out": "PLAY [x] ******************************"})
+    # A banner whose padding is exactly eight stars (the task name fills the rest of the 80 columns), on the
+    # terminal and in the log file, is no masked value; one in the task's name is.
+    banner = "TASK [backupops.veeam.maintenance : Select the jobs of the maintenance] ********"
+    assert not H.scan({"out": f"x\n{banner}\ntask path: /x"})
+    assert not H.scan({"out": f"2026-12-04 19:13:51,746 p=29662 u=root n=ansible INFO| {banner}\n"})
+    assert H.scan({"out": "TASK [use ********] ******************"})
+    assert H.scan({"out": "ok: [localhost] => ********"})
     assert H.scan({"out": "Traceback (most recent call last):"})
     echo = f" 123 1795376373.90670: done with _execute_module (backupops.veeam.x, {{'password': '{EM_PASSWORD}'}})"
     assert not H.scan({"out": echo}) and H.scan({"out": echo.replace("done with", "starting")})

@@ -875,8 +875,8 @@ def test_waiting_for_a_task_that_runs_out(db_backup, em_run, journal):
     assert str(caught.error) == (
         "Gave up waiting after 30 s (wait_timeout 30 s): job 'DB Backup': task task-1 still Running. The task (task-1) "
         "belonged to this module's own logon session, which ended with it: to await a task later, log on with "
-        "backupops.veeam.veeam_em_session and pass its session_token to veeam_em_job_start and "
-        "backupops.veeam.veeam_task_info; or await the backup session with wait_for: session")
+        "backupops.veeam.veeam_em_session and pass its session_token to veeam_em_job_start (or "
+        "veeam_em_job_state) and backupops.veeam.veeam_task_info; or await the backup session with wait_for: session")
     details = caught.error.details
     assert details["changed"] is True and details["last_state"] == "Running" and details["task"]["id"] == "task-1"
     assert details["history"] == [{"state": "Running", "elapsed": 0.0}] and details["job"]["name"] == "DB Backup"

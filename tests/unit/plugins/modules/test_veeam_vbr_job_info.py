@@ -53,6 +53,10 @@ class FakeVbr:
             raise self.error
         return [dict(job) for job in self.jobs]
 
+    def job(self, job_id):
+        self.calls.append(("job", job_id))
+        return {"id": job_id, "isDisabled": job_id == REPLICA}
+
     def session(self, session_id):
         self.calls.append(("session", session_id))
         return {"id": session_id, "name": "vbr SQL Backup", "jobId": SQL, "sessionType": "BackupJob",
@@ -167,3 +171,11 @@ def test_a_bug_fails_with_its_traceback(info, fail_calls):
 def test_the_password_is_never_printed(info):
     result, _client, _asked = info()
     assert VBR_ARGS["password"] not in str(result.result)
+
+
+def test_schedule_state_reads_the_settings_of_the_jobs_whose_status_does_not_say(info):
+    result, client, _asked = info(schedule_state=True, running_session=False)
+    jobs = {job["id"]: job for job in result.result["jobs"]}
+    assert (jobs[SQL]["enabled"], jobs[REPLICA]["enabled"], jobs[DAILY]["enabled"], jobs[COPY]["enabled"]) == (
+        True, False, True, False)
+    assert sorted(client.calls[1:]) == sorted([("job", SQL), ("job", REPLICA)])
