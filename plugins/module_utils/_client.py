@@ -187,6 +187,17 @@ def credentials(params, env, alternative=None):
     return params["username"], params["password"]
 
 
+#: The connection options every API shares: ``(name, type, default)``; ``port``'s default is the API's own
+#: (``Connection.port``).  Each falls back on the environment variable ``<Connection.env>_<NAME>``
+#: (``VEEAM_EM_SERVER``); ``api_version`` (default ``Connection.default_version``) has no such fallback.  The
+#: modules (``_module.connection_spec``) and the event source read them from here.
+CONNECTION_OPTIONS = (("server", "str", None), ("port", "int", None), ("username", "str", None),
+                      ("password", "str", None), ("validate_certs", "bool", True), ("ca_path", "path", None),
+                      ("timeout", "float", 30.0))
+#: The options whose values are secrets (never shown).
+SECRET_OPTIONS = frozenset(("password",))
+
+
 class Connection:
     """What the module wrapper needs to know of an API: its connection options and how to build its client.
 
@@ -207,3 +218,8 @@ class Connection:
         self.connect = connect
         self.base_path = base_path
         self.options = dict(options or {})
+
+    def shared_options(self):
+        """``(name, type, default, environment variable)`` of each option of :data:`CONNECTION_OPTIONS`."""
+        return [(name, kind, self.port if name == "port" else default, "%s_%s" % (self.env, name.upper()))
+                for name, kind, default in CONNECTION_OPTIONS]

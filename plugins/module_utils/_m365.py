@@ -27,6 +27,7 @@ import urllib.parse
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
+from ansible_collections.backupops.veeam.plugins.module_utils._wire import parse_time
 from ansible_collections.backupops.veeam.plugins.module_utils._auth import Vb365Token, decode_handoff
 from ansible_collections.backupops.veeam.plugins.module_utils._client import (
     Client, Connection, collect_pages, credentials, document, shown_path)
@@ -47,8 +48,6 @@ RUNNING = frozenset(("running", "queued"))
 ENDED = frozenset(("success", "warning", "failed", "stopped", "notconfigured", "disconnected"))
 FAILED = frozenset(("failed", "notconfigured", "disconnected"))
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
-                       re.IGNORECASE)
 _EPOCH = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 
 #: ``Run.before`` when the newest session before a start was not read.
@@ -208,26 +207,6 @@ def _page(data, asked):
     limit = data.get("limit") if isinstance(data, dict) else None
     size = limit if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= asked else asked
     return items, len(items) >= size
-
-
-def parse_time(value):
-    """A VB365 date-time (``2026-11-21T19:21:35.0254800Z``: seven fraction digits, ``Z`` or an offset, or none)
-    as an aware datetime, or None when it is missing or not ISO 8601."""
-    match = _ISO_TIME.match(str(value or "").strip())
-    if not match:
-        return None
-    date, clock, fraction, zone = match.groups()
-    if len(clock) == 5:
-        clock += ":00"
-    fraction = (fraction or "0")[:6].ljust(6, "0")
-    if not zone or zone.upper() == "Z":
-        zone = "+00:00"
-    elif ":" not in zone:
-        zone = zone[:3] + ":" + zone[3:]
-    try:
-        return datetime.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, fraction, zone))
-    except ValueError:
-        return None
 
 
 def newest_first(sessions):

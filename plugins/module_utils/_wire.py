@@ -15,6 +15,7 @@ OAuth ``error_description``).  This module knows nothing of HTTP; every failure 
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
@@ -46,6 +47,9 @@ _CONTAINERS = {
     "hierarchyitems": "hierarchyitem",
     "nasjobs": "nasjob",
 }
+
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
+                       re.IGNORECASE)
 
 _FIRST_CAP = re.compile(r"(.)([A-Z][a-z]+)")
 _ALL_CAP = re.compile(r"([a-z0-9])([A-Z])")
@@ -221,6 +225,27 @@ def as_bool(value):
     if isinstance(value, bool):
         return value
     return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def parse_time(value):
+    """A Veeam date-time as an aware datetime, or None when it is missing or not ISO 8601: VB365's
+    ``2026-11-21T19:21:35.0254800Z`` (seven fraction digits), VBR's ``2026-11-22T18:00:02.1234567+01:00``, EM's
+    ``2014-10-19T05:22:52Z``; no zone means UTC."""
+    match = _ISO_TIME.match(str(value or "").strip())
+    if not match:
+        return None
+    date, clock, fraction, zone = match.groups()
+    if len(clock) == 5:
+        clock += ":00"
+    fraction = (fraction or "0")[:6].ljust(6, "0")
+    if not zone or zone.upper() == "Z":
+        zone = "+00:00"
+    elif ":" not in zone:
+        zone = zone[:3] + ":" + zone[3:]
+    try:
+        return datetime.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, fraction, zone))
+    except ValueError:
+        return None
 
 
 def as_int(value, default=None):
