@@ -205,10 +205,13 @@ class Connection:
     variables (``VEEAM_EM``); ``port``, ``versions`` and ``default_version``: the ``port`` and ``api_version``
     options (``versions`` None: any value, which ``connect`` checks); ``base_path``: the path every request starts
     with; ``options``: the API's own connection options (argument spec entries);
-    ``connect(transport, params, journal, **extra)``: the client, not yet entered.
+    ``connect(transport, params, journal, **extra)``: the client, not yet entered; ``feed(client)``: what the event
+    source (``plugin_utils/_job_sessions.py``) asks for the job sessions that ended (``ended(since)``: ``(job,
+    session)`` pairs, ``job`` with ``id``, ``name``, ``type``, ``session`` in the words of docs/vocabulary.md).
     """
 
-    def __init__(self, name, env, product, port, versions, default_version, connect, base_path="", options=None):
+    def __init__(self, name, env, product, port, versions, default_version, connect, base_path="", options=None,
+                 feed=None):
         self.name = name
         self.env = env
         self.product = product
@@ -218,6 +221,7 @@ class Connection:
         self.connect = connect
         self.base_path = base_path
         self.options = dict(options or {})
+        self.feed = feed
 
     def shared_options(self):
         """``(name, type, default, environment variable)`` of each option of :data:`CONNECTION_OPTIONS`."""

@@ -248,6 +248,12 @@ def parse_time(value):
         return None
 
 
+def format_time(moment):
+    """An aware datetime as the ISO 8601 UTC text the APIs' time filters take, to the second, rounded down
+    (``2026-11-21T19:21:35Z``): a filter "at or after" it never misses the moment itself."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def as_int(value, default=None):
     try:
         return int(str(value).strip())
