@@ -51,6 +51,8 @@ EM_PORTAL_USER = "VEEAM\\portal-user"
 EM_PORTAL_PASSWORD = "Em#P0rtal-Us3r-2026!y"
 M365_USER = "svc-ansible@contoso.example"
 M365_PASSWORD = "M365#Adm1n-Ans1ble-2026!z"
+VBR_USER = "VEEAM\\ansible-vbr"
+VBR_PASSWORD = "Vbr#Adm1n-Ans1ble-2026!y"
 
 # EM jobs of the default scenario
 JOB_DAILY = "f3bfa3f2-e279-4e04-b404-3245105a1e96"          # Daily SQL Backup, 3 s, Success
@@ -94,7 +96,7 @@ class Secrets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.values: dict[str, str] = {EM_PASSWORD: "EM password", EM_PORTAL_PASSWORD: "EM portal password",
-                                       M365_PASSWORD: "VB365 password"}
+                                       M365_PASSWORD: "VB365 password", VBR_PASSWORD: "VBR password"}
 
     def add(self, value: str, kind: str) -> None:
         if not isinstance(value, str) or len(value) < 16:
@@ -115,7 +117,8 @@ SECRETS = Secrets()
 
 
 def tokens_in_state(path: Path) -> list[tuple[str, str]]:
-    """``(token, kind)`` of every EM session token and VB365 access/refresh token in an emulator's state.json."""
+    """``(token, kind)`` of every EM session token and VB365 and VBR access/refresh token in an emulator's
+    state.json."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -127,6 +130,9 @@ def tokens_in_state(path: Path) -> list[tuple[str, str]]:
     m365 = data.get("m365") or {}
     found.extend((token, "VB365 access token") for token in (m365.get("tokens") or {}))
     found.extend((token, "VB365 refresh token") for token in (m365.get("refresh_tokens") or {}))
+    vbr = data.get("vbr") or {}
+    found.extend((token, "VBR access token") for token in (vbr.get("tokens") or {}))
+    found.extend((token, "VBR refresh token") for token in (vbr.get("refresh_tokens") or {}))
     return found
 
 
@@ -175,12 +181,13 @@ class Emulator:
     """A ``python -m emulator`` subprocess with its own directory, ports and state."""
 
     def __init__(self, directory: Path, tls: bool = True, em_port: int = 0, m365_port: int = 0,
-                 scenario: Path | None = None) -> None:
+                 scenario: Path | None = None, vbr_port: int = 0) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.tls = tls
         self.em_port = em_port
         self.m365_port = m365_port
+        self.vbr_port = vbr_port
         self.scenario = scenario
         self.proc: subprocess.Popen[str] | None = None
         self.endpoints: dict[str, Any] = {}
@@ -193,6 +200,7 @@ class Emulator:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
         env.update({"PYTHONPATH": str(REPO / "tests"), "EMULATOR_DIR": str(self.directory),
                     "EMULATOR_EM_PORT": str(self.em_port), "EMULATOR_M365_PORT": str(self.m365_port),
+                    "EMULATOR_VBR_PORT": str(self.vbr_port),
                     "EMULATOR_TLS": "1" if self.tls else "0", "EMULATOR_KEEP_STATE": "1", "PYTHONUNBUFFERED": "1"})
         if self.scenario:
             env["EMULATOR_SCENARIO"] = str(self.scenario)
@@ -219,6 +227,7 @@ class Emulator:
         self.endpoints = json.loads((self.directory / "endpoints.json").read_text(encoding="utf-8"))
         self.em_port = int(self.endpoints["em_port"])
         self.m365_port = int(self.endpoints["m365_port"])
+        self.vbr_port = int(self.endpoints.get("vbr_port") or 0)
         self.starts += 1
         return self
 
