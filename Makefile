@@ -49,7 +49,7 @@ TARBALL       := $(DIST)/backupops-veeam-$(VERSION).tar.gz
 PIP           := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 STEP          := $(ROOT)/tools/step.sh
 AT_OPTS       := --python $(PY_VERSION) --python-interpreter $(PYTHON_REAL) --color no
-SOURCES       := $(shell find galaxy.yml README.md CHANGELOG.rst LICENSE requirements.txt bindep.txt meta plugins roles tests docs \
+SOURCES       := $(shell find galaxy.yml README.md CHANGELOG.rst LICENSE requirements.txt bindep.txt meta plugins roles tests docs extensions playbooks \
                    changelogs examples -type f -not -path 'tests/output/*' -not -name '*.pyc' 2>/dev/null)
 
 # Every tool (pip, ansible-galaxy, ansible-test, ansible-lint) keeps its caches under .work/home, not in ~.

@@ -192,6 +192,17 @@ def credentials(params, env, alternative=None):
     return params["username"], params["password"]
 
 
+#: The connection options every API shares: ``(name, type, default)``; ``port``'s default is the API's own
+#: (``Connection.port``).  Each falls back on the environment variable ``<Connection.env>_<NAME>``
+#: (``VEEAM_EM_SERVER``); ``api_version`` (default ``Connection.default_version``) has no such fallback.  The
+#: modules (``_module.connection_spec``) and the event source read them from here.
+CONNECTION_OPTIONS = (("server", "str", None), ("port", "int", None), ("username", "str", None),
+                      ("password", "str", None), ("validate_certs", "bool", True), ("ca_path", "path", None),
+                      ("timeout", "float", 30.0))
+#: The options whose values are secrets (never shown).
+SECRET_OPTIONS = frozenset(("password",))
+
+
 class Connection:
     """What the module wrapper needs to know of an API: its connection options and how to build its client.
 
@@ -199,10 +210,13 @@ class Connection:
     variables (``VEEAM_EM``); ``port``, ``versions`` and ``default_version``: the ``port`` and ``api_version``
     options (``versions`` None: any value, which ``connect`` checks); ``base_path``: the path every request starts
     with; ``options``: the API's own connection options (argument spec entries);
-    ``connect(transport, params, journal, **extra)``: the client, not yet entered.
+    ``connect(transport, params, journal, **extra)``: the client, not yet entered; ``feed(client)``: what the event
+    source (``plugin_utils/_job_sessions.py``) asks for the job sessions that ended (``ended(since)``: ``(job,
+    session)`` pairs, ``job`` with ``id``, ``name``, ``type``, ``session`` in the words of docs/vocabulary.md).
     """
 
-    def __init__(self, name, env, product, port, versions, default_version, connect, base_path="", options=None):
+    def __init__(self, name, env, product, port, versions, default_version, connect, base_path="", options=None,
+                 feed=None):
         self.name = name
         self.env = env
         self.product = product
@@ -212,3 +226,9 @@ class Connection:
         self.connect = connect
         self.base_path = base_path
         self.options = dict(options or {})
+        self.feed = feed
+
+    def shared_options(self):
+        """``(name, type, default, environment variable)`` of each option of :data:`CONNECTION_OPTIONS`."""
+        return [(name, kind, self.port if name == "port" else default, "%s_%s" % (self.env, name.upper()))
+                for name, kind, default in CONNECTION_OPTIONS]

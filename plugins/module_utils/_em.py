@@ -520,6 +520,20 @@ class EnterpriseManager(Client):
                     found[job_id] = session
         return found
 
+    def ended_sessions(self, since, page_size=500):
+        """Every backup and replication session that ended at ``since`` (ISO 8601 UTC) or later, with the query
+        service: ``type=BackupJobSession`` (file share and agent sessions are backup job sessions too) and
+        ``ReplicaJobSession``, ``filter=EndTime>="<since>"``, sorted by ``EndTime`` so that the pages stay put while
+        more sessions end; paging is bounded (``collect_pages``).  A session without an end is still running (the
+        filter leaves those out; one that came anyway is dropped)."""
+        found = []
+        kinds = (("BackupJobSession", "backup sessions"), ("ReplicaJobSession", "replication sessions"))
+        for query_type, words in kinds:
+            query = "type=%s&format=Entities&pageSize=%d&sortAsc=EndTime&filter=%s" % (
+                query_type, page_size, _urlquote('EndTime>="%s"' % since))
+            found.extend(session_view(entity) for entity in self.query(query, "ended %s" % words))
+        return [session for session in found if not session_running(session) and session["id"]]
+
     def get_session(self, session):
         """Fresh state of one session, through its own href."""
         href = (session.get("href") or "").split("?")[0]
@@ -906,6 +920,23 @@ def jobs_adapter(client, params, state):
     return EmJobs(client, wait_for=wait_for, wait=params.get("wait", True), handed_token=bool(params.get("session_token")))
 
 
+class EmFeed:
+    """The job sessions that ended, for the event source: one query per session type a poll (``ended_sessions``);
+    the job's id, name and type come with each session (``JobUid``, ``JobName``, ``JobType``)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def ended(self, since):
+        pairs = []
+        for session in self.client.ended_sessions(W.format_time(since)):
+            raw_type = str(session.get("veeam_job_type") or "")
+            job = {"id": session["job_id"], "name": session["job_name"],
+                   "type": _TYPE_OF_JOBTYPE.get(raw_type.lower(), raw_type.lower() or None)}
+            pairs.append((job, public_session(session)))
+        return pairs
+
+
 def connect(transport, params, journal, logoff=None):
     """The Enterprise Manager client of a module run (not logged on yet: use it as a context manager)."""
     if not params.get("session_token"):
@@ -917,4 +948,4 @@ def connect(transport, params, journal, logoff=None):
 
 
 CONNECTION = Connection("em", "VEEAM_EM", "Enterprise Manager", DEFAULT_PORT, API_VERSIONS, "latest", connect,
-                        base_path="/api", options={"session_token": {"type": "str", "no_log": True}})
+                        base_path="/api", options={"session_token": {"type": "str", "no_log": True}}, feed=EmFeed)

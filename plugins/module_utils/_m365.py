@@ -905,6 +905,43 @@ class Vb365Jobs(JobAdapter):
         return {"api_version": self.client.version}
 
 
+class Vb365Feed:
+    """The job sessions that ended, for the event source.  VB365's session list filters on creation time only (its
+    ``endTimeLowerBound`` is documented as "created after"), so a poll reads the job list once and the sessions of
+    the jobs whose ``lastStatus`` or ``lastRun`` changed since the last poll, or that were running then: a run
+    that ended shows in one of them.  The first poll reads the sessions of every job that has run (the event
+    source tells what is new).  Each job's newest sessions are read (30 from v5, all of them before)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.known = None  # job id -> (lastStatus, lastRun) at the last poll
+
+    def ended(self, since):  # pylint: disable=unused-argument
+        known, pairs = {}, []
+        for raw in self.client.list_jobs():
+            if not _has_id(raw):
+                continue
+            mark = (raw.get("lastStatus"), raw.get("lastRun"))
+            known[raw["id"]] = mark
+            before = None if self.known is None else self.known.get(raw["id"], (None, None))
+            if not (mark[0] or mark[1]) or (before == mark and has_ended(mark[0])):
+                continue  # never ran, or nothing changed since a poll that saw it idle
+            try:
+                sessions = self.client.job_sessions(raw["id"])
+            except E.NotFoundError:
+                if not self.client.routes.legacy_actions:
+                    raise
+                self.client.warn("VB365 %s does not list the sessions of job %r (404): its runs are not reported"
+                                 % (self.client.version, raw.get("name")))
+                continue
+            job = {"id": raw["id"], "name": raw.get("name"), "type": "backup"}
+            for session in sessions:
+                if has_ended(session.get("status")):
+                    pairs.append((job, dict(session_view(session), job_id=raw["id"], job_name=raw.get("name"))))
+        self.known = known
+        return pairs
+
+
 def connect(transport, params, journal, end_handed=False, keep_open=False):
     """The VB365 client of a module run (not logged in yet: use it as a context manager).  With ``session_token``
     (from veeam_m365_session) it uses that token and its API version instead of logging in; ``end_handed``: log
@@ -928,7 +965,7 @@ def connect(transport, params, journal, end_handed=False, keep_open=False):
 #: What a VB365 session token starts with (``_auth.encode_handoff``).
 HANDOFF_KIND = "vb365"
 CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "v8", connect,
-                        options={"session_token": {"type": "str", "no_log": True}})
+                        options={"session_token": {"type": "str", "no_log": True}}, feed=Vb365Feed)
 
 
 def new_run(job, session=None, before=NOT_READ, ending=False):

@@ -25,6 +25,7 @@ from ansible.module_utils.errors import AnsibleFallbackNotFound
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _http
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire
+from ansible_collections.backupops.veeam.plugins.module_utils._client import SECRET_OPTIONS
 from ansible_collections.backupops.veeam.plugins.module_utils._errors import VeeamError
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import Lifecycle, wanted_jobs
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import MIN_POLL_INTERVAL, Poller, check_seconds
@@ -42,18 +43,14 @@ def _env_fallback(*names):
 
 def connection_spec(conn):
     """The connection options of an API (a ``_client.Connection``), with their environment fallbacks."""
-    def env(name):
-        return (_env_fallback, ["%s_%s" % (conn.env, name)])
-    spec = {
-        "server": {"type": "str", "fallback": env("SERVER")},
-        "port": {"type": "int", "default": conn.port, "fallback": env("PORT")},
-        "username": {"type": "str", "fallback": env("USERNAME")},
-        "password": {"type": "str", "no_log": True, "fallback": env("PASSWORD")},
-        "validate_certs": {"type": "bool", "default": True, "fallback": env("VALIDATE_CERTS")},
-        "ca_path": {"type": "path", "fallback": env("CA_PATH")},
-        "timeout": {"type": "float", "default": 30.0, "fallback": env("TIMEOUT")},
-        "api_version": {"type": "str", "default": conn.default_version},
-    }
+    spec = {}
+    for name, kind, default, env in conn.shared_options():
+        spec[name] = {"type": kind, "fallback": (_env_fallback, [env])}
+        if default is not None:
+            spec[name]["default"] = default
+        if name in SECRET_OPTIONS:
+            spec[name]["no_log"] = True
+    spec["api_version"] = {"type": "str", "default": conn.default_version}
     if conn.versions:
         spec["api_version"]["choices"] = list(conn.versions)
     spec.update(conn.options)

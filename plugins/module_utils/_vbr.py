@@ -296,6 +296,21 @@ class Vbr(Client):
                                path="/api/v1/sessions/{id}")
         return data if data.get("id") else dict(data, id=session_id)
 
+    def ended_sessions(self, since):
+        """Every session that ended at ``since`` (ISO 8601 UTC) or later: ``GET /api/v1/sessions`` with
+        ``endedAfterFilter``, sorted by ``EndTime`` so that the pages stay put while more sessions end; paging is
+        bounded (``collect_pages``).  Sessions that have not stopped are dropped."""
+        def read_page(skip, _number):
+            query = {"endedAfterFilter": since, "orderColumn": "EndTime", "orderAsc": "true", "skip": skip,
+                     "limit": PAGE}
+            data = self.read("/api/v1/sessions?" + urllib.parse.urlencode(query), "list of sessions")
+            page = _items(data, "list of sessions")
+            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+            total = pagination.get("total")
+            more = skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE
+            return page, more
+        return [raw for raw in collect_pages(read_page, "sessions") if session_ended(raw) and raw.get("id")]
+
     def wait_session(self, session, poller):
         """Poll one session until it stops: a ``_poll.WaitResult`` (``done`` False when the wait ran out)."""
         return poller.wait(lambda: self.session(session["id"]), session_ended,
@@ -482,6 +497,28 @@ class VbrJobs(JobAdapter):
         return {"api_version": self.client.revision}
 
 
+class VbrFeed:
+    """The job sessions that ended, for the event source: one session list a poll (``ended_sessions``), and the job
+    states (a job's name and type) read again only when a session names a job not read yet.  Sessions of no job
+    (restores, for one) are left out."""
+
+    def __init__(self, client):
+        self.client = client
+        self.jobs = {}
+
+    def ended(self, since):
+        views = [session_view(raw) for raw in self.client.ended_sessions(W.format_time(since))]
+        views = [view for view in views if _GUID.match(str(view["job_id"] or "")) and view["job_id"].strip("0-")]
+        if any(lowered(view["job_id"]) not in self.jobs for view in views):
+            self.jobs = {lowered(state.get("id")): job_view(state) for state in self.client.job_states()}
+        pairs = []
+        for view in views:
+            job = self.jobs.get(lowered(view["job_id"])) or {}
+            pairs.append(({"id": view["job_id"], "name": job.get("name") or view["name"], "type": job.get("type")},
+                          dict(view, job_name=job.get("name") or view["name"])))
+        return pairs
+
+
 def connect(transport, params, journal):
     """The VBR client of a module run (not logged in yet: use it as a context manager)."""
     revision = params["api_version"]
@@ -491,4 +528,4 @@ def connect(transport, params, journal):
     return Vbr(transport, None if revision == "auto" else revision, journal, username, password)
 
 
-CONNECTION = Connection("vbr", "VEEAM_VBR", "VBR", DEFAULT_PORT, None, "auto", connect)
+CONNECTION = Connection("vbr", "VEEAM_VBR", "VBR", DEFAULT_PORT, None, "auto", connect, feed=VbrFeed)

@@ -48,6 +48,9 @@ _CONTAINERS = {
     "nasjobs": "nasjob",
 }
 
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
+                       re.IGNORECASE)
+
 _FIRST_CAP = re.compile(r"(.)([A-Z][a-z]+)")
 _ALL_CAP = re.compile(r"([a-z0-9])([A-Z])")
 
@@ -224,20 +227,10 @@ def as_bool(value):
     return isinstance(value, str) and value.strip().lower() == "true"
 
 
-def as_int(value, default=None):
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$",
-                       re.IGNORECASE)
-
-
 def parse_time(value):
-    """A VB365 or VBR date-time (``2026-11-21T19:21:35.0254800Z``: up to seven fraction digits, ``Z`` or an offset,
-    or none, meaning UTC) as an aware datetime, or None when it is missing or not ISO 8601."""
+    """A Veeam date-time as an aware datetime, or None when it is missing or not ISO 8601: VB365's
+    ``2026-11-21T19:21:35.0254800Z`` (seven fraction digits), VBR's ``2026-11-22T18:00:02.1234567+01:00``, EM's
+    ``2014-10-19T05:22:52Z``; no zone means UTC."""
     match = _ISO_TIME.match(str(value or "").strip())
     if not match:
         return None
@@ -253,6 +246,19 @@ def parse_time(value):
         return datetime.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, fraction, zone))
     except ValueError:
         return None
+
+
+def format_time(moment):
+    """An aware datetime as the ISO 8601 UTC text the APIs' time filters take, to the second, rounded down
+    (``2026-11-21T19:21:35Z``): a filter "at or after" it never misses the moment itself."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_int(value, default=None):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
 
 
 def word(value):
