@@ -5,7 +5,8 @@
 # The connection comes from the environment, as a user (or an AWX/AAP credential of the collection's types)
 # sets it: VEEAM_EM_*, VEEAM_M365_* and VEEAM_VBR_*.  Before each playbook the emulator is reset to its default
 # scenario, so each example starts from the same jobs; after each, no Enterprise Manager logon session and no VB365
-# or VBR token may be left open.  job_report.yml also runs in check mode and writes its CSV report.
+# or VBR token may be left open.  job_report.yml also runs in check mode and writes its CSV report;
+# maintenance_window.yml also runs in check mode (first: it must change nothing, and leave no record behind).
 set -uo pipefail
 endpoints=$1; venv=$2; collections=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,8 @@ ca=$VEEAM_EM_CA_PATH; control=$EMULATOR_CONTROL
 export ANSIBLE_COLLECTIONS_PATH="$collections"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 
-# control <reset|open>: reset the emulator, or print "<open EM sessions> <open VB365 tokens> <open VBR tokens>".
+# control <reset|open|actions>: reset the emulator, print "<open EM sessions> <open VB365 tokens> <open VBR tokens>",
+# or print how many job actions the emulator was sent since the reset.
 control() {
   "$py" - "$1" "$control" "$ca" <<'PY'
 import json, ssl, sys, urllib.request
@@ -25,8 +27,12 @@ if what == "reset":
     urllib.request.urlopen(urllib.request.Request(base + "/reset", method="POST"), context=ctx, timeout=30).read()
 else:
     counters = json.load(urllib.request.urlopen(base + "/counters", context=ctx, timeout=30))
-    print(counters["em"]["open_sessions"], counters.get("m365", {}).get("open_tokens", 0),
-          counters.get("vbr", {}).get("open_tokens", 0))
+    if what == "actions":  # how many job actions (start, stop, retry, enable, disable, toggle) the APIs were sent
+        print(sum(n for api in ("em", "m365", "vbr") for job in counters.get(api, {}).get("actions", {}).values()
+                  for n in job.values()))
+    else:
+        print(counters["em"]["open_sessions"], counters.get("m365", {}).get("open_tokens", 0),
+              counters.get("vbr", {}).get("open_tokens", 0))
 PY
 }
 
@@ -62,6 +68,19 @@ for playbook in "${playbooks[@]}"; do
         failed+=("$name (no CSV report written)")
       fi
       run "$name --check" "$playbook" --check
+      ;;
+    maintenance_window.yml)
+      run "$name --check" "$playbook" --check -e window_record="$work/maintenance.json"
+      if [ -e "$work/maintenance.json" ]; then
+        failed+=("$name --check (wrote the record $work/maintenance.json)")
+      fi
+      if [ "$(control actions)" != 0 ]; then
+        failed+=("$name --check (sent $(control actions) job action(s) to the emulator)")
+      fi
+      run "$name" "$playbook" -e window_record="$work/maintenance.json"
+      if [ -e "$work/maintenance.json" ]; then
+        failed+=("$name (left the record $work/maintenance.json behind)")
+      fi
       ;;
     *)
       run "$name" "$playbook"

@@ -325,8 +325,8 @@ class EnterpriseManager(Client):
         if resp.status == 401:
             return "The logon session is no longer valid (Enterprise Manager ends idle sessions after 15 minutes)"
         if resp.status == 403:
-            return ("The account '%s' lacks the Enterprise Manager role for this; starting jobs needs Portal "
-                    "Administrator" % (self.auth.username or self.auth.user_name or "in use"))
+            return ("The account '%s' lacks the Enterprise Manager role for this; acting on jobs (start, stop, "
+                    "retry, schedule) needs Portal Administrator" % (self.auth.username or self.auth.user_name or "in use"))
         return None
 
     def read(self, path, what):

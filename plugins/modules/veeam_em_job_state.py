@@ -155,59 +155,61 @@ EXAMPLES = r"""
 RETURN = r"""
 job:
   description:
-    - The job, as Enterprise Manager describes it (read again after a schedule change). Not returned with O(jobs)
-      (see RV(jobs)).
-  returned: when one job is given
+    - The job, with the keys of the collection's vocabulary (docs/vocabulary.md) - the same keys as the C(job) of
+      M(backupops.veeam.veeam_m365_job_state) and M(backupops.veeam.veeam_vbr_job_state) - and Enterprise
+      Manager's own beside them; read again after a schedule change (so RV(job.enabled) shows the new setting).
+    - Not returned with O(jobs) (see RV(jobs)).
+  returned: when one job is given; also on failure when the run failed, the wait timed out, or the job runs and
+    O(if_running=fail)
   type: dict
   contains:
     id:
-      description: The job's id (a GUID).
+      description: The job's id (a GUID, lower case).
       type: str
       sample: 5658281f-625e-4627-89dd-d2a0c48be99e
-    uid:
-      description: The job's UID.
-      type: str
-      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
     name:
       description: The job's name.
       type: str
       sample: Daily Backup
     type:
-      description: The job's type, named like the values of O(job_type).
+      description: The job's type in the collection's words - C(backup), C(replica), C(backup_copy), C(file_share)
+        or C(agent), the values of O(job_type).
       type: str
       sample: backup
     veeam_type:
-      description: Veeam's own name of the job type (C(Backup), C(Replica), C(BackupCopy), C(ImmediateBackupCopy),
-        C(NasBackup), C(AgentBackup)).
+      description: Enterprise Manager's own name of the job type (C(Backup), C(Replica), C(BackupCopy),
+        C(ImmediateBackupCopy), C(NasBackup), C(AgentBackup), ...).
       type: str
       sample: Backup
     description:
       description: The job's description.
       type: str
+      sample: Nightly backup of the file servers
     enabled:
-      description: Whether the job runs on its schedule (C(ScheduleEnabled)).
-      type: bool
-      sample: true
-    schedule_enabled:
-      description: The same as RV(job.enabled), in Enterprise Manager's word.
-      type: bool
-      sample: true
-    schedule_configured:
-      description: Whether the job has a schedule at all.
+      description: Whether the job runs on its schedule (Enterprise Manager's C(ScheduleEnabled)); after
+        O(state=enabled) or O(state=disabled), as read after the toggle.
       type: bool
       sample: true
     running:
-      description: Null - this module tells a running job by its session (RV(session)).
+      description: Always null here - a job entity does not say whether the job runs (RV(session) does, and
+        M(backupops.veeam.veeam_em_job_info) fills it in from the latest session).
       type: bool
     last_result:
-      description: Null - see RV(session.result).
+      description: Always null here (RV(session) has the result of the run; M(backupops.veeam.veeam_em_job_info)
+        fills it in from the latest session).
       type: str
     last_run:
-      description: Null - Enterprise Manager's job has no such field.
+      description: Always null - Enterprise Manager does not say when a job last ran (see the C(creation_time) of its
+        session).
       type: str
     next_run:
       description: The next scheduled run (UTC), when scheduled and enabled.
       type: str
+      sample: "2026-11-22T22:00:00Z"
+    uid:
+      description: Enterprise Manager's UID of the job.
+      type: str
+      sample: urn:veeam:Job:5658281f-625e-4627-89dd-d2a0c48be99e
     platform:
       description: The platform of the job (C(VMware), C(HyperV), C(vCloud), C(AgentForWindows), ...), when known.
       type: str
@@ -219,11 +221,20 @@ job:
     backup_server_id:
       description: The id of that backup server.
       type: str
+      sample: ce15a8c7-aa49-495e-b05b-ee3398c91018
+    schedule_configured:
+      description: Whether the job has a schedule at all (Enterprise Manager's C(ScheduleConfigured)).
+      type: bool
+      sample: true
+    schedule_enabled:
+      description: Enterprise Manager's name for C(enabled) (the same value).
+      type: bool
+      sample: true
 task:
   description:
-    - The Enterprise Manager task of the action (a start, stop, retry or schedule toggle). Tasks belong to the
-      logon session that created them.
-    - Not returned when nothing was sent (C(changed=false)) or with O(jobs).
+    - The Enterprise Manager task of the action - a start, stop, retry or schedule toggle (docs/vocabulary.md).
+      Tasks belong to the logon session that created them.
+    - Not returned when nothing was sent (C(changed=false)) or with O(jobs) (see RV(jobs)).
   returned: when an action was accepted
   type: dict
   contains:
@@ -237,7 +248,8 @@ task:
       type: str
       sample: Finished
     operation:
-      description: The operation (C(StartJob), C(StopJob), C(StopJobSession), C(RetryJob), C(UpdateJob), ...).
+      description: The operation (C(StartJob), C(StopJob), C(StopJobSession) for a backup copy job, C(RetryJob),
+        C(UpdateJob) for a schedule toggle, ...).
       type: str
       sample: StopJob
     success:
@@ -250,69 +262,82 @@ task:
       sample: Job "Daily Backup" triggered to stop.
 session:
   description:
-    - The backup session of the job, when known - the one a start or retry made (with O(wait_for=session)), or the
-      running one a stop was sent to or that was found running.
+    - The backup session of the job, when known - the one a start or retry made (with O(wait_for=session)), the
+      running one a stop was sent to, or the one found running - with the keys of the collection's vocabulary
+      (docs/vocabulary.md) and Enterprise Manager's own.
+    - Not returned when it is not known, nor with O(jobs) (see RV(jobs)).
   returned: when known
   type: dict
   contains:
     id:
-      description: The session's id.
+      description: The session's id (a GUID).
       type: str
-    uid:
-      description: The session's UID.
-      type: str
-      sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
+      sample: d46e39e0-1131-4585-91a7-e828ce7eafae
     name:
-      description: The session's name (job name and start time).
+      description: The session's name (the job's name and the start time).
       type: str
       sample: Daily Backup@2026-11-22 18:00:02
     job_id:
-      description: The id of the job it is a run of.
+      description: The id of the job the session is a run of (the job's C(id)).
       type: str
+      sample: 5658281f-625e-4627-89dd-d2a0c48be99e
     job_name:
       description: That job's name.
       type: str
+      sample: Daily Backup
     state:
-      description: C(Starting), C(Working), C(Stopping), C(Stopped), ...
+      description: C(Starting), C(Working), C(Stopping), C(Stopped), or another state Enterprise Manager reports
+        (C(Pausing), C(Resuming), C(WaitingTape), ...).
       type: str
       sample: Stopped
     result:
-      description: C(None) while running, then C(Success), C(Warning) or C(Failed) (a stopped run ends C(Failed)).
+      description: C(None) while the session runs, then C(Success), C(Warning) or C(Failed) (a stopped run ends
+        C(Failed)).
       type: str
       sample: Failed
     message:
-      description: Veeam's failure message, if any (C(Job has been stopped by user.) after a stop).
+      description: Enterprise Manager's message about the run (C(Job has been stopped by user.) after a stop); null
+        when none.
       type: str
-    failure_message:
-      description: The same as RV(session.message), in Enterprise Manager's word.
-      type: str
+      sample: Job has been stopped by user.
     canceled:
-      description: Null - Enterprise Manager does not say whether a run was stopped by someone.
+      description: Always null - Enterprise Manager does not say whether a run was stopped by someone.
       type: bool
     progress_percent:
-      description: Percent done (0 to 100).
+      description: Percent done, 0 to 100.
       type: int
       sample: 100
     processed_objects:
-      description: Null - Enterprise Manager counts percent (RV(session.progress_percent)).
+      description: Always null - Enterprise Manager counts percent, not objects (see C(progress_percent)).
       type: int
     creation_time:
       description: When the session started (UTC).
       type: str
       sample: "2026-11-22T18:00:02Z"
     end_time:
-      description: When the session ended (UTC); null while running.
+      description: When the session ended (UTC); null while it runs.
       type: str
+      sample: "2026-11-22T18:04:41Z"
+    uid:
+      description: Enterprise Manager's UID of the session.
+      type: str
+      sample: urn:veeam:BackupJobSession:d46e39e0-1131-4585-91a7-e828ce7eafae
     veeam_job_type:
-      description: Enterprise Manager's C(JobType) of the session.
+      description: Enterprise Manager's C(JobType) of the session (C(Backup), C(Replica), ...).
       type: str
       sample: Backup
+    failure_message:
+      description: Enterprise Manager's name for C(message) (the same value).
+      type: str
+      sample: Job has been stopped by user.
     is_retry:
-      description: Whether the session is a retry.
+      description: Whether the session is a retry of a failed run.
       type: bool
+      sample: false
 elapsed:
-  description: Seconds from the action (or from finding the running session) to the end of the wait; with O(jobs),
-    those of the slowest job.
+  description:
+    - Seconds from the action (or from finding the running session) to the end of the wait.
+    - With O(jobs), those of the slowest job.
   returned: always
   type: float
   sample: 1.2
@@ -321,22 +346,37 @@ history:
   returned: when the module waited for one job
   type: list
   elements: dict
-  sample: [{"state": "Stopping", "elapsed": 0.1}, {"state": "Stopped/Failed", "elapsed": 1.2}]
+  sample: [{"state": "Working", "elapsed": 0.0}, {"state": "Stopped/Failed", "elapsed": 1.2}]
+last_state:
+  description:
+    - When the wait for one job ran out, the state it was last seen in (the last of RV(history)), such as C(Running) (a task) or C(Stopping) (a session).
+  returned: when the wait for one job timed out
+  type: str
+  sample: Stopping
 jobs:
   description:
-    - One entry per job given in O(jobs), in the same order, each with RV(job), RV(task), RV(session) (when known),
-      C(changed), C(failed), C(msg), RV(elapsed) and, when the module waited, RV(history), as for a single job.
-    - Also returned when the task fails, with each job as far as it got.
+    - One entry per job given in O(jobs), in the same order, as for a single job - RV(job), RV(task) (when an action
+      was accepted), RV(session) (when known), RV(elapsed), C(changed), C(failed), C(msg) and, when the module
+      waited, RV(history).
+    - Also returned when the task fails (a job failed, or the wait timed out), with each job as far as it got.
+    - Named C(jobs), not C(results), so that it does not clash with the C(results) of a loop (docs/vocabulary.md).
   returned: when O(jobs) is given
   type: list
   elements: dict
 msg:
   description:
     - What happened, in words.
-    - "With O(jobs), a count such as C(3 jobs: 2 disabled, 1 already disabled, 0 failed)."
+    - "With O(jobs), a count such as C(3 jobs: 2 disabled, 1 already disabled, 0 failed); when the task fails, the
+      messages of the failed jobs follow."
   returned: always
   type: str
   sample: "Stopped job 'Daily Backup': session Daily Backup@2026-11-22 18:00:02 ended Failed (stopped) after 1.2 s"
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "forbidden", "status": 403, "method": "POST", "path": "/api/jobs/{id}", "veeam_message": "Access denied", "veeam_code": null}
 """
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em

@@ -25,7 +25,8 @@ options:
     type: str
   job_id:
     description:
-      - Only the job of this id (a GUID).
+      - Only the job of this id (a GUID). An id that no job has gives an empty RV(jobs), not a failure (an
+        C(_info) module reports what is there).
       - Mutually exclusive with O(job_name), O(name_pattern) and O(organization).
     type: str
   name_pattern:
@@ -49,7 +50,7 @@ extends_documentation_fragment:
   - backupops.veeam.attributes.m365_group
 notes:
   - Before REST API V(v8) jobs do not name their organization; the module reads C(/Organizations/{id}/Jobs) for
-    each organization (or only for O(organization)) to fill RV(jobs[].organization).
+    each organization (or only for O(organization)) to fill the C(organization) of each of RV(jobs).
 seealso:
   - module: backupops.veeam.veeam_m365_job_state
   - module: backupops.veeam.veeam_m365_session
@@ -86,21 +87,26 @@ RETURN = r"""
 jobs:
   description:
     - The jobs, sorted by name (then organization); each has the keys of
-      RV(backupops.veeam.veeam_m365_job_state#module:job) (docs/vocabulary.md), and C(running_session).
+      RV(backupops.veeam.veeam_m365_job_state#module:job) (the collection's vocabulary, docs/vocabulary.md, and
+      VB365's own keys) and C(running_session).
     - C(enabled) (and VB365's C(is_enabled)) says whether the job runs on its schedule; C(running) whether its last
       status is C(Queued) or C(Running); C(last_status) is VB365's status word of the last run and C(last_result)
-      its result (C(Success), C(Warning), C(Failed); null when it never ran or runs now); C(last_run) and
-      C(next_run) are VB365's times.
-    - C(running_session) is the session of a running job (the keys of
-      RV(backupops.veeam.veeam_m365_job_state#module:session)), null when the job does not run or
-      O(running_session=false).
+      its result (C(Success), C(Warning), C(Failed); null when it never ran or runs now).
+    - C(organization) is the name of the job's organization when the module read the organizations (before REST
+      API V(v8), or with O(organization)), else null; C(organization_id) is always there in V(v8).
   returned: always
   type: list
   elements: dict
   sample: [{"id": "3a6c1f10-5b1e-4e0a-9c11-000000000001", "name": "Exchange Daily", "type": "backup",
-            "enabled": true, "running": false, "last_status": "Success", "last_result": "Success",
+            "veeam_type": null, "enabled": true, "running": false, "last_status": "Success", "last_result": "Success",
             "last_run": "2026-11-22T19:23:04.0808570Z", "next_run": "2026-11-22T22:00:00Z",
             "organization": "contoso.onmicrosoft.com", "running_session": null}]
+  contains:
+    running_session:
+      description:
+        - The session of a running job, with the keys of RV(backupops.veeam.veeam_m365_job_state#module:session)
+          (its C(job_name) is the job's name); null when the job does not run or O(running_session=false).
+      type: dict
 api_version:
   description: The REST API version used (the one found with O(api_version=auto)).
   returned: always
@@ -111,6 +117,12 @@ msg:
   returned: always
   type: str
   sample: 9 jobs
+error:
+  description: On failure, what went wrong - C(kind), one word for it (docs/troubleshooting.md lists them), and
+    the request that failed and what the server said (C(status), C(method), C(path), C(veeam_message), C(veeam_code)).
+  returned: failure
+  type: dict
+  sample: {"kind": "not_found", "status": null, "method": null, "path": null, "veeam_message": null, "veeam_code": null}
 """
 
 import fnmatch

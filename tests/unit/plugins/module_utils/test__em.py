@@ -155,8 +155,8 @@ def test_a_403_of_a_handed_in_token_names_the_account_in_use(server, make_em):
     with expect_error("forbidden") as caught:
         with make_em(username=None, password=None, session_token=EM_TOKEN) as em:
             em.find_job(job_id=DB_BACKUP, job_type="backup")
-    assert str(caught.error).endswith("The account 'in use' lacks the Enterprise Manager role for this; starting jobs "
-                                      "needs Portal Administrator")
+    assert str(caught.error).endswith("The account 'in use' lacks the Enterprise Manager role for this; acting on jobs "
+                                      "(start, stop, retry, schedule) needs Portal Administrator")
 
 
 # ------------------------------------------------------------------------------------------------ job ids
@@ -253,7 +253,7 @@ def test_reading_a_job_without_the_role(em_server, make_em, warnings):
             em.find_job(job_id=DB_BACKUP, job_type="backup")
     assert str(caught.error) == ("Enterprise Manager could not return the job: Access denied (HTTP 403 on GET "
                                  "/api/jobs/{id}). The account 'LAB\\svc-ansible' lacks the Enterprise Manager role for "
-                                 "this; starting jobs needs Portal Administrator")
+                                 "this; acting on jobs (start, stop, retry, schedule) needs Portal Administrator")
 
 
 # ------------------------------------------------------------------------------------------------ find by name
@@ -554,7 +554,7 @@ def test_starting_without_the_role_names_portal_administrator(em_server, make_em
             em.start(job_of("em_job_entity.xml"))
     assert str(caught.error) == ("Enterprise Manager refused to start job 'DB Backup': Access denied (HTTP 403 on POST "
                                  "/api/jobs/{id}). The account 'LAB\\svc-ansible' lacks the Enterprise Manager role for "
-                                 "this; starting jobs needs Portal Administrator")
+                                 "this; acting on jobs (start, stop, retry, schedule) needs Portal Administrator")
     assert em_server.count("POST", "/api/jobs/%s" % DB_BACKUP) == 1
 
 
