@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,18 @@ APIS: dict[str, dict[str, Any]] = {
     "m365": {"module": _m365, "url": "m365_url", "username": H.M365_USER, "password": H.M365_PASSWORD,
              "failing": 'SharePoint "Intranet" Sites', "warning": "OneDrive Équipe Café", "type": "backup"},
 }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``EDA_SHARD=i/n`` (``make eda`` runs the source's tests in shards side by side; they mostly wait on the
+    emulator's job runs): keep every n-th test from the i-th (1-based), deselect the others."""
+    shard = os.environ.get("EDA_SHARD")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    kept = [item for number, item in enumerate(items) if number % count == index - 1]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 def source_args(emu: H.Emulator, api: str, **extra: Any) -> dict[str, Any]:
