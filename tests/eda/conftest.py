@@ -48,6 +48,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+def vocabulary_event() -> dict[str, set[str]]:
+    """The event's keys as docs/vocabulary.md lists them (its section "event"): ``{"veeam": {...}, "job": {...},
+    "session": {...}}``."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "vocabulary.md").read_text(encoding="utf-8")
+    section = page.split("\n## event", 1)[1].split("\n## ", 1)[0]
+    keys = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    out: dict[str, set[str]] = {"veeam": set(), "job": set(), "session": set()}
+    for key in keys:
+        part, _dot, name = key.rpartition(".")
+        out["veeam"].add(part or name)
+        if part:
+            out[part].add(name)
+    return out
+
+
 def source_args(emu: H.Emulator, api: str, **extra: Any) -> dict[str, Any]:
     """The source's arguments for ``api`` on ``emu`` (interval 0.5 s)."""
     spec = APIS[api]

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 
 import harness as H
-from conftest import APIS, Driver, environment, source_args
+from conftest import APIS, Driver, environment, source_args, vocabulary_event
 
 from ansible_collections.backupops.veeam.plugins.plugin_utils import _job_sessions as J
 
 ALL = pytest.mark.parametrize("api", sorted(APIS))
-EVENT_KEYS = {"api", "server", "job", "session"}
-JOB_KEYS = {"id", "name", "type"}
-SESSION_KEYS = {"id", "state", "result", "message", "started", "ended"}
+#: The event's keys, from docs/vocabulary.md (checked against the issue's list below).
+VOCABULARY = vocabulary_event()
+EVENT_KEYS, JOB_KEYS, SESSION_KEYS = VOCABULARY["veeam"], VOCABULARY["job"], VOCABULARY["session"]
 
 
 def watcher(emu: H.Emulator, api: str, **extra: Any) -> J.Watcher:
@@ -39,6 +39,12 @@ def events_of(source: J.Watcher, polls: int = 3) -> list[dict[str, Any]]:
     for _ in range(polls):
         found.extend(source.step()[0])
     return found
+
+
+def test_the_vocabulary_page_lists_the_keys_of_the_event():
+    assert EVENT_KEYS == {"api", "server", "job", "session"}
+    assert JOB_KEYS == {"id", "name", "type"}
+    assert SESSION_KEYS == {"id", "state", "result", "message", "started", "ended"}
 
 
 @ALL
