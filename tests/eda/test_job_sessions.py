@@ -239,7 +239,8 @@ def test_the_extension_file_runs_as_ansible_rulebook_loads_it(emulator, driver, 
     plugin = Path(collection.__path__[0]) / "extensions" / "eda" / "plugins" / "event_source" / "job_sessions.py"
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent("""
-        import asyncio, json, runpy, sys
+        import asyncio, json, logging, runpy, sys
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)  # every level, scanned for secrets below
         args = json.loads(sys.argv[2])
         async def go():
             queue = asyncio.Queue()

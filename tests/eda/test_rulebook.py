@@ -54,7 +54,8 @@ def _wait(what: str, condition, timeout: float, procs: dict[str, subprocess.Pope
 
 
 class Rulebooks:
-    """One ansible-rulebook per API, each with its own directory, checkpoint and output file."""
+    """One ansible-rulebook per API, each with its own directory, checkpoint and output file; at -vv, so that the
+    source's DEBUG records are in the output too (it is searched for secrets)."""
 
     def __init__(self, venv: str, emu: H.Emulator, tmp_path: Path) -> None:
         self.venv = venv
@@ -81,7 +82,7 @@ class Rulebooks:
         with open(output, "wb") as out:
             self.procs[api] = subprocess.Popen(  # pylint: disable=consider-using-with
                 [os.path.join(self.venv, "bin", "ansible-rulebook"), "--rulebook", "backupops.veeam.retry_failed_job",
-                 "--inventory", str(self.inventory), "--vars", str(work / "vars.yml"), "--print-events", "-v"],
+                 "--inventory", str(self.inventory), "--vars", str(work / "vars.yml"), "--print-events", "-vv"],
                 cwd=str(work), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         return output
 
