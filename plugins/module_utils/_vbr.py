@@ -188,17 +188,23 @@ class Vbr(Client):
     def job_states(self, name=None):
         """Every job's state (all pages; with ``name``, VBR's ``nameFilter`` narrows the list, and the caller
         matches the name exactly).  Paging stops when a page is short, adds nothing new, or MAX_PAGES were read."""
+        query = {"orderColumn": "Name", "orderAsc": "true"}
+        if name:
+            query["nameFilter"] = name
+        return self.read_list("/api/v1/jobs/states", query, "job states")
+
+    def read_list(self, path, query, what):
+        """Every item of a paged VBR list (``skip``/``limit``, its ``data`` and ``pagination.total``), through
+        ``collect_pages`` (a page with nothing new, or MAX_PAGES, ends it with an error).  A page says there is more
+        while ``total`` is not reached, or, without a total, while it is full."""
         def read_page(skip, _number):
-            query = {"skip": skip, "limit": PAGE, "orderColumn": "Name", "orderAsc": "true"}
-            if name:
-                query["nameFilter"] = name
-            data = self.read("/api/v1/jobs/states?" + urllib.parse.urlencode(query), "list of job states")
-            page = _items(data, "list of job states")
+            page_query = dict(query, skip=skip, limit=PAGE)
+            data = self.read(path + "?" + urllib.parse.urlencode(page_query), "list of " + what)
+            page = _items(data, "list of " + what)
             pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
             total = pagination.get("total")
-            more = skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE
-            return page, more
-        return collect_pages(read_page, "job states")
+            return page, (skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE)
+        return collect_pages(read_page, what)
 
     def job_state(self, job_id):
         """One job's state: ``idFilter`` (every revision has it) makes it one small answer on any server; a server
@@ -217,18 +223,11 @@ class Vbr(Client):
         """The sessions created after ``created_after`` (VBR's own time text; a second earlier, as the filter is
         "after"), newest first: what a wait for several sessions reads once a round."""
         when = W.parse_time(created_after)
-        query = {"orderColumn": "CreationTime", "orderAsc": "false", "limit": PAGE}
+        query = {"orderColumn": "CreationTime", "orderAsc": "false"}
         if when is not None:
             utc = (when - datetime.timedelta(seconds=1)).astimezone(datetime.timezone.utc)
             query["createdAfterFilter"] = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-        def read_page(skip, _number):
-            data = self.read("/api/v1/sessions?" + urllib.parse.urlencode(dict(query, skip=skip)), "list of sessions")
-            page = _items(data, "list of sessions")
-            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
-            total = pagination.get("total")
-            return page, (skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE)
-        return collect_pages(read_page, "sessions")
+        return self.read_list("/api/v1/sessions", query, "sessions")
 
     def job(self, job_id):
         """The job itself (``GET /api/v1/jobs/{id}``): its settings, among them ``isDisabled``."""
@@ -300,16 +299,9 @@ class Vbr(Client):
         """Every session that ended at ``since`` (ISO 8601 UTC) or later: ``GET /api/v1/sessions`` with
         ``endedAfterFilter``, sorted by ``EndTime`` so that the pages stay put while more sessions end; paging is
         bounded (``collect_pages``).  Sessions that have not stopped are dropped."""
-        def read_page(skip, _number):
-            query = {"endedAfterFilter": since, "orderColumn": "EndTime", "orderAsc": "true", "skip": skip,
-                     "limit": PAGE}
-            data = self.read("/api/v1/sessions?" + urllib.parse.urlencode(query), "list of sessions")
-            page = _items(data, "list of sessions")
-            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
-            total = pagination.get("total")
-            more = skip + len(page) < total if isinstance(total, int) else len(page) >= PAGE
-            return page, more
-        return [raw for raw in collect_pages(read_page, "sessions") if session_ended(raw) and raw.get("id")]
+        query = {"endedAfterFilter": since, "orderColumn": "EndTime", "orderAsc": "true"}
+        return [raw for raw in self.read_list("/api/v1/sessions", query, "sessions")
+                if session_ended(raw) and raw.get("id")]
 
     def wait_session(self, session, poller):
         """Poll one session until it stops: a ``_poll.WaitResult`` (``done`` False when the wait ran out)."""
