@@ -12,6 +12,7 @@ WORK          := $(ROOT)/.work
 VENV          := $(ROOT)/.venv
 VENV_216      := $(WORK)/venv-2.16
 VENV_221      := $(WORK)/venv-2.21
+EDA_VENV      := $(WORK)/eda-venv
 PYTHON        ?= $(shell command -v python3.11 || command -v python3)
 # ansible-test needs the real interpreter path: with HOME redirected, pyenv shims would not resolve.
 PYTHON_REAL   := $(shell $(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))')
@@ -66,7 +67,7 @@ export ANSIBLE_NOCOLOR := 1
 .PHONY: help demo test setup venv venv-2.16 venv-2.21 pythons build install sanity sanity-2.19 sanity-2.16 sanity-2.21 \
         units units-2.21 units-emulator integration integration-2.16 integration-2.21 reliability examples lint ansible-lint \
         changelog-lint docs-lint action-groups galaxy-importer ee-check emulator emulator-start emulator-stop bench \
-        changelog clean
+        changelog clean eda venv-eda
 
 help:
 	@echo "make demo         start the emulator and run examples/demo.yml (starts a job and awaits it)"
@@ -74,6 +75,7 @@ help:
 	@echo "make emulator     run the Veeam emulator in the foreground (EM :9398, VB365 :4443, VBR :9419)"
 	@echo "make build        build the collection tarball into .work/default/dist/"
 	@echo "make install      build it and install it into .work/default/collections (what every check uses)"
+	@echo "make eda          the event source and the example rulebook under ansible-rulebook (Java 17), against the emulator"
 	@echo "make sanity | units | integration | reliability | examples | lint | bench | changelog | clean"
 	@echo "make sanity-2.16 | sanity-2.19 | sanity-2.21 | units-2.21 | integration-2.16 | integration-2.21   one release"
 
@@ -210,6 +212,15 @@ integration-2.21: setup
 reliability: setup
 	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/reliability
 
+# Event-Driven Ansible: the event source poll by poll, and at the same time the example rulebook under
+# ansible-rulebook (from .work/eda-venv, made from tools/requirements-eda.txt), each against its own emulator.
+# ansible-rulebook needs Java 17: without it that check does not run, and make test says so (with CI=true it fails).
+eda: setup
+	@SKIPPED_FILE=$(SKIPPED) $(ROOT)/tools/eda.sh $(VENV)/bin/python $(PYTHON_REAL) $(EDA_VENV) $(COLLECTIONS)
+
+venv-eda:
+	@$(ROOT)/tools/eda.sh --venv-only $(VENV)/bin/python $(PYTHON_REAL) $(EDA_VENV) $(COLLECTIONS)
+
 # Every playbook in examples/ against the emulator (the demo is one of them).
 examples: setup
 	@$(MAKE) --no-print-directory emulator-start
@@ -249,11 +260,11 @@ ee-check: setup
 # emulator's job runs) leaves a core idle that another uses.  Each check's log is shown when its stage ends.
 # ansible-core 2.21 (Python 3.12 and 3.13) adds its sanity run beside 2.16's and its unit tests to the first
 # stage; one integration target on 2.21 and the adhoc target on 2.16 make a third stream of the second (they
-# mostly wait on the emulator's job runs).
+# mostly wait on the emulator's job runs), and Event-Driven Ansible (make eda) after them in that stream.
 test:
 	@rm -f $(SUMMARY) $(SKIPPED); mkdir -p $(LOGS)
 	@$(MAKE) --no-print-directory pythons
-	@$(MAKE) -j3 --no-print-directory venv venv-2.16 venv-2.21
+	@$(MAKE) -j4 --no-print-directory venv venv-2.16 venv-2.21 venv-eda
 	@$(MAKE) --no-print-directory setup
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
 	  "sanity (2.16 and 2.21)=sanity" \
@@ -261,7 +272,7 @@ test:
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
 	  "integration (emulator)=integration" \
 	  "reliability and security=reliability,examples/ playbooks=examples" \
-	  "integration (2.21)=integration-2.21,integration (2.16)=integration-2.16"
+	  "integration (2.21)=integration-2.21,integration (2.16)=integration-2.16,event-driven (ansible-rulebook)=eda"
 	@$(ROOT)/tools/summary.sh $(SUMMARY) $(SKIPPED)
 
 # ---------------------------------------------------------------------------------------------- emulator

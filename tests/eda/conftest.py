@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,33 @@ APIS: dict[str, dict[str, Any]] = {
     "m365": {"module": _m365, "url": "m365_url", "username": H.M365_USER, "password": H.M365_PASSWORD,
              "failing": 'SharePoint "Intranet" Sites', "warning": "OneDrive Équipe Café", "type": "backup"},
 }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``EDA_SHARD=i/n`` (``make eda`` runs the source's tests in shards side by side; they mostly wait on the
+    emulator's job runs): keep every n-th test from the i-th (1-based), deselect the others."""
+    shard = os.environ.get("EDA_SHARD")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    kept = [item for number, item in enumerate(items) if number % count == index - 1]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
+def vocabulary_event() -> dict[str, set[str]]:
+    """The event's keys as docs/vocabulary.md lists them (its section "event"): ``{"veeam": {...}, "job": {...},
+    "session": {...}}``."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "vocabulary.md").read_text(encoding="utf-8")
+    section = page.split("\n## event", 1)[1].split("\n## ", 1)[0]
+    keys = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    out: dict[str, set[str]] = {"veeam": set(), "job": set(), "session": set()}
+    for key in keys:
+        part, _dot, name = key.rpartition(".")
+        out["veeam"].add(part or name)
+        if part:
+            out[part].add(name)
+    return out
 
 
 def source_args(emu: H.Emulator, api: str, **extra: Any) -> dict[str, Any]:

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 
 import harness as H
-from conftest import APIS, Driver, environment, source_args
+from conftest import APIS, Driver, environment, source_args, vocabulary_event
 
 from ansible_collections.backupops.veeam.plugins.plugin_utils import _job_sessions as J
 
 ALL = pytest.mark.parametrize("api", sorted(APIS))
-EVENT_KEYS = {"api", "server", "job", "session"}
-JOB_KEYS = {"id", "name", "type"}
-SESSION_KEYS = {"id", "state", "result", "message", "started", "ended"}
+#: The event's keys, from docs/vocabulary.md (checked against the issue's list below).
+VOCABULARY = vocabulary_event()
+EVENT_KEYS, JOB_KEYS, SESSION_KEYS = VOCABULARY["veeam"], VOCABULARY["job"], VOCABULARY["session"]
 
 
 def watcher(emu: H.Emulator, api: str, **extra: Any) -> J.Watcher:
@@ -36,9 +36,15 @@ def watcher(emu: H.Emulator, api: str, **extra: Any) -> J.Watcher:
 
 def events_of(source: J.Watcher, polls: int = 3) -> list[dict[str, Any]]:
     found = []
-    for _ in range(polls):
+    for _poll in range(polls):
         found.extend(source.step()[0])
     return found
+
+
+def test_the_vocabulary_page_lists_the_keys_of_the_event():
+    assert EVENT_KEYS == {"api", "server", "job", "session"}
+    assert JOB_KEYS == {"id", "name", "type"}
+    assert SESSION_KEYS == {"id", "state", "result", "message", "started", "ended"}
 
 
 @ALL
@@ -136,7 +142,7 @@ def test_a_checkpoint_of_another_server_or_a_broken_one_is_refused(emulator, tmp
 @ALL
 def test_one_logon_is_kept_across_polls_renewed_when_it_expires_and_ended_at_the_close(emulator, driver, api):
     source = watcher(emulator, api)
-    for _ in range(4):
+    for _poll in range(4):
         source.step()
     counters = emulator.counters()[api]
     assert counters.get("logons", counters.get("tokens_issued")) == 1
@@ -160,7 +166,7 @@ def test_a_failing_server_backs_off_and_the_source_goes_on(emulator, driver, api
     # An error status twice (no retry: 500 is not transient), then garbage for every answer.
     ids = emulator.faults([{"api": api, "action": "status", "status": 500, "times": 2},
                            {"api": api, "action": "malformed", "body": "garbage"}])
-    pauses = [source.step() for _ in range(4)]
+    pauses = [source.step() for _poll in range(4)]
     assert [p for _events, p in pauses] == [2, 4, 5, 5]
     assert all(events == [] for events, _p in pauses)
     for fault in ids:
@@ -233,7 +239,8 @@ def test_the_extension_file_runs_as_ansible_rulebook_loads_it(emulator, driver, 
     plugin = Path(collection.__path__[0]) / "extensions" / "eda" / "plugins" / "event_source" / "job_sessions.py"
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent("""
-        import asyncio, json, runpy, sys
+        import asyncio, json, logging, runpy, sys
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)  # every level, scanned for secrets below
         args = json.loads(sys.argv[2])
         async def go():
             queue = asyncio.Queue()
