@@ -62,6 +62,8 @@ EXAMPLES = r"""
 - name: Start a job with one logon, await its task in another task, log off
   hosts: localhost
   gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
   module_defaults:
     group/backupops.veeam.em:
       server: em.example.com
