@@ -5,7 +5,8 @@
 # The connection comes from the environment, as a user (or an AWX/AAP credential of the collection's types)
 # sets it: VEEAM_EM_*, VEEAM_M365_* and VEEAM_VBR_*.  Before each playbook the emulator is reset to its default
 # scenario, so each example starts from the same jobs; after each, no Enterprise Manager logon session and no VB365
-# or VBR token may be left open.  job_report.yml also runs in check mode and writes its CSV report.
+# or VBR token may be left open.  Every example runs in check mode too (a dry run is a newcomer's first try);
+# job_report.yml also writes its CSV report.
 set -uo pipefail
 endpoints=$1; venv=$2; collections=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,6 +66,7 @@ for playbook in "${playbooks[@]}"; do
       ;;
     *)
       run "$name" "$playbook"
+      run "$name --check" "$playbook" --check
       ;;
   esac
 done

@@ -81,7 +81,7 @@ EXAMPLES = r"""
         - name: Start a job without waiting
           backupops.veeam.veeam_em_job_start:
             session_token: "{{ em.session_token }}"
-            job_name: Daily Backup
+            job_name: Daily SQL Backup
             wait: false
           register: started
 
