@@ -210,19 +210,16 @@ integration-2.21: setup
 reliability: setup
 	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/reliability
 
-# Every playbook in examples/ against the emulator (the demo is one of them), for real and in check mode; beside
-# it, on three more emulators, every command line of README.md, docs/ and the examples' headers as printed, and
-# every module's EXAMPLES (tools/doc_commands.py).
-DOC_EMUS      := $(foreach n,1 2 3,$(WORK)/$(WORKSET)/emulator-doc$(n))
+# What a newcomer copies, as printed (tools/doc_commands.py): every playbook in examples/ (the demo is one of them),
+# for real and in check mode; every command line of README.md, docs/ and the examples' headers; every module's
+# EXAMPLES.  Four emulators on free ports, each taking the next piece of work when it is free.
+DOC_EMUS      := $(foreach n,1 2 3 4,$(WORK)/$(WORKSET)/emulator-doc$(n))
 examples: setup
-	@$(MAKE) --no-print-directory emulator-start
 	@mkdir -p $(LOGS); for d in $(DOC_EMUS); do EMULATOR_EM_PORT=0 EMULATOR_M365_PORT=0 EMULATOR_VBR_PORT=0 \
 	   $(ROOT)/tools/emulator_ctl.sh start $$d $(VENV)/bin/python >/dev/null || exit 1; done
-	@rc=0; ( ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/python $(ROOT)/tools/doc_commands.py run \
-	    $(foreach d,$(DOC_EMUS),$(d)/endpoints.json) --log $(LOGS)/doc_commands.log > $(WORK)/doc_commands.out 2>&1 ) & pid=$$!; \
-	  $(ROOT)/tools/run_examples.sh $(EMU_DIR)/endpoints.json $(VENV) $(COLLECTIONS) || rc=$$?; \
-	  wait $$pid || rc=1; echo; cat $(WORK)/doc_commands.out; \
-	  $(MAKE) --no-print-directory emulator-stop; for d in $(DOC_EMUS); do $(ROOT)/tools/emulator_ctl.sh stop $$d; done; exit $$rc
+	@rc=0; $(VENV)/bin/python $(ROOT)/tools/doc_commands.py run $(foreach d,$(DOC_EMUS),$(d)/endpoints.json) \
+	    --log $(LOGS)/doc_commands.log || rc=$$?; \
+	  for d in $(DOC_EMUS); do $(ROOT)/tools/emulator_ctl.sh stop $$d; done; exit $$rc
 
 # Benchmarks are not tests: `make test` does not run them.
 bench: setup

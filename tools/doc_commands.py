@@ -11,7 +11,8 @@ Two kinds of copy-paste material are collected:
   (a transcript), and every ``#   ansible-playbook ...`` line of the header comment of an examples/ playbook.
   A block runs as one bash script, its commands in order and as written (continuation lines, ``$(...)``,
   variables one command sets for the next), in a scratch directory where ``examples/`` and ``tools/`` are
-  links into the checkout.  Left out are only the lines that set up what this harness has set up already:
+  links into the checkout.  Every playbook of examples/ runs too, as ``ansible-playbook -i localhost, -c local
+  examples/<name>`` and with ``--check``.  Left out are only the lines that set up what this harness has set up already:
   ``make ...``, ``ansible-galaxy collection install``, ``pip install``, ``eval "$(tools/emulator_env.sh ...)"``
   and the ``export`` of the connection (``VEEAM_EM_SERVER`` ...), ``PATH`` and ``ANSIBLE_COLLECTIONS_PATH``: the
   environment points them at the emulator under test, which listens on free ports.  A command must exit 0,
@@ -170,9 +171,25 @@ def command_blocks(root):
             if not line.startswith("#"):
                 break
             text = line[1:].strip()
-            if COMMAND.match(text):
+            if COMMAND.match(text) and text != "ansible-playbook -i localhost, -c local " + rel:  # run as it is
                 blocks.append({"where": "%s:%d" % (rel, n + 1), "commands": [(text, bool(FAILS.search(text)))]})
     return blocks
+
+
+def example_playbooks(root):
+    """Every playbook of examples/ as a user runs it, for real and in check mode (a dry run is a newcomer's first
+    try), as blocks of one command each."""
+    blocks = []
+    for path in sorted(os.listdir(os.path.join(root, "examples"))):
+        if path.endswith((".yml", ".yaml")):
+            command = "ansible-playbook -i localhost, -c local examples/%s" % path
+            blocks += [{"where": "examples/%s" % path, "commands": [(command, False)]},
+                       {"where": "examples/%s --check" % path, "commands": [(command + " --check", False)]}]
+    return blocks
+
+
+#: Files a documented command writes, and a line each must hold (a CSV row of the emulator's first job).
+WRITES = {"report_file=veeam-jobs.csv": ("veeam-jobs.csv", '"Daily SQL Backup","backup","vbr01.lab.local",')}
 
 
 def module_examples(root):
@@ -275,13 +292,19 @@ def run_block(block, env, root, log):
     with open(log, "a", encoding="utf-8") as fh:
         fh.write("\n==== %s\n---- script\n%s\n---- output\n%s%s" % (block["where"], "\n".join(script), proc.stdout,
                                                                    proc.stderr))
+    problems = []
+    for text, _fails in block["commands"]:
+        for marker, (name, row) in WRITES.items():
+            if marker in text:
+                target = os.path.join(work, name)
+                if not os.path.exists(target) or not any(ln.startswith(row) for ln in open(target, encoding="utf-8")):
+                    problems.append("%s was not written, or has no row starting %s" % (name, row))
     seen = {}
     if os.path.exists(status):
         for line in open(status):
             n, rc = line.split()
             seen[int(n)] = int(rc)
     shutil.rmtree(work, ignore_errors=True)
-    problems = []
     for n, (text, fails) in enumerate(block["commands"]):
         first = text.strip().split("\n")[0][:100]
         if n not in seen:
@@ -345,7 +368,7 @@ def main(argv=None):
     parser.add_argument("--only", choices=("commands", "examples"))
     parser.add_argument("--log", default=None, help="where the output of every command goes")
     args = parser.parse_args(argv)
-    blocks = command_blocks(args.root)
+    blocks = command_blocks(args.root) + example_playbooks(args.root)
     if args.what == "list":
         for block in blocks:
             print("== %s" % block["where"])
@@ -378,8 +401,8 @@ def main(argv=None):
     if args.only in (None, "commands"):
         # A whole playbook costs more than an ad-hoc command, examples/maintenance_window.yml most.
         def cost(block):
-            return sum(80 if "maintenance_window" in t else 20 if "ansible-playbook" in t else 6
-                       for t, _f in block["commands"])
+            return sum((80 if "maintenance_window" in t else 20 if "ansible-playbook" in t else 6)
+                       / (2 if "--check" in t else 1) for t, _f in block["commands"])
         for block in sorted(blocks, key=cost, reverse=True):
             work.append(lambda env, lg, block=block: run_command_block(block, env, args.root, lg))
     print("== documented command lines (%d blocks) and module EXAMPLES, against %d emulator(s); output in %s"
