@@ -31,6 +31,7 @@ open.  Exit status 0 when everything ran as documented.
 import argparse
 import ast
 import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -39,6 +40,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -86,7 +88,6 @@ FIXTURES = {
 
 # ------------------------------------------------------------------------------------------------ extraction
 def doc_files(root):
-    import glob
     files = []
     for pattern in DOCS:
         files += sorted(glob.glob(os.path.join(root, pattern)))
@@ -290,8 +291,8 @@ def run_block(block, env, root, log):
                           text=True, timeout=900)
     elapsed = time.time() - start
     with open(log, "a", encoding="utf-8") as fh:
-        fh.write("\n==== %s\n---- script\n%s\n---- output\n%s%s" % (block["where"], "\n".join(script), proc.stdout,
-                                                                   proc.stderr))
+        fh.write("\n==== %s\n---- script\n%s\n---- output\n%s%s"
+                 % (block["where"], "\n".join(script), proc.stdout, proc.stderr))
     problems = []
     for text, _fails in block["commands"]:
         for marker, (name, row) in WRITES.items():
@@ -317,8 +318,8 @@ def run_block(block, env, root, log):
 
 
 def _report(where, problems, elapsed, what):
-    print("   %-8s %s (%s, %.0f s)%s" % ("ok" if not problems else "FAILED", where, what, elapsed,
-                                       "".join("\n            " + p for p in problems)), flush=True)
+    details = "".join("\n            " + p for p in problems)
+    print("   %-8s %s (%s, %.0f s)%s" % ("ok" if not problems else "FAILED", where, what, elapsed, details), flush=True)
     return (where, problems, elapsed)
 
 
@@ -411,7 +412,7 @@ def main(argv=None):
     results = []
     logs = ["%s.%d" % (log, n) for n in range(len(envs))]
     queue = list(reversed(work))
-    lock = __import__("threading").Lock()
+    lock = threading.Lock()
 
     def lane(n):
         done = []
