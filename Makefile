@@ -265,7 +265,7 @@ test:
 	  "unit tests=units,unit tests (2.21)=units-2.21,emulator tests=units-emulator,ansible-lint (production)=ansible-lint,antsibull-changelog lint=changelog-lint,antsibull-docs lint=docs-lint,action groups complete=action-groups,galaxy-importer=galaxy-importer,ansible-builder create=ee-check"
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
 	  "integration (emulator)=integration" \
-	  "reliability and security=reliability,examples/ playbooks=examples" \
+	  "reliability and security=reliability,examples + doc commands + EXAMPLES=examples" \
 	  "integration (2.21)=integration-2.21,integration (2.16)=integration-2.16"
 	@$(ROOT)/tools/summary.sh $(SUMMARY) $(SKIPPED)
 
