@@ -25,8 +25,7 @@ def test_em_only_variables_for_vbr_are_named_and_plain_names_run(ansible: H.Ansi
     assert emulator.counters()["vbr"]["open_tokens"] == 0
 
 
-def test_a_list_in_job_run_job_name_is_refused_before_anything_is_sent(ansible: H.Ansible,
-                                                                        emulator: H.Emulator) -> None:
+def test_a_list_in_job_run_job_name_is_refused_before_a_logon(ansible: H.Ansible, emulator: H.Emulator) -> None:
     before = emulator.counters()
     run = ansible.playbook(_play("group/backupops.veeam.em", H.em_conn(emulator), {
         "job_run_job_name": ["Daily SQL Backup", "Exchange Backup"]}), env=H.em_env(), name="role-name-list",
