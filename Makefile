@@ -221,11 +221,16 @@ eda: setup
 venv-eda:
 	@$(ROOT)/tools/eda.sh --venv-only $(VENV)/bin/python $(PYTHON_REAL) $(EDA_VENV) $(COLLECTIONS)
 
-# Every playbook in examples/ against the emulator (the demo is one of them).
+# What a newcomer copies, as printed (tools/doc_commands.py): every playbook in examples/ (the demo is one of them),
+# for real and in check mode; every command line of README.md, docs/ and the examples' headers; every module's
+# EXAMPLES.  Four emulators on free ports, each taking the next piece of work when it is free.
+DOC_EMUS      := $(foreach n,1 2 3 4,$(WORK)/$(WORKSET)/emulator-doc$(n))
 examples: setup
-	@$(MAKE) --no-print-directory emulator-start
-	@rc=0; $(ROOT)/tools/run_examples.sh $(EMU_DIR)/endpoints.json $(VENV) $(COLLECTIONS) || rc=$$?; \
-	  $(MAKE) --no-print-directory emulator-stop; exit $$rc
+	@mkdir -p $(LOGS); for d in $(DOC_EMUS); do EMULATOR_EM_PORT=0 EMULATOR_M365_PORT=0 EMULATOR_VBR_PORT=0 \
+	   $(ROOT)/tools/emulator_ctl.sh start $$d $(VENV)/bin/python >/dev/null || exit 1; done
+	@rc=0; $(VENV)/bin/python $(ROOT)/tools/doc_commands.py run $(foreach d,$(DOC_EMUS),$(d)/endpoints.json) \
+	    --log $(LOGS)/doc_commands.log || rc=$$?; \
+	  for d in $(DOC_EMUS); do $(ROOT)/tools/emulator_ctl.sh stop $$d; done; exit $$rc
 
 # Benchmarks are not tests: `make test` does not run them.
 bench: setup
@@ -271,7 +276,7 @@ test:
 	  "unit tests=units,unit tests (2.21)=units-2.21,emulator tests=units-emulator,ansible-lint (production)=ansible-lint,antsibull-changelog lint=changelog-lint,antsibull-docs lint=docs-lint,action groups complete=action-groups,galaxy-importer=galaxy-importer,ansible-builder create=ee-check"
 	@$(ROOT)/tools/stage.sh "$(MAKE)" \
 	  "integration (emulator)=integration" \
-	  "reliability and security=reliability,examples/ playbooks=examples" \
+	  "reliability and security=reliability,examples + doc commands + EXAMPLES=examples" \
 	  "integration (2.21)=integration-2.21,integration (2.16)=integration-2.16,event-driven (ansible-rulebook)=eda"
 	@$(ROOT)/tools/summary.sh $(SUMMARY) $(SKIPPED)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print the `export` lines that point the collection at a running emulator, as a user (or an AWX/AAP credential
 # of the collection's types) sets the connection: VEEAM_EM_*, VEEAM_M365_* and VEEAM_VBR_*, with the default
-# scenario's accounts, plus EMULATOR_CONTROL (the control endpoint).  Used by tools/demo.sh and tools/run_examples.sh:
+# scenario's accounts, plus EMULATOR_CONTROL (the control endpoint).  Used by tools/demo.sh and tools/doc_commands.py:
 #   eval "$(tools/emulator_env.sh <endpoints.json> <python>)"
 set -euo pipefail
 "$2" - "$1" <<'PY'

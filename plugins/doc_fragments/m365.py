@@ -57,12 +57,16 @@ options:
     description:
       - The VB365 REST API version. VB365 8 serves V(v6), V(v7) and V(v8) (and the deprecated V(v5)); VB365 6
         serves V(v6) and older ones; VBO 3 to 5 serve V(v3) to V(v5).
-      - V(auto) asks the server which versions it serves and uses the newest.
-      - Up to V(v5) job actions go to C(/vN/Jobs/{id}/Action); from V(v6) each action has its own endpoint, and
-        V(v8) answers a start with the new job session.
+      - V(auto), the default, asks the server which versions it serves (one request without credentials) and uses
+        the newest, as V(latest) does for Enterprise Manager and V(auto) for VBR. Give a version to pin it, for
+        example to keep a play on one version while the server is upgraded.
+      - With O(session_token), the version that M(backupops.veeam.veeam_m365_session) found is used, unless another
+        one is given here.
+      - The modules send each request the way the chosen version expects; where that changes what a module can do,
+        its notes say so.
     type: str
     choices: [v2, v3, v4, v5, v6, v7, v8, auto]
-    default: v8
+    default: auto
   session_token:
     description:
       - The token of a VB365 login made by M(backupops.veeam.veeam_m365_session), so that a play logs in once and

@@ -421,9 +421,14 @@ class Transport:
                 hint = ("The server's certificate is not made out to the name in server: give server as one of the "
                         "names the certificate lists (often the full host name, not an IP address), or set "
                         "validate_certs: false to skip the check (not recommended)")
+            elif isinstance(self.verify, str):
+                hint = ("ca_path %s does not hold the CA that signed the server's certificate (or lacks an "
+                        "intermediate CA of its chain): give the PEM file of that CA, with the whole chain, as ca_path, "
+                        "or set validate_certs: false to skip the check (not recommended)" % self.verify)
             else:
-                hint = ("Give the CA certificate that signed the server's certificate as ca_path, or set "
-                        "validate_certs: false to skip the check (not recommended)")
+                hint = ("No ca_path was given and the CA bundle of requests does not hold the CA that signed the "
+                        "server's certificate: give that CA's PEM file as ca_path, or set validate_certs: false to "
+                        "skip the check (not recommended)")
             return TlsError("TLS handshake with %s failed: %s" % (where, reason), method=method, path=shown,
                             hint=hint)
         if rex is not None and isinstance(exc, (rex.ConnectTimeout,)):

@@ -964,7 +964,7 @@ def connect(transport, params, journal, end_handed=False, keep_open=False):
 
 #: What a VB365 session token starts with (``_auth.encode_handoff``).
 HANDOFF_KIND = "vb365"
-CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "v8", connect,
+CONNECTION = Connection("m365", "VEEAM_M365", "VB365", DEFAULT_PORT, API_VERSIONS, "auto", connect,
                         options={"session_token": {"type": "str", "no_log": True}}, feed=Vb365Feed)
 
 

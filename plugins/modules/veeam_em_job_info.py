@@ -65,7 +65,7 @@ EXAMPLES = r"""
 - name: Find the file share jobs of one backup server
   backupops.veeam.veeam_em_job_info:
     job_type: file_share
-    backup_server: vbr02.example.com
+    backup_server: vbr01.lab.local
     latest_session: false
   register: shares
 

@@ -136,11 +136,11 @@ EXAMPLES = r"""
     username: "{{ vault_em_username }}"
     password: "{{ vault_em_password }}"
     ca_path: /etc/pki/veeam-em-ca.pem
-    job_name: Daily Backup
+    job_name: Daily SQL Backup
 
 - name: Start a job and wait until its backup session has ended (fail on Failed, and on Warning)
   backupops.veeam.veeam_em_job_start:
-    job_name: SQL Server Backup
+    job_name: SQL Replication
     wait_for: session
     fail_on_warning: true
     wait_timeout: 7200
@@ -157,28 +157,28 @@ EXAMPLES = r"""
       username: "{{ vault_em_username }}"
       password: "{{ vault_em_password }}"
   backupops.veeam.veeam_em_job_start:
-    job_id: 93dfbb3e-f420-45cf-addc-4ee9297113f2
+    job_id: f56f22d7-51fa-4916-a0d5-2faf2aa62ce2
     job_type: file_share
     wait: false
 
 - name: Two jobs with the same name on different backup servers - pick one
   backupops.veeam.veeam_em_job_start:
-    job_name: Daily Backup
-    backup_server: vbr02.example.com
+    job_name: Nightly Backup
+    backup_server: vbr02.lab.local
 
 - name: Start several jobs together and wait for all of their sessions
   backupops.veeam.veeam_em_job_start:
     jobs:
-      - job_name: Daily Backup
-      - job_name: Exchange Backup
-        backup_server: vbr02.example.com
-      - job_id: 5658281f-625e-4627-89dd-d2a0c48be99e
+      - job_name: Daily SQL Backup
+      - job_name: Nightly Backup
+        backup_server: vbr02.lab.local
+      - job_id: 5149dacc-18e9-4cc6-88f5-a719d5ad0c31
     wait_for: session
   register: nightly
 
 - name: Credentials from the environment (VEEAM_EM_SERVER, VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD, VEEAM_EM_CA_PATH)
   backupops.veeam.veeam_em_job_start:
-    job_name: Daily Backup
+    job_name: Daily SQL Backup
 """
 
 RETURN = r"""

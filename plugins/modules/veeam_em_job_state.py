@@ -109,20 +109,20 @@ EXAMPLES = r"""
     username: "{{ vault_em_username }}"
     password: "{{ vault_em_password }}"
     ca_path: /etc/pki/veeam-em-ca.pem
-    job_name: Daily Backup
+    job_name: Daily SQL Backup
     state: stopped
 
 - name: Keep two jobs from running on their schedule (no change for a job that is disabled already)
   backupops.veeam.veeam_em_job_state:
     state: disabled
     jobs:
-      - job_name: Daily Backup
+      - job_name: Daily SQL Backup
       - job_name: Shared Files Backup
         job_type: file_share
 
 - name: Put the schedule back
   backupops.veeam.veeam_em_job_state:
-    job_name: Daily Backup
+    job_name: Daily SQL Backup
     state: enabled
 
 - name: Retry a job whose last run failed, and wait for the retry's session

@@ -62,6 +62,8 @@ EXAMPLES = r"""
 - name: Start a job with one logon, await its task in another task, log off
   hosts: localhost
   gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
   module_defaults:
     group/backupops.veeam.em:
       server: em.example.com
@@ -79,7 +81,7 @@ EXAMPLES = r"""
         - name: Start a job without waiting
           backupops.veeam.veeam_em_job_start:
             session_token: "{{ em.session_token }}"
-            job_name: Daily Backup
+            job_name: Daily SQL Backup
             wait: false
           register: started
 

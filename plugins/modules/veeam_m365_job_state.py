@@ -187,7 +187,7 @@ EXAMPLES = r"""
 
 - name: Fail on a Warning too, and give a long job two hours
   backupops.veeam.veeam_m365_job_state:
-    job_name: OneDrive Nightly
+    job_name: Müller's Mailboxes
     state: started
     fail_on_warning: true
     wait_timeout: 7200
@@ -212,6 +212,7 @@ EXAMPLES = r"""
       api_version: v4
   backupops.veeam.veeam_m365_job_state:
     job_name: Exchange Daily
+    organization: contoso.onmicrosoft.com
     state: enabled
 
 - name: Start three jobs with one login and wait for all of them (about as long as the slowest one)
@@ -220,9 +221,9 @@ EXAMPLES = r"""
     jobs:
       - job_name: Exchange Daily
         organization: contoso.onmicrosoft.com
-      - job_name: OneDrive Nightly
+      - job_name: Fabrikam OneDrive Nightly
         full: true
-      - job_id: 3a6c1f10-5b1e-4e0a-9c11-000000000002
+      - job_id: 3a6c1f10-5b1e-4e0a-9c11-000000000007
     wait_timeout: 7200
   register: nightly
 
@@ -233,7 +234,7 @@ EXAMPLES = r"""
 - name: Credentials from the environment (VEEAM_M365_SERVER, VEEAM_M365_USERNAME, VEEAM_M365_PASSWORD), newest API
   backupops.veeam.veeam_m365_job_state:
     job_name: Exchange Daily
-    organization: Contoso
+    organization: contoso.onmicrosoft.com
     state: started
     api_version: auto
 """

@@ -158,24 +158,31 @@ EXAMPLES = r"""
         restore_session_id: "{{ explored.restore_session.id }}"
       when: explored.restore_session is defined
 
-- name: SharePoint as it was on 20 November at 22:00 UTC, with deleted items and all versions
+- name: SharePoint as it was 12 hours ago (a fixed time works too, "2026-11-20T22:00:00Z"), with deleted items and all versions
   backupops.veeam.veeam_m365_restore_session:
     job_id: 3a6c1f10-5b1e-4e0a-9c11-000000000002
     type: vesp
-    point_in_time: "2026-11-20T22:00:00Z"
+    point_in_time: "{{ '%Y-%m-%dT%H:%M:%SZ' | ansible.builtin.strftime(now(utc=true).timestamp() - 43200, utc=true) }}"
     show_deleted: true
     show_all_versions: true
+  register: sharepoint
+
+- name: Close it when done
+  backupops.veeam.veeam_m365_restore_session:
+    state: absent
+    restore_session_id: "{{ sharepoint.restore_session.id }}"
 
 - name: Teams (needs REST API v5 or later)
   backupops.veeam.veeam_m365_restore_session:
     job_name: Teams Weekly
     type: vet
     api_version: v5
+  register: teams
 
 - name: Close a restore session by id (no change if it is already stopped)
   backupops.veeam.veeam_m365_restore_session:
     state: absent
-    restore_session_id: fa561ea7-9017-4ffd-a890-6fe85e2c6662
+    restore_session_id: "{{ teams.restore_session.id }}"
 """
 
 RETURN = r"""

@@ -66,7 +66,7 @@ EXAMPLES = r"""
 - name: Read a task once
   backupops.veeam.veeam_task_info:
     session_token: "{{ em.session_token }}"
-    task_id: task-7
+    task_id: "{{ started.task.id }}"
 
 # Ad-hoc, with the server and CA from the environment (VEEAM_EM_SERVER, VEEAM_EM_CA_PATH):
 #   ansible localhost -m backupops.veeam.veeam_task_info -a 'task_id=task-7 session_token=...'

@@ -146,7 +146,7 @@ VB_CASES = [
     vb("vb-wrong-password", {"job_name": "Müller's Mailboxes", "state": "started", "password": WRONG_PASSWORD},
        (f"VB365 rejected the username or password for '{M365_USER}'",), "wrong credentials"),
     vb("vb-wrong-port-em", {"job_name": "Müller's Mailboxes", "state": "started", "port": "{em_port}"},
-       ("HTTP 404",), "wrong port"),
+       ("every probe of /vN/ServiceInstance answered 404", "is this the VB365 REST API port"), "wrong port"),
     vb("vb-http-against-https", {"job_name": "Müller's Mailboxes", "state": "started",
                                  "server": "http://127.0.0.1:{m365_port}"},
        ("give server as https://host:port",), "HTTP against HTTPS"),

@@ -221,6 +221,8 @@ def test_a_server_that_drips_its_answer_is_bounded_by_timeout(ansible: H.Ansible
 
 def _vb365_endless(method: str, path: str, headers: dict, body: bytes) -> Answer:
     """A VB365 v8 that ignores offset: every page of /v8/Jobs is the same full page."""
+    if method == "GET" and path == "/v8/ServiceInstance":  # api_version auto's probe: v8 is served (401 without a token)
+        return Answer(401, b"")
     if method == "POST" and path.startswith("/v8/token"):
         return Answer(200, json.dumps({"access_token": "A" * 40 + ".endless-paging-access-token",
                                        "refresh_token": "R" * 40 + ".endless-paging-refresh-token",

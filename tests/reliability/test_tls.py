@@ -46,6 +46,7 @@ def test_em_ca_of_another_server_fails(ansible: H.Ansible, emulator: H.Emulator,
     other = fresh_emulator("other-ca")
     run = ansible.adhoc("veeam_em_job_info", H.em_conn(emulator, ca_path=other.ca_path, **EM_INFO), env=H.em_env())
     _tls_failure(run.result, f"https://127.0.0.1:{emulator.em_port}", "EM: ca_path of another CA")
+    assert f"ca_path {other.ca_path} does not hold the CA that signed the server's certificate" in run.result["msg"]
 
 
 def test_em_validate_certs_false_passes_and_warns(ansible: H.Ansible, emulator: H.Emulator) -> None:

@@ -182,10 +182,23 @@ def test_tls_verification_failure_names_ca_path_and_validate_certs(server, make_
         make_transport().request("POST", "/api/sessionMngr/?v=latest", safe=True, display_path="/api/sessionMngr/")
     assert str(caught.error) == (
         "TLS handshake with %s failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
-        "certificate (_ssl.c:1006) (POST /api/sessionMngr/). Give the CA certificate that signed the server's "
-        "certificate as ca_path, or set validate_certs: false to skip the check (not recommended)" % WHERE)
+        "certificate (_ssl.c:1006) (POST /api/sessionMngr/). No ca_path was given and the CA bundle of requests "
+        "does not hold the CA that signed the server's certificate: give that CA's PEM file as ca_path, or set "
+        "validate_certs: false to skip the check (not recommended)" % WHERE)
     assert len(server.attempts) == 1  # a TLS failure is not transient: no retry
     assert "?v=" not in str(caught.error)
+
+
+def test_tls_verification_failure_with_a_wrong_ca_file_names_that_file(server, make_transport, tmp_path):
+    ca = tmp_path / "other-ca.pem"
+    ca.write_text("not read by the fake")
+    server.on("POST", "/api/sessionMngr/", tls_failure())
+    with expect_error("tls") as caught:
+        make_transport(ca_path=str(ca)).request("POST", "/api/sessionMngr/", safe=True)
+    assert str(caught.error).endswith(
+        "ca_path %s does not hold the CA that signed the server's certificate (or lacks an intermediate CA of its "
+        "chain): give the PEM file of that CA, with the whole chain, as ca_path, or set validate_certs: false to "
+        "skip the check (not recommended)" % ca)
 
 
 def test_https_against_a_plain_http_port(server, make_transport):

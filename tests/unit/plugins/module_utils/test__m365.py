@@ -219,7 +219,7 @@ def test_bad_client_arguments(make_vb):
 def test_the_connection_of_vb365():
     conn = _m365.CONNECTION
     assert (conn.name, conn.env, conn.port, conn.default_version, conn.base_path, conn.options) == (
-        "m365", "VEEAM_M365", 4443, "v8", "", {"session_token": {"type": "str", "no_log": True}})
+        "m365", "VEEAM_M365", 4443, "auto", "", {"session_token": {"type": "str", "no_log": True}})
     assert conn.versions == _m365.API_VERSIONS and conn.connect is _m365.connect
 
 

@@ -67,7 +67,7 @@ def test_em_spec_defaults_and_merge(module_args):
 
 def test_m365_spec_defaults(module_args):
     vm = build(module_args, M365_ARGS, conn=M365)
-    assert (vm.params["port"], vm.params["api_version"]) == (4443, "v8")
+    assert (vm.params["port"], vm.params["api_version"]) == (4443, "auto")
     assert vm.params["session_token"] is None and "wait" not in vm.params
 
 
