@@ -183,3 +183,23 @@ def test_the_logout_of_a_token_that_ran_out(connect, vb_server):
     with connect(session_token=handed(expires_in=-5), end_handed=True) as vb:
         assert vb.auth.logout() is True  # gone already: changed false
     assert vb_server.count("POST", "/v8/token/logout") == 1
+
+
+# ------------------------------------------------------------------------------------------------ 401, empty body
+def test_a_handed_token_that_cannot_be_renewed_says_to_log_in_again(connect, vb_server, warnings):
+    """VB365 answers a token it no longer takes with 401 and an empty body: no message of its own to show."""
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, Reply(401))
+    with expect_error("auth", "VB365 could not return the job %s (HTTP 401 on GET /v8/Jobs/{id})" % JOB,
+                      warnings=warnings) as caught:
+        with connect(session_token=handed(refresh=None), with_credentials=False) as vb:
+            vb.get_job(JOB)
+    assert caught.error.hint.startswith("VB365 no longer takes the session token")
+    assert "backupops.veeam.veeam_m365_session" in caught.error.hint and posts(vb_server) == []
+
+
+def test_a_401_after_a_new_token_names_the_clock(connect, vb_server, warnings):
+    vb_server.on("GET", "/v8/Jobs/%s" % JOB, Reply(401))
+    with expect_error("auth", "(HTTP 401 on GET /v8/Jobs/{id})", warnings=warnings) as caught:
+        with connect() as vb:
+            vb.get_job(JOB)
+    assert caught.error.hint.startswith("VB365 refused a token it had just issued: check")
