@@ -70,13 +70,6 @@ def test_log_in_in_check_mode_too(session):
     assert result.result["changed"] is True and client.entered == 1 and result.result["session_token"] == HANDOFF
 
 
-def test_a_token_is_not_for_state_present(session, fail_calls):
-    result, client, asked = session(session_token=HANDOFF)
-    assert result.failed and result.result["error"]["kind"] == "usage" and asked == []
-    assert result.result["msg"] == "session_token is for state: absent; state: present logs in with username and password"
-    assert traceback_of(result, fail_calls) == "" and not hasattr(client, "entered")
-
-
 def test_log_out(session):
     result, client, asked = session(state="absent", session_token=HANDOFF)
     assert not result.failed and result.result["changed"] is True
@@ -109,12 +102,6 @@ def test_a_failed_logout_fails(session, fail_calls):
     assert traceback_of(result, fail_calls) == ""
 
 
-def test_log_out_needs_the_token(session, fail_calls):
-    result, _client, asked = session(state="absent")
-    assert result.failed and result.result["msg"] == "state: absent needs session_token (the one state: present returned)"
-    assert asked == [] and traceback_of(result, fail_calls) == ""
-
-
 def test_no_secret_in_the_output_of_a_logout(session):
     token = "vb365:" + M365_ACCESS + M365_REFRESH
     result, _client, _asked = session(state="absent", session_token=token)
@@ -122,7 +109,12 @@ def test_no_secret_in_the_output_of_a_logout(session):
     assert token not in text and M365_ACCESS not in text and PASSWORD not in text
 
 
-def test_state_choices(session):
-    result, _client, asked = session(state="gone")
-    assert result.failed and "value of state must be one of: present, absent, got: gone" in result.result["msg"]
-    assert asked == []
+@pytest.mark.parametrize("args,msg", [
+    ({"session_token": HANDOFF}, "session_token is for state: absent; state: present logs in with username and password"),
+    ({"state": "absent"}, "state: absent needs session_token (the one state: present returned)"),
+    ({"state": "gone"}, "value of state must be one of: present, absent, got: gone"),
+])
+def test_options_refused_before_the_client_is_asked(session, fail_calls, args, msg):
+    result, client, asked = session(**args)
+    assert result.failed and msg in result.result["msg"]
+    assert asked == [] and not hasattr(client, "entered") and traceback_of(result, fail_calls) == ""
