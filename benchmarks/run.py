@@ -522,14 +522,14 @@ def scenario_session(ans, emu, reps):
 def report_session(add, session):
     add("")
     add("VB365 session (issue 15): eight VB365 tasks in one play; token quota 1/s, 5/min, 1500/h (VB365's defaults)")
-    add("   %-24s %8s %14s %7s %10s %5s" % ("side", "wall s", "range", "logins", "throttled", "ok"))
+    add("   %-27s %8s %14s %7s %10s %5s" % ("side", "wall s", "range", "logins", "throttled", "ok"))
     titles = {"session": "one login, quota", "per_task": "a login per task, quota",
               "session_no_quota": "one login, no quota", "per_task_no_quota": "a login per task, no quota"}
     for name, _session, _quota in M365_SIDES:
         e = session[name]
         spread = "%s to %s" % (fmt(e["min"]), fmt(e["max"]))
         ok = "yes" if e["ok"] else "NO"
-        add("   %-24s %8s %14s %7d %10d %5s" % (titles[name], fmt(e["wall"]), spread, e["logins"], e["throttled"], ok))
+        add("   %-27s %8s %14s %7d %10d %5s" % (titles[name], fmt(e["wall"]), spread, e["logins"], e["throttled"], ok))
     t = session["targets"]["session"]
     add("   one login with the quota / a login per task without it: %sx (target <= %.1fx and one login: %s)"
         % (fmt(t["ratio"]), t["target"], yes(t["met"])))
