@@ -171,7 +171,8 @@ def scenario():
 def m365_scenario():
     """The ``m365`` part of the scenario: the emulator's default VB365 (account, organizations, jobs, and the token
     quota at VB365's defaults), with the benchmarks' latencies (a token request as a logon)."""
-    import yaml  # pylint: disable=import-outside-toplevel  (ansible-core's dependency; only this scenario needs it)
+    # PyYAML comes with ansible-core; only this scenario needs it.
+    import yaml  # pylint: disable=import-outside-toplevel
 
     with open(DEFAULT_SCENARIO, encoding="utf-8") as handle:
         section = yaml.safe_load(handle)["m365"]

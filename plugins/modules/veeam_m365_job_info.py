@@ -49,7 +49,7 @@ extends_documentation_fragment:
   - backupops.veeam.attributes.m365_group
 notes:
   - Before REST API V(v8) jobs do not name their organization; the module reads C(/Organizations/{id}/Jobs) for
-    each organization (or only for O(organization)) to fill RV(jobs[].organization).
+    each organization (or only for O(organization)) to fill the C(organization) of each entry of RV(jobs).
 seealso:
   - module: backupops.veeam.veeam_m365_job_state
   - module: backupops.veeam.veeam_m365_session

@@ -36,7 +36,7 @@ def watcher(emu: H.Emulator, api: str, **extra: Any) -> J.Watcher:
 
 def events_of(source: J.Watcher, polls: int = 3) -> list[dict[str, Any]]:
     found = []
-    for _ in range(polls):
+    for _poll in range(polls):
         found.extend(source.step()[0])
     return found
 
@@ -136,7 +136,7 @@ def test_a_checkpoint_of_another_server_or_a_broken_one_is_refused(emulator, tmp
 @ALL
 def test_one_logon_is_kept_across_polls_renewed_when_it_expires_and_ended_at_the_close(emulator, driver, api):
     source = watcher(emulator, api)
-    for _ in range(4):
+    for _poll in range(4):
         source.step()
     counters = emulator.counters()[api]
     assert counters.get("logons", counters.get("tokens_issued")) == 1
@@ -160,7 +160,7 @@ def test_a_failing_server_backs_off_and_the_source_goes_on(emulator, driver, api
     # An error status twice (no retry: 500 is not transient), then garbage for every answer.
     ids = emulator.faults([{"api": api, "action": "status", "status": 500, "times": 2},
                            {"api": api, "action": "malformed", "body": "garbage"}])
-    pauses = [source.step() for _ in range(4)]
+    pauses = [source.step() for _poll in range(4)]
     assert [p for _events, p in pauses] == [2, 4, 5, 5]
     assert all(events == [] for events, _p in pauses)
     for fault in ids:

@@ -495,7 +495,7 @@ class ScriptedServer:
     def _serve(self) -> None:
         while not self.stopping.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _address = self.sock.accept()
             except OSError:
                 continue
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
@@ -514,7 +514,7 @@ class ScriptedServer:
                     header = reader.readline(65536).decode("latin-1")
                     if header in ("\r\n", "\n", ""):
                         break
-                    name, _, value = header.partition(":")
+                    name, _sep, value = header.partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = reader.read(int(headers.get("content-length") or 0))
                 self.requests.append((method, target))

@@ -297,7 +297,7 @@ def test_parallel_starts_with_wait_for_session_tell_the_truth(ansible: H.Ansible
         with lock:
             runs.append(run)
 
-    threads = [threading.Thread(target=one) for _ in range(5)]
+    threads = [threading.Thread(target=one) for _thread in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -180,7 +180,7 @@ def test_the_default_scenario_has_vb365s_default_quota_and_reset_clears_it() -> 
     assert second.status == 429 and second.headers["Retry-After"] == "1"
     assert second.json == "API calls quota exceeded! maximum admitted 1 per Second."
     statuses = []
-    for _ in range(5):
+    for _attempt in range(5):
         now[0] += 1.5
         statuses.append(caller.call("POST", "/v6/token", form=LOGIN).status)
     assert statuses == [200, 200, 200, 200, 429]  # the sixth within a minute (refused requests do not count)

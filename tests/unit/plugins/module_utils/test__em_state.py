@@ -64,8 +64,7 @@ def test_a_stop_is_awaited_until_the_session_stopped(em_server, em_state, journa
     em_server.on("GET", JOB, job_entity())
     em_server.on("GET", DB_SESSIONS, sessions_list(session_xml("Working")))
     em_server.on("POST", JOB, xml(202, task_xml(3, "Running", operation="StopJob")))
-    em_server.on("GET", "/api/tasks/task-3", xml(200, task_xml(3, "Finished", True, "triggered to stop",
-                                                              operation="StopJob")))
+    em_server.on("GET", "/api/tasks/task-3", xml(200, task_xml(3, "Finished", True, "triggered to stop", operation="StopJob")))
     em_server.on("GET", SESSION_PATH, xml(200, session_xml("Stopping")),
                  xml(200, session_xml("Stopped", "Failed", failure="Job has been stopped by user.", progress=100)))
     result = em_state("stopped", by_id(DB_BACKUP))
@@ -117,8 +116,7 @@ def test_a_retry_after_a_failed_session_awaits_the_retry(em_server, em_state):
                         created="2026-11-23T18:00:02Z", progress=100)
     em_server.on("GET", DB_SESSIONS, sessions_list(failed), sessions_list(retry, failed))
     em_server.on("POST", JOB, xml(202, task_xml(5, "Running", operation="RetryJob")))
-    em_server.on("GET", "/api/tasks/task-5", xml(200, task_xml(5, "Finished", True, "triggered to retry",
-                                                              operation="RetryJob")))
+    em_server.on("GET", "/api/tasks/task-5", xml(200, task_xml(5, "Finished", True, "triggered to retry", operation="RetryJob")))
     result = em_state("retried", by_id(DB_BACKUP))
     assert result["changed"] is True and posts(em_server) == ["action=retry"]
     assert result["msg"].startswith("Retried job 'DB Backup': session") and "ended Success" in result["msg"]

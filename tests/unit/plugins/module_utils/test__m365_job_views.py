@@ -27,8 +27,8 @@ def v7job(**changes):
 def test_v8_jobs_name_their_organization(vb_server, make_vb):
     broken = job(name="No id")
     del broken["id"]
-    vb_server.on("GET", "/v8/Jobs", page([job(), job(id=OTHER, name="Other", organizationId=ORG2, isEnabled=False,
-                                                      lastStatus="Running"), broken]))
+    other = job(id=OTHER, name="Other", organizationId=ORG2, isEnabled=False, lastStatus="Running")
+    vb_server.on("GET", "/v8/Jobs", page([job(), other, broken]))
     vb_server.on("GET", "/v8/Organizations", jsonr(200, ORGS_V8))
     with make_vb() as vb:
         views = vb.job_views()

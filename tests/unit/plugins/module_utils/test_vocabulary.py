@@ -18,7 +18,6 @@ from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr
 from ansible_collections.backupops.veeam.plugins.module_utils import _wire as W
-from ansible_collections.backupops.veeam.plugins.modules import veeam_task_info
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils import veeam_vocabulary as V
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import fixture_bytes
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_wire import job, job_of, session_body
