@@ -8,7 +8,8 @@
 ``make bench`` runs this after building and installing the collection (``ANSIBLE_COLLECTIONS_PATH`` points at
 the installed copy).  By hand, from the repository root::
 
-    PYTHONPATH=tests .venv/bin/python benchmarks/run.py [--reps N] [--only one,many,detect,overhead] [--api em,vbr]
+    PYTHONPATH=tests .venv/bin/python benchmarks/run.py [--reps N] [--only one,many,detect,overhead,session]
+                                                        [--api em,vbr,m365]
                                                         [--quick]
 
 It starts its own emulator (``tests/emulator``) on free ports in a temporary directory, with the benchmark
@@ -26,6 +27,12 @@ Scenarios (issue 9):
    reaching Ansible, for jobs of 2 s, 30 s and 10 min (the long one on a sped-up clock).
 4. ``overhead``: one ``veeam_task_info`` call against one ``ansible.builtin.uri`` call (the floor of what Ansible
    costs per task), plus the import time of each module.
+
+VB365 (issue 15, ``--api m365``): ``session``, eight VB365 tasks in one play (``playbooks/m365_session.yml``)
+with one login (``veeam_m365_session`` hands its token to the others) against a login per task, each with the
+emulator's token quota at VB365's defaults (1 request a second, 5 a minute, 1500 an hour) and without it: the
+play's wall time and its token requests.  Target: with the session and the quota, no slower than the play
+without the quota (+10%).
 
 The same scenarios 1 and 2 run against the emulator's Veeam Backup & Replication REST API (issue 13, ``--api vbr``):
 the ``job_run`` role with ``job_run_api: vbr`` against ``playbooks/baseline_vbr_one.yml`` and
@@ -84,6 +91,13 @@ DETECT = ((2, 1.0), (30, 1.0), (600, 12.0))
 TARGET_ONE_WALL = 0.8
 TARGET_MANY_WALL = 0.1
 TARGET_OVERHEAD = 1.0
+#: Issue 15: eight VB365 tasks with one login under the token quota, at most 10 % slower than without the quota.
+TARGET_SESSION = 1.1
+#: The VB365 part of the emulator's default scenario (its account, jobs and token quota), read by m365_scenario().
+DEFAULT_SCENARIO = os.path.join(ROOT, "tests", "emulator", "scenarios", "default.yml")
+#: The sides of the VB365 session scenario: (name, one login, token quota on).
+M365_SIDES = (("session", True, True), ("per_task", False, True), ("session_no_quota", True, False),
+              ("per_task_no_quota", False, False))
 
 _NS = uuid.UUID("0b3f6a52-9b1e-4c3a-8f00-5e1c0b3a9e00")
 
@@ -150,7 +164,20 @@ def scenario():
                "users": [{"username": USERNAME, "password": PASSWORD, "role": "Portal Administrator"}],
                "backup_servers": servers, "jobs": jobs},
         "vbr": vbr_scenario(),
+        "m365": m365_scenario(),
     }
+
+
+def m365_scenario():
+    """The ``m365`` part of the scenario: the emulator's default VB365 (account, organizations, jobs, and the token
+    quota at VB365's defaults), with the benchmarks' latencies (a token request as a logon)."""
+    # PyYAML comes with ansible-core; only this scenario needs it.
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    with open(DEFAULT_SCENARIO, encoding="utf-8") as handle:
+        section = yaml.safe_load(handle)["m365"]
+    section.update({"request_latency_ms": REQUEST_MS, "token_latency_ms": LOGON_MS})
+    return section
 
 
 def detect_job_name(length):
@@ -187,7 +214,10 @@ class Emulator:
         self.server = "%s://%s" % (parts.scheme, parts.netloc)
         self.api = info["em_url"]
         self.vbr_url = info.get("vbr_url")
+        self.m365_url = info.get("m365_url")
         self.ca_path = info["ca_path"]
+        user = (scenario()["m365"].get("users") or [{}])[0]
+        self.m365_account = (user.get("username"), user.get("password"))
         self.ssl = ssl.create_default_context(cafile=self.ca_path)
 
     def stop(self):
@@ -272,6 +302,9 @@ class Ansible:
             "bench_vbr_username": VBR_USERNAME,
             "bench_vbr_password": VBR_PASSWORD,
             "bench_vbr_revision": VBR_REVISION,
+            "bench_m365_url": emulator.m365_url,
+            "bench_m365_username": emulator.m365_account[0],
+            "bench_m365_password": emulator.m365_account[1],
         }
         self.runs = 0
 
@@ -454,6 +487,53 @@ def scenario_many(ans, emu, sizes, reps, baseline_reps, delay, api="em"):
                    "met": all(e["ours"]["logons"] <= 1 for e in out["sizes"].values())},
     }
     return out
+
+
+def scenario_session(ans, emu, reps):
+    """Issue 15: ``playbooks/m365_session.yml`` on each side of :data:`M365_SIDES`, in turns; medians of the wall
+    time, and the token requests of the median run (password grants, refreshes, throttled answers)."""
+    runs = {name: [] for name, _session, _quota in M365_SIDES}
+    for rep in range(reps):
+        for name, session, quota in M365_SIDES:
+            emu.reset()
+            if not quota:
+                emu.control("POST", "config", {"m365": {"throttle_token": None}})
+            run = ans.run("m365_session.yml", {"bench_m365_session": session})
+            own = emu.control("GET", "counters")["m365"]
+            run.update({"logins": own["tokens_issued"], "refreshes": own["token_refreshes"],
+                        "throttled": own["throttled"], "open_tokens": own["open_tokens"]})
+            runs[name].append(run)
+            print("   run %d %-18s %6.2f s  logins %d, throttled %d%s" % (
+                rep + 1, name, run["wall"], run["logins"], run["throttled"], "" if run["ok"] else "  FAILED"),
+                flush=True)
+    out = {}
+    for name, side in runs.items():
+        walls = [r["wall"] for r in side]
+        mid = sorted(side, key=lambda r: r["wall"])[len(side) // 2]
+        out[name] = {"wall": median(walls), "min": min(walls), "max": max(walls), "ok": all(r["ok"] for r in side),
+                     "logins": mid["logins"], "refreshes": mid["refreshes"], "throttled": mid["throttled"],
+                     "open_tokens": mid["open_tokens"], "runs": side}
+    baseline = out["per_task_no_quota"]["wall"]
+    ratio = out["session"]["wall"] / baseline if baseline else None
+    out["targets"] = {"session": {"ratio": ratio, "target": TARGET_SESSION,
+                                  "met": ratio is not None and ratio <= TARGET_SESSION and out["session"]["logins"] == 1}}
+    return out
+
+
+def report_session(add, session):
+    add("")
+    add("VB365 session (issue 15): eight VB365 tasks in one play; token quota 1/s, 5/min, 1500/h (VB365's defaults)")
+    add("   %-27s %8s %14s %7s %10s %5s" % ("side", "wall s", "range", "logins", "throttled", "ok"))
+    titles = {"session": "one login, quota", "per_task": "a login per task, quota",
+              "session_no_quota": "one login, no quota", "per_task_no_quota": "a login per task, no quota"}
+    for name, _session, _quota in M365_SIDES:
+        e = session[name]
+        spread = "%s to %s" % (fmt(e["min"]), fmt(e["max"]))
+        ok = "yes" if e["ok"] else "NO"
+        add("   %-27s %8s %14s %7d %10d %5s" % (titles[name], fmt(e["wall"]), spread, e["logins"], e["throttled"], ok))
+    t = session["targets"]["session"]
+    add("   one login with the quota / a login per task without it: %sx (target <= %.1fx and one login: %s)"
+        % (fmt(t["ratio"]), t["target"], yes(t["met"])))
 
 
 def first_poll_after(log, when, path_part):
@@ -639,6 +719,8 @@ def report(results):
         report_one(add, vbr["one"], "VBR 1. One job, start and await its session")
     if vbr.get("many"):
         report_many(add, vbr["many"], "VBR 2. Several jobs in one play")
+    if results.get("m365_session"):
+        report_session(add, results["m365_session"])
     overhead = results.get("overhead")
     if overhead:
         add("")
@@ -699,10 +781,11 @@ def run_em(args, ans, emu, only, sizes, baseline_reps, delay, sensitivity, resul
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="one,many,detect,overhead",
-                        help="comma-separated scenarios: one, many, detect, overhead (default: all)")
-    parser.add_argument("--api", default="em,vbr",
-                        help="comma-separated APIs: em (every scenario), vbr (scenarios one and many); default both")
+    parser.add_argument("--only", default="one,many,detect,overhead,session",
+                        help="comma-separated scenarios: one, many, detect, overhead, session (default: all)")
+    parser.add_argument("--api", default="em,vbr,m365",
+                        help="comma-separated APIs: em (every scenario), vbr (scenarios one and many), m365 (the "
+                             "session scenario); default all three")
     parser.add_argument("--reps", type=int, default=3, help="runs per side of scenario 1 (default 3)")
     parser.add_argument("--many-reps", type=int, default=3, help="runs of our side of scenario 2 (default 3)")
     parser.add_argument("--baseline-reps", default="20=2,100=1",
@@ -725,8 +808,8 @@ def main(argv=None):
         return 0
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     apis = {a.strip() for a in args.api.split(",") if a.strip()}
-    if not apis <= set(PLAYS):
-        parser.error("--api takes em and/or vbr, not %s" % ", ".join(sorted(apis - set(PLAYS))))
+    if not apis <= set(PLAYS) | {"m365"}:
+        parser.error("--api takes em, vbr and/or m365, not %s" % ", ".join(sorted(apis - set(PLAYS) - {"m365"})))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
         args.reps = args.many_reps = args.overhead_reps = 1
@@ -765,6 +848,10 @@ def main(argv=None):
                     " and ".join(map(str, sizes)), args.many_reps, args.baseline_reps), flush=True)
                 results["vbr"]["many"] = scenario_many(ans, emu, sizes, args.many_reps, baseline_reps, delay,
                                                        api="vbr")
+        if "m365" in apis and "session" in only:
+            print("== VB365 session: eight tasks, one login or eight, with and without the token quota (%d runs "
+                  "per side)" % args.reps, flush=True)
+            results["m365_session"] = scenario_session(ans, emu, args.reps)
     finally:
         emu.stop()
     results["environment"]["load_after"] = " ".join("%.2f" % x for x in os.getloadavg())

@@ -364,6 +364,17 @@ class Vb365(Client):
                                handed=self._handed, end_handed=self._end_handed, keep_open=self._keep_open)
         return super().__enter__()
 
+    def hint(self, resp):
+        """What to do about a 401, which VB365 answers with an empty body (a token it no longer takes)."""
+        if resp.status != 401:
+            return None
+        if self.auth.handed and not (self.auth.logins or self.auth.refreshes):
+            return ("VB365 no longer takes the session token (it expired or was logged out, and it could not be "
+                    "renewed): log in again with backupops.veeam.veeam_m365_session, or give username and password "
+                    "as well so the module can log in by itself")
+        return ("VB365 refused a token it had just issued: check that the VB365 server's "
+                "clock is right and that the account may use the REST API, then run the task again")
+
     def handoff(self):
         """A ``session_token`` for later tasks: the token, its refresh token, when it runs out, the API version."""
         return self.auth.handoff(HANDOFF_KIND, {"version": self.version})

@@ -216,6 +216,9 @@ class Vb365Api(Api):
                 new[key] = ["v%d" % n for n in _version_list(value)] if value else []
             else:
                 new[key] = str(value)
+        if hasattr(self, "throttle_log") and (_throttle_limits(new.get("throttle_token"))
+                                              != _throttle_limits(self.cfg.get("throttle_token"))):
+            self.throttle_log.clear()  # new limits count from now (as a server restarted with new limits would)
         self.cfg = new
 
     @property

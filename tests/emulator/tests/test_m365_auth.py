@@ -12,7 +12,9 @@ LOGIN = {"grant_type": "password", "username": kit.USERNAME, "password": kit.PAS
 
 @pytest.fixture(name="api")
 def fixture_api():
-    api, _clock = kit.make_api()
+    """The default scenario without its token quota: these tests ask for several tokens a second (the quota has
+    tests of its own below, on the default scenario's limits and on others)."""
+    api, _clock = kit.make_api({"throttle_token": None})
     return api
 
 
@@ -165,6 +167,31 @@ def test_simulated_clock_does_not_expire_tokens() -> None:
     assert caller.call("GET", "/v8/Jobs").status == 200
 
 
+def test_the_default_scenario_has_vb365s_default_quota_and_reset_clears_it() -> None:
+    """VB365's defaults since v6 (WebApiThrottle: 1 a second, 5 a minute, 1500 an hour), answered with 429, a
+    Retry-After and WebApiThrottle's bare JSON string; a reset forgets the requests counted so far."""
+    api, _clock = kit.make_api()
+    assert api.cfg["throttle_token"] == {"per_second": 1, "per_minute": 5, "per_hour": 1500, "body": "string"}
+    caller = kit.Caller(api)
+    now = [1000.0]
+    api._wall = lambda: now[0]  # pylint: disable=protected-access
+    assert caller.call("POST", "/v8/token", form=LOGIN).status == 200
+    second = caller.call("POST", "/v8/token", form=LOGIN)
+    assert second.status == 429 and second.headers["Retry-After"] == "1"
+    assert second.json == "API calls quota exceeded! maximum admitted 1 per Second."
+    statuses = []
+    for _attempt in range(5):
+        now[0] += 1.5
+        statuses.append(caller.call("POST", "/v6/token", form=LOGIN).status)
+    assert statuses == [200, 200, 200, 200, 429]  # the sixth within a minute (refused requests do not count)
+    minute = caller.call("POST", "/v8/token", form=LOGIN)
+    assert minute.json == "API calls quota exceeded! maximum admitted 5 per Minute."
+    assert int(minute.headers["Retry-After"]) == 53  # until the first of the five leaves the minute
+    assert api.counters_view()["throttled"] == 3
+    api.reset()
+    assert caller.call("POST", "/v8/token", form=LOGIN).status == 200
+
+
 def test_throttle_burst_window_and_retry_after(api) -> None:
     now = [5000.0]
     api._wall = lambda: now[0]  # pylint: disable=protected-access
@@ -194,8 +221,10 @@ def test_throttle_webapithrottle_style_limits_and_bodies(api) -> None:
     assert statuses == [200, 429, 200, 429, 200, 429]
     reply = caller.call("POST", "/v7/token", form=LOGIN, auth=False)
     assert reply.status == 429 and reply.json == "API calls quota exceeded! maximum admitted 3 per Minute."
-    api.apply_config({"m365": {"throttle_token": {"per_minute": 3, "body": "empty"}}})
-    assert caller.call("POST", "/v7/token", form=LOGIN, auth=False).raw == b""
+    api.apply_config({"m365": {"throttle_token": {"per_second": 1, "per_minute": 3, "body": "empty"}}})
+    assert caller.call("POST", "/v7/token", form=LOGIN, auth=False).raw == b""  # same limits: the count goes on
+    api.apply_config({"m365": {"throttle_token": {"per_minute": 3}}})
+    assert caller.call("POST", "/v7/token", form=LOGIN, auth=False).status == 200  # new limits count from now
     with pytest.raises(ValueError):
         api.apply_config({"m365": {"throttle_token": {"per_day": 3}}})
 

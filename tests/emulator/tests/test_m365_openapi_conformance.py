@@ -166,6 +166,15 @@ def drive(version: int, caller: kit.Caller | None = None) -> Checker:
 
     # Authentication.
     chk.call("GET", v + "/ServiceInstance", 401)
+    # The default scenario's token quota (VB365's defaults): a second login within the second is refused with
+    # WebApiThrottle's bare JSON string (not RESTExceptionInfo: a documented deviation); then the quota is off
+    # for the rest of the drive, which asks for several tokens a second.
+    chk.call("POST", v + "/token", 200, form=login, auth=False)
+    quota = chk.caller.call("POST", v + "/token", form=login, auth=False)
+    assert quota.status == 429 and quota.json == "API calls quota exceeded! maximum admitted 1 per Second."
+    assert int(quota.headers["Retry-After"]) >= 1
+    chk.check("POST", v + "/token", quota, schema_check=False)
+    chk.caller.configure({"m365": {"throttle_token": None}})
     reply = chk.call("POST", v + "/token", 200, form=login, auth=False)
     assert reply.json["token_type"] == "bearer" and reply.json["expires_in"] == 3600
     assert re.match(r"^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$", reply.json[".issued"])

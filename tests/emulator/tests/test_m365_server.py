@@ -52,8 +52,22 @@ def test_fault_status_uses_the_version_error_body(live: Any) -> None:
     assert throttled.status == 429 and throttled.json == {"message": "Too Many Requests (injected by the emulator)"}
 
 
+def test_the_default_quota_through_the_server_and_reset(live: Any) -> None:
+    """The default scenario throttles the token endpoint (1 a second); POST /_emulator/reset forgets the requests
+    counted, so the next test's login is not refused for this one's."""
+    live.freeze()
+    assert live.login(8).status == 200
+    refused = live.login(8)
+    assert refused.status == 429 and refused.headers["Retry-After"] == "1"
+    assert refused.json == "API calls quota exceeded! maximum admitted 1 per Second."
+    assert live.control("GET", "counters")["m365"]["throttled"] == 1
+    live.control("POST", "reset")
+    assert live.login(8).status == 200
+
+
 def test_expire_tokens_fault_then_refresh(live: Any) -> None:
     live.freeze()
+    live.configure({"m365": {"throttle_token": None}})  # a refresh right after the login: not about the quota
     live.login(8)
     live.control("POST", "faults", {"api": "m365", "method": "GET", "path": "JobSessions", "action": "expire_tokens",
                                     "skip": 1, "times": 1})

@@ -502,7 +502,9 @@ def test_a_second_401_is_an_error(vb_server, make_vb, warnings):
         with make_vb() as vb:
             vb.get_job(JOB)
     assert str(caught.error) == ("VB365 could not return the job %s: Authorization has been denied for this request "
-                                 "(HTTP 401 on GET /v8/Jobs/{id})" % JOB)
+                                 "(HTTP 401 on GET /v8/Jobs/{id}). VB365 refused a token it had just issued: check that "
+                                 "the VB365 server's clock is right and that the "
+                                 "account may use the REST API, then run the task again" % JOB)
     assert vb_server.count("GET") == 2
 
 
