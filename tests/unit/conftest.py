@@ -34,10 +34,13 @@ except ImportError:  # ansible-core < 2.19
 class ModuleExit(Exception):
     """What a module run ended with: ``result`` (the JSON it wrote) and whether it ``failed``."""
 
-    def __init__(self, result, code):
+    def __init__(self, result, code, params=None):
         super().__init__(result)
         self.result = result
         self.code = code
+        #: The module's parameters as it ended (aliases and defaults applied): ansible-core 2.21 no longer prints
+        #: them as ``invocation``.
+        self.params = params
 
     @property
     def failed(self):
@@ -64,11 +67,20 @@ def run_module(capsys):
     exit inside the same context); returns a :class:`ModuleExit` with the result the module printed."""
     def run(args, function):
         _forget_warnings()
-        with patch_module_args(args):
-            with pytest.raises(SystemExit) as info:
-                function()
+        ended = {}
+
+        def keeping(real):
+            def end(self, *a, **k):
+                ended["params"] = dict(self.params)
+                return real(self, *a, **k)
+            return end
+        with mock.patch.object(AnsibleModule, "exit_json", keeping(AnsibleModule.exit_json)), \
+                mock.patch.object(AnsibleModule, "fail_json", keeping(AnsibleModule.fail_json)):
+            with patch_module_args(args):
+                with pytest.raises(SystemExit) as info:
+                    function()
         out = capsys.readouterr().out
-        return ModuleExit(json.loads(out), info.value.code)
+        return ModuleExit(json.loads(out), info.value.code, ended.get("params"))
     return run
 
 

@@ -91,7 +91,7 @@ def test_session_id_is_an_alias_of_logon_session_id(session):
     """The option's name before 0.2.0 still works (docs/vocabulary.md: session_id alone names nothing any more)."""
     result, client, _asked = session(state="absent", session_token=EM_TOKEN, session_id=EM_SESSION_ID)
     assert not result.failed and result.result["changed"] is True and client.auth.logoffs == 1
-    assert result.result["invocation"]["module_args"]["logon_session_id"] == EM_SESSION_ID
+    assert result.params["logon_session_id"] == EM_SESSION_ID
 
 
 @pytest.mark.parametrize("gone", [True, E.AuthError("expired", status=401), E.NotFoundError("gone", status=404)])

@@ -172,7 +172,7 @@ def test_session_id_is_an_alias_of_restore_session_id(restore_session):
     client = FakeVb(sessions=[restore(), restore("Stopped")])
     result, client, _asked = restore_session(client, state="absent", session_id=SESSION)
     assert not result.failed and result.result["changed"] is True and client.stops == [SESSION]
-    assert result.result["invocation"]["module_args"]["restore_session_id"] == SESSION
+    assert result.params["restore_session_id"] == SESSION
 
 
 def test_stop_without_waiting(restore_session):

@@ -101,7 +101,7 @@ def test_the_defaults(vbr, state, fail_calls):
     result = state(job_name="Daily")
     assert not result.failed and fail_calls == []
     assert result.result["msg"] == "Started job 'Daily': run ended Success after 1.0 s"  # started, awaited
-    invocation = result.result["invocation"]["module_args"]
+    invocation = result.params
     assert (invocation["state"], invocation["api_version"], invocation["port"], invocation["if_running"]) == (
         "started", "auto", 9419, "skip")
     assert run.made[0][1] == {} and run.asked == [{}]
