@@ -187,7 +187,7 @@ units-2.21: setup
 units-emulator: setup
 	@cd $(ROOT) && PYTHONPATH=tests $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/emulator/tests
 
-# Integration: every target against the emulator (three groups at once, each with its own emulator on free ports).
+# Integration: every target against the emulator (four groups at once, each with its own emulator on free ports).
 # `make integration TARGETS="veeam_em_job_start role_job_run"` runs just those.
 integration: setup
 	@$(ROOT)/tools/integration.sh $(VENV) $(WORK)/$(WORKSET) $(COLL_DIR) $(VENV)/bin/python $(TARGETS)
