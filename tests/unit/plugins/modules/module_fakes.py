@@ -13,10 +13,12 @@ or the lifecycle, and the result it builds.
 from __future__ import annotations
 
 import functools
+import types
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _module
 from ansible_collections.backupops.veeam.plugins.module_utils._module import VeeamModule
 from ansible_collections.backupops.veeam.plugins.module_utils._poll import Poller
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import FakeJobs, fake_job
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import PASSWORD, USERNAME
 
 EM_ARGS = {"server": "em.example", "username": USERNAME, "password": PASSWORD}
@@ -72,3 +74,30 @@ def traceback_of(exit_, fail_calls):
     assert exit_.failed, exit_.result
     given = fail_calls[-1].get("exception") if fail_calls else None
     return given if given is not None else exit_.result.get("exception", "")
+
+
+class Run:
+    """What a job-state module run was given: the client's ``asked`` options, the adapters ``made``, the fake
+    ``adapter`` and what it was ``wanted`` to find."""
+
+    def __init__(self, asked, made, adapter, wanted):
+        self.asked = asked
+        self.made = made
+        self.adapter = adapter
+        self.wanted = wanted
+
+
+def fake_jobs_maker(monkeypatch, clock, api_module, adapter_name, product, default_job):
+    """``make(*fake_jobs)`` for a job-state module's tests: its client and its adapter (``api_module.adapter_name``)
+    replaced by a FakeJobs of ``product``; what the adapter was asked to find is kept in ``Run.wanted``."""
+    def make(*jobs):
+        adapter = FakeJobs(list(jobs) or [fake_job(default_job)], clock=clock)
+        adapter.product = product
+        wanted = []
+        real = adapter.find
+        monkeypatch.setattr(adapter, "find", lambda w: wanted.append(w) or real(w))
+        patch_poller(monkeypatch, clock)
+        asked = patch_client(monkeypatch, types.SimpleNamespace())
+        made = patch_adapter(monkeypatch, api_module, adapter_name, adapter)
+        return Run(asked, made, adapter, wanted)
+    return make

@@ -8,40 +8,20 @@ tested against the fake server in test__em_state."""
 
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _em
 from ansible_collections.backupops.veeam.plugins.modules import veeam_em_job_state
-from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import FakeJobs, fake_job
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import fake_job
 from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.veeam_fakes import EM_TOKEN
 from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import (
-    EM_ARGS, patch_adapter, patch_client, patch_poller)
-
-
-class Run:
-    def __init__(self, asked, made, adapter, wanted):
-        self.asked = asked
-        self.made = made
-        self.adapter = adapter
-        self.wanted = wanted
+    EM_ARGS, fake_jobs_maker)
 
 
 @pytest.fixture
 def em(monkeypatch, clock):
     """``em(*fake_jobs)``: the module's client and EmJobs replaced; what the adapter was asked to find is kept."""
-    def make(*jobs):
-        adapter = FakeJobs(list(jobs) or [fake_job("Daily")], clock=clock)
-        adapter.product = "Enterprise Manager"
-        wanted = []
-        real = adapter.find
-        monkeypatch.setattr(adapter, "find", lambda w: wanted.append(w) or real(w))
-        patch_poller(monkeypatch, clock)
-        asked = patch_client(monkeypatch, types.SimpleNamespace())
-        made = patch_adapter(monkeypatch, _em, "EmJobs", adapter)
-        return Run(asked, made, adapter, wanted)
-    return make
+    return fake_jobs_maker(monkeypatch, clock, _em, "EmJobs", "Enterprise Manager", "Daily")
 
 
 @pytest.fixture

@@ -7,42 +7,22 @@ lifecycle, its results and failures; the client is a fake and the adapter an in-
 
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _m365
 from ansible_collections.backupops.veeam.plugins.modules import veeam_m365_job_state
-from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import FakeJobs, fake_job
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import fake_job
 from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import (
-    M365_ARGS, patch_adapter, patch_client, patch_poller, traceback_of)
+    M365_ARGS, fake_jobs_maker, traceback_of)
 
 JOB_ID = "3a6c1f10-5b1e-4e0a-9c11-000000000001"
-
-
-class Run:
-    def __init__(self, asked, made, adapter, wanted):
-        self.asked = asked
-        self.made = made
-        self.adapter = adapter
-        self.wanted = wanted
 
 
 @pytest.fixture
 def vb(monkeypatch, clock):
     """``vb(*fake_jobs)``: the module's client and Vb365Jobs replaced; what the adapter was asked to find is kept."""
-    def make(*jobs):
-        adapter = FakeJobs(list(jobs) or [fake_job("Mail")], clock=clock)
-        adapter.product = "VB365"
-        wanted = []
-        real = adapter.find
-        monkeypatch.setattr(adapter, "find", lambda w: wanted.append(w) or real(w))
-        patch_poller(monkeypatch, clock)
-        asked = patch_client(monkeypatch, types.SimpleNamespace())
-        made = patch_adapter(monkeypatch, _m365, "Vb365Jobs", adapter)
-        return Run(asked, made, adapter, wanted)
-    return make
+    return fake_jobs_maker(monkeypatch, clock, _m365, "Vb365Jobs", "VB365", "Mail")
 
 
 @pytest.fixture

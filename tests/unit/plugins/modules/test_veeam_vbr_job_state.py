@@ -7,43 +7,23 @@ its results and failures; the client is a fake and the adapter an in-memory one 
 
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from ansible_collections.backupops.veeam.plugins.module_utils import _errors as E
 from ansible_collections.backupops.veeam.plugins.module_utils import _vbr
 from ansible_collections.backupops.veeam.plugins.module_utils._jobs import ACTIONS
 from ansible_collections.backupops.veeam.plugins.modules import veeam_vbr_job_state
-from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import FakeJobs, fake_job
+from ansible_collections.backupops.veeam.tests.unit.plugins.module_utils.fake_jobs import fake_job
 from ansible_collections.backupops.veeam.tests.unit.plugins.modules.module_fakes import (
-    VBR_ARGS, patch_adapter, patch_client, patch_poller, traceback_of)
+    VBR_ARGS, fake_jobs_maker, traceback_of)
 
 JOB_ID = "9b2e4d70-1c3a-4f5e-8d90-000000000001"
-
-
-class Run:
-    def __init__(self, asked, made, adapter, wanted):
-        self.asked = asked
-        self.made = made
-        self.adapter = adapter
-        self.wanted = wanted
 
 
 @pytest.fixture
 def vbr(monkeypatch, clock):
     """``vbr(*fake_jobs)``: the module's client and VbrJobs replaced; what the adapter was asked to find is kept."""
-    def make(*jobs):
-        adapter = FakeJobs(list(jobs) or [fake_job("Daily")], clock=clock)
-        adapter.product = "VBR"
-        wanted = []
-        real = adapter.find
-        monkeypatch.setattr(adapter, "find", lambda w: wanted.append(w) or real(w))
-        patch_poller(monkeypatch, clock)
-        asked = patch_client(monkeypatch, types.SimpleNamespace())
-        made = patch_adapter(monkeypatch, _vbr, "VbrJobs", adapter)
-        return Run(asked, made, adapter, wanted)
-    return make
+    return fake_jobs_maker(monkeypatch, clock, _vbr, "VbrJobs", "VBR", "Daily")
 
 
 @pytest.fixture
